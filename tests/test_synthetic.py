@@ -1,0 +1,139 @@
+"""Tests for the embedded bouncing-shapes dataset.
+
+Motion, object counts and bounces are checked from the pixels alone, never from the
+generator's internal state: objects are brighter than the background (see the module
+docstring), and each object's interior is one flat colour.
+"""
+import numpy as np
+import pytest
+
+from inbetweening.data.synthetic import generate_batch, generate_video
+
+# Brighter than any background pixel, darker than any object interior.
+_FOREGROUND_THRESHOLD = 105
+
+
+def _foreground(videos):
+    return videos.max(axis=-1) > _FOREGROUND_THRESHOLD
+
+
+def _num_objects(frame):
+    """Counts distinct flat colours in the foreground: antialiased edges never form plateaus."""
+    code = frame.astype(np.int64) @ (256 ** np.arange(frame.shape[-1]))
+    inner = code[1:-1, 1:-1]
+    plateau = ((inner == code[:-2, 1:-1]) & (inner == code[2:, 1:-1])
+               & (inner == code[1:-1, :-2]) & (inner == code[1:-1, 2:])
+               & _foreground(frame)[1:-1, 1:-1])
+    return len(np.unique(inner[plateau]))
+
+
+def _centroids(videos):
+    """Centroid (y, x) of the foreground, [N, T] each."""
+    fg = _foreground(videos)
+    area = fg.sum(axis=(2, 3))
+    ys = np.arange(videos.shape[2]) + 0.5
+    xs = np.arange(videos.shape[3]) + 0.5
+    return (fg.sum(axis=3) @ ys) / area, (fg.sum(axis=2) @ xs) / area
+
+
+@pytest.mark.parametrize("num_frames,height,width,channels", [
+    (16, 64, 64, 3), (16, 64, 64, 1), (8, 32, 32, 3), (5, 24, 40, 1), (3, 48, 20, 3)])
+def test_shape_and_dtype(num_frames, height, width, channels):
+    video = generate_video(0, 0, num_frames, height, width, channels)
+    assert video.shape == (num_frames, height, width, channels)
+    assert video.dtype == np.uint8
+    batch = generate_batch(0, [3, 1], num_frames, height, width, channels)
+    assert batch.shape == (2, num_frames, height, width, channels)
+    assert batch.dtype == np.uint8
+
+
+def test_empty_batch():
+    assert generate_batch(0, [], 16, 32, 32, 3).shape == (0, 16, 32, 32, 3)
+
+
+def test_deterministic_per_seed_and_index():
+    video = generate_video(5, 17, 16, 32, 32, 3)
+    np.testing.assert_array_equal(video, generate_video(5, 17, 16, 32, 32, 3))
+    assert not np.array_equal(video, generate_video(5, 18, 16, 32, 32, 3))
+    assert not np.array_equal(video, generate_video(6, 17, 16, 32, 32, 3))
+
+
+def test_batch_equals_stacked_videos():
+    indices = [4, 0, 123456, 4]
+    batch = generate_batch(9, indices, 6, 24, 36, 3)
+    expected = np.stack([generate_video(9, i, 6, 24, 36, 3) for i in indices])
+    np.testing.assert_array_equal(batch, expected)
+
+
+def test_longer_video_extends_shorter():
+    np.testing.assert_array_equal(generate_video(1, 2, 16, 32, 32, 1)[:8],
+                                  generate_video(1, 2, 8, 32, 32, 1))
+
+
+def test_values_span_a_range_and_background_is_not_black():
+    videos = generate_batch(0, range(20), 4, 32, 32, 3)
+    for video in videos:
+        assert int(video.max()) - int(video.min()) > 60
+    background = videos[~_foreground(videos)]
+    assert background.mean() > 15
+
+
+def test_grayscale_has_visible_objects():
+    videos = generate_batch(0, range(20), 4, 32, 32, 1)
+    fraction = _foreground(videos).mean(axis=(2, 3))
+    assert (fraction > 0.03).all() and (fraction < 0.9).all()
+
+
+def test_objects_in_view_and_object_counts():
+    videos = generate_batch(0, range(60), 16, 64, 64, 3)
+    # Every frame shows at least one object, and the dataset mixes one, two and three.
+    assert _foreground(videos).any(axis=(2, 3)).all()
+    counts = {_num_objects(video[0]) for video in videos}
+    assert counts == {1, 2, 3}
+
+
+def test_frames_move():
+    videos = generate_batch(0, range(30), 16, 32, 32, 3).astype(np.int16)
+    # Every step changes some pixels, and the key frames differ clearly.
+    assert (np.abs(np.diff(videos, axis=1)).max(axis=(2, 3, 4)) > 5).all()
+    assert (np.abs(videos[:, -1] - videos[:, 0]).max(axis=(1, 2, 3)) > 40).all()
+    # The foreground travels a good part of the frame size (32) over 16 frames.
+    cy, cx = _centroids(videos)
+    travel = np.hypot(np.diff(cy, axis=1), np.diff(cx, axis=1)).sum(axis=1)
+    assert np.median(travel) > 10
+
+
+def test_objects_bounce_off_walls():
+    videos = generate_batch(3, range(150), 16, 64, 64, 3)
+    # With one object the foreground centroid is that object's centre, so a sign change of its
+    # velocity along an axis can only be a bounce (velocity is otherwise constant).
+    single = [v for v in videos if all(_num_objects(v[t]) == 1 for t in (0, 8, 15))]
+    assert len(single) >= 20
+    cy, cx = _centroids(np.stack(single))
+    reversed_ = np.zeros(len(single), bool)
+    for c in (cy, cx):
+        velocity = np.diff(c, axis=1)
+        reversed_ |= (velocity.max(axis=1) > 0.5) & (velocity.min(axis=1) < -0.5)
+    assert reversed_.mean() > 0.5
+    # And not always: some videos are straight lines, so the number of bounces is ambiguous.
+    assert reversed_.mean() < 1.0
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(channels=2), "channels"),
+    (dict(channels=4), "channels"),
+    (dict(height=0), "height"),
+    (dict(width=-3), "width"),
+    (dict(num_frames=1), "num_frames"),
+    (dict(height=32.0), "height"),
+    (dict(seed=-1), "seed"),
+    (dict(index=-2), "index"),
+])
+def test_bad_arguments_raise(kwargs, name):
+    args = dict(seed=0, index=0, num_frames=4, height=16, width=16, channels=3) | kwargs
+    bad = repr(kwargs[name])
+    with pytest.raises(ValueError, match=f"{name}.*{bad}"):
+        generate_video(**args)
+    args["indices"] = [args.pop("index")]
+    with pytest.raises(ValueError, match=f"{name}.*{bad}"):
+        generate_batch(**args)
