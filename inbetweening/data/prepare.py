@@ -19,12 +19,17 @@ from inbetweening.data import builders
 from inbetweening.data import tfds_input
 from inbetweening.data.builders import common
 
-_DATASET = flags.DEFINE_enum("dataset", None, list(builders.BUILDERS), "Dataset to prepare.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Where the prepared dataset is written.")
-_MANUAL_DIR = flags.DEFINE_string(
-    "manual_dir", None, "Folder holding the source archives (or, for folder, the videos).")
-_IMAGE_SIZE = flags.DEFINE_integer(
-    "image_size", common.DEFAULT_IMAGE_SIZE, "Side of the stored square frames.")
+FLAGS = flags.FLAGS
+
+
+def _define_flags() -> None:
+  """Only when run as a program, so that importing prepare() defines no flags."""
+  flags.DEFINE_enum("dataset", None, list(builders.BUILDERS), "Dataset to prepare.")
+  flags.DEFINE_string("data_dir", None, "Where the prepared dataset is written.")
+  flags.DEFINE_string(
+      "manual_dir", None, "Folder holding the source archives (or, for folder, the videos).")
+  flags.DEFINE_integer("image_size", common.DEFAULT_IMAGE_SIZE, "Side of the stored square frames.")
+  flags.mark_flags_as_required(["dataset", "data_dir"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,17 +72,17 @@ def prepare(dataset: str, data_dir: str, manual_dir: str | None = None,
 
 def main(argv):
   del argv  # Everything comes in through flags.
-  if _DATASET.value == "folder" and not _MANUAL_DIR.value:
+  if FLAGS.dataset == "folder" and not FLAGS.manual_dir:
     print("--dataset=folder needs --manual_dir=FOLDER_OF_VIDEOS", file=sys.stderr)
     sys.exit(2)
   try:
-    summary = prepare(_DATASET.value, _DATA_DIR.value, _MANUAL_DIR.value, _IMAGE_SIZE.value)
+    summary = prepare(FLAGS.dataset, FLAGS.data_dir, FLAGS.manual_dir, FLAGS.image_size)
   except common.SourceFilesMissingError as error:
-    print(f"Cannot prepare {_DATASET.value}: {error}", file=sys.stderr)
+    print(f"Cannot prepare {FLAGS.dataset}: {error}", file=sys.stderr)
     sys.exit(2)
   print(summary)
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["dataset", "data_dir"])
+  _define_flags()
   app.run(main)

@@ -34,6 +34,12 @@ def split_of(sequence_number: int) -> str:
               if first <= sequence_number <= last)
 
 
+def _overlaps(first: int, last: int, split: str) -> bool:
+  """Whether sequence numbers first..last reach into `split`."""
+  first_wanted, last_wanted = _SPLIT_RANGES[split]
+  return first <= last_wanted and last >= first_wanted
+
+
 class BairRobotPushing(common.VideoBuilder):
   """softmotion30_44k with the paper's splits; features image_aux1, image_main [30, S, S, 3]."""
 
@@ -63,13 +69,15 @@ class BairRobotPushing(common.VideoBuilder):
         continue
       numbered_files.append((int(match[1]), int(match[2]), path))
     numbered_files.sort()
-    return {split: self._generate_examples(numbered_files, split) for split in common.SPLITS}
+    # TFDS cannot write an empty split, so splits no file reaches are left out.
+    return {split: self._generate_examples(numbered_files, split) for split in common.SPLITS
+            if any(_overlaps(first, last, split) for first, last, _ in numbered_files)}
 
   def _generate_examples(self, numbered_files, split: str):
     first_wanted, last_wanted = _SPLIT_RANGES[split]
     for first, last, path in numbered_files:
       # A file's name bounds its numbers, so files outside the split need no reading.
-      if last < first_wanted or first > last_wanted:
+      if not _overlaps(first, last, split):
         continue
       for position, record in self._records(path):
         number = first + position

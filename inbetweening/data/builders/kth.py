@@ -57,7 +57,9 @@ class KthActions(common.VideoBuilder):
           continue
         person, action, scenario = int(match[1]), match[2], int(match[3])
         videos_by_split[split_of(person)].append((path, person, action, scenario))
-    return {split: self._generate_examples(videos) for split, videos in videos_by_split.items()}
+    # TFDS cannot write an empty split.
+    return {split: self._generate_examples(videos)
+            for split, videos in videos_by_split.items() if videos}
 
   def _generate_examples(self, videos):
     for path, person, action, scenario in videos:

@@ -63,7 +63,9 @@ class Ucf101(common.VideoBuilder):
     videos_by_name = {str(path.relative_to(videos_root)).lower(): path
                       for path in common.find_files(videos_root, (".avi",))}
     lists = {"train": train, "validation": validation, "test": read_split_list(test_list)}
-    return {split: self._generate_examples(names, videos_by_name) for split, names in lists.items()}
+    # TFDS cannot write an empty split.
+    return {split: self._generate_examples(names, videos_by_name)
+            for split, names in lists.items() if names}
 
   def _extract_rar(self, dl_manager, source):
     if source.is_dir():
