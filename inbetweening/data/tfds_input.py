@@ -101,6 +101,8 @@ def train_batches(config: ml_collections.ConfigDict, process_index: int,
   """
   hide_gpus_from_tensorflow()
   builder = _prepared_builder(config)
+  if "train" not in builder.info.splits:
+    raise ValueError(f"Dataset {config.data.name!r} has no training videos.")
   batch_size = _local_batch_size(config, process_count)
   split = tfds.split_for_jax_process("train", process_index=process_index,
                                      process_count=process_count)
@@ -139,6 +141,9 @@ def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: i
   """
   hide_gpus_from_tensorflow()
   builder = _prepared_builder(config)
+  if split not in builder.info.splits:
+    raise ValueError(f"Dataset {config.data.name!r} has no {split!r} split; it has "
+                     f"{', '.join(builder.info.splits)} (a split no video fell into is left out).")
   batch_size = _local_batch_size(config, process_count)
   shards = [tfds.split_for_jax_process(split, process_index=index, process_count=process_count)
             for index in range(process_count)]

@@ -27,7 +27,7 @@ def bair_frame(sequence_number: int, frame: int, camera: str) -> np.ndarray:
   return np.broadcast_to(np.array(pixel, np.uint8), (64, 64, 3))
 
 
-def _bair_record(sequence_number: int) -> bytes:
+def bair_record(sequence_number: int) -> bytes:
   feature = {}
   for frame in range(30):
     for camera in ("image_aux1", "image_main"):
@@ -46,7 +46,7 @@ def write_bair_archive(directory: str) -> str:
     first = int(name.split("_")[1])
     with tf.io.TFRecordWriter(os.path.join(root, name)) as writer:
       for position in range(count):
-        writer.write(_bair_record(first + position))
+        writer.write(bair_record(first + position))
   archive = os.path.join(directory, "bair_robot_pushing_dataset_v0.tar")
   with tarfile.open(archive, "w") as tar:
     tar.add(root, arcname="softmotion30_44k")

@@ -108,3 +108,11 @@ def test_channel_mismatch_is_reported(prepared, config_for):
   data_dir, _ = prepared("kth")
   with pytest.raises(ValueError, match="image_channels"):
     tfds_input.train_batches(config_for("kth", data_dir, channels=3), 0, 1)
+
+
+def test_a_split_without_videos_is_reported(prepared, config_for, user_folder):
+  data_dir, summary = prepared("folder")
+  assert "test" not in summary.split_sizes  # Six fixture videos all hash to train.
+  config = config_for("folder", data_dir, folder=str(user_folder))
+  with pytest.raises(ValueError, match="no 'test' split"):
+    tfds_input.eval_batches(config, "test", 0, 1)
