@@ -1,7 +1,7 @@
 """Throughput of the training input pipeline, printed as one JSON line.
 
-  python benchmarks/input_pipeline.py                      # a generated BAIR-format fixture
-  python benchmarks/input_pipeline.py --dataset=kth --data_dir=~/tensorflow_datasets
+    python benchmarks/input_pipeline.py                      # a generated BAIR-format fixture
+    python benchmarks/input_pipeline.py --dataset=kth --data_dir=~/tensorflow_datasets
 
 Without --data_dir, writes softmotion30_44k-format TFRecords of random frames (random
 pixels are the costliest to PNG-decode) to a temporary folder and prepares them.
@@ -31,54 +31,70 @@ _TIMED_BATCHES = flags.DEFINE_integer("timed_batches", 50, "Batches timed.")
 
 
 def _write_bair_fixture(directory: str, num_sequences: int) -> None:
-  """Training-split sequences in the softmotion30_44k schema, random 64x64x3 frames."""
-  rng = np.random.default_rng(0)
-  first = bair.FIRST_TRAIN_SEQUENCE
-  path = os.path.join(directory, "softmotion30_44k", "train",
-                      f"traj_{first}_to_{first + num_sequences - 1}.tfrecords")
-  os.makedirs(os.path.dirname(path))
-  with tf.io.TFRecordWriter(path) as writer:
-    for _ in range(num_sequences):
-      feature = {
-          f"{frame}/{camera}/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(
-              value=[rng.integers(0, 256, bair.NATIVE_FRAME_SHAPE, np.uint8).tobytes()]))
-          for frame in range(bair.FRAMES_PER_SEQUENCE) for camera in bair.CAMERAS}
-      writer.write(tf.train.Example(
-          features=tf.train.Features(feature=feature)).SerializeToString())
+    """Training-split sequences in the softmotion30_44k schema, random 64x64x3 frames."""
+    rng = np.random.default_rng(0)
+    first = bair.FIRST_TRAIN_SEQUENCE
+    path = os.path.join(directory, "softmotion30_44k", "train",
+                        f"traj_{first}_to_{first + num_sequences - 1}.tfrecords")
+    os.makedirs(os.path.dirname(path))
+    with tf.io.TFRecordWriter(path) as writer:
+        for _ in range(num_sequences):
+            feature = {
+                f"{frame}/{camera}/encoded":
+                    tf.train.Feature(bytes_list=tf.train.BytesList(
+                        value=[rng.integers(0, 256, bair.NATIVE_FRAME_SHAPE, np.uint8).tobytes()]))
+                for frame in range(bair.FRAMES_PER_SEQUENCE) for camera in bair.CAMERAS
+            }
+            writer.write(
+                tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
 
 
 def _videos_per_second(data_dir: str) -> float:
-  config = ml_collections.ConfigDict({
-      "batch_size": _BATCH_SIZE.value,
-      "data": {"name": _DATASET.value, "data_dir": data_dir, "seed": 0, "camera": "image_aux1"},
-      "model": {"num_frames": 16, "image_size": 64, "image_channels": _CHANNELS.value},
-  })
-  batches = tfds_input.train_batches(config, process_index=0, process_count=1)
-  for _ in range(_WARMUP_BATCHES.value):
-    next(batches)
-  start = time.perf_counter()
-  for _ in range(_TIMED_BATCHES.value):
-    next(batches)
-  return _TIMED_BATCHES.value * _BATCH_SIZE.value / (time.perf_counter() - start)
+    config = ml_collections.ConfigDict({
+        "batch_size": _BATCH_SIZE.value,
+        "data": {
+            "name": _DATASET.value,
+            "data_dir": data_dir,
+            "seed": 0,
+            "camera": "image_aux1"
+        },
+        "model": {
+            "num_frames": 16,
+            "image_size": 64,
+            "image_channels": _CHANNELS.value
+        },
+    })
+    batches = tfds_input.train_batches(config, process_index=0, process_count=1)
+    for _ in range(_WARMUP_BATCHES.value):
+        next(batches)
+    start = time.perf_counter()
+    for _ in range(_TIMED_BATCHES.value):
+        next(batches)
+    return _TIMED_BATCHES.value * _BATCH_SIZE.value / (time.perf_counter() - start)
 
 
 def main(argv):
-  del argv  # Everything comes in through flags.
-  if _DATA_DIR.value is not None:
-    videos_per_second = _videos_per_second(_DATA_DIR.value)
-  else:
-    with tempfile.TemporaryDirectory(prefix="input_pipeline_benchmark_") as fixture_dir:
-      sources = os.path.join(fixture_dir, "sources")
-      _write_bair_fixture(sources, _FIXTURE_SEQUENCES.value)
-      prepare.prepare("bair", os.path.join(fixture_dir, "data"), sources)
-      videos_per_second = _videos_per_second(os.path.join(fixture_dir, "data"))
-  print(json.dumps({
-      "dataset": _DATASET.value, "fixture": _DATA_DIR.value is None,
-      "batch_size": _BATCH_SIZE.value, "num_frames": 16, "image_size": 64,
-      "timed_batches": _TIMED_BATCHES.value, "cpu_count": os.cpu_count(),
-      "videos_per_second": round(videos_per_second, 1),
-  }))
+    del argv  # Everything comes in through flags.
+    if _DATA_DIR.value is not None:
+        videos_per_second = _videos_per_second(_DATA_DIR.value)
+    else:
+        with tempfile.TemporaryDirectory(prefix="input_pipeline_benchmark_") as fixture_dir:
+            sources = os.path.join(fixture_dir, "sources")
+            _write_bair_fixture(sources, _FIXTURE_SEQUENCES.value)
+            prepare.prepare("bair", os.path.join(fixture_dir, "data"), sources)
+            videos_per_second = _videos_per_second(os.path.join(fixture_dir, "data"))
+    print(
+        json.dumps({
+            "dataset": _DATASET.value,
+            "fixture": _DATA_DIR.value is None,
+            "batch_size": _BATCH_SIZE.value,
+            "num_frames": 16,
+            "image_size": 64,
+            "timed_batches": _TIMED_BATCHES.value,
+            "cpu_count": os.cpu_count(),
+            "videos_per_second": round(videos_per_second, 1),
+        }))
 
 
 if __name__ == "__main__":
-  app.run(main)
+    app.run(main)

@@ -1,6 +1,6 @@
 """Prepares a dataset once, for the input pipeline to read.
 
-  python -m inbetweening.data.prepare --dataset=NAME --data_dir=DST [--manual_dir=SRC]
+    python -m inbetweening.data.prepare --dataset=NAME --data_dir=DST [--manual_dir=SRC]
 
 With internet access the official archives are downloaded; without it they are read
 from --manual_dir (the error message lists the files expected there). For
@@ -23,66 +23,71 @@ FLAGS = flags.FLAGS
 
 
 def _define_flags() -> None:
-  """Only when run as a program, so that importing prepare() defines no flags."""
-  flags.DEFINE_enum("dataset", None, list(builders.BUILDERS), "Dataset to prepare.")
-  flags.DEFINE_string("data_dir", None, "Where the prepared dataset is written.")
-  flags.DEFINE_string(
-      "manual_dir", None, "Folder holding the source archives (or, for folder, the videos).")
-  flags.DEFINE_integer("image_size", common.DEFAULT_IMAGE_SIZE, "Side of the stored square frames.")
-  flags.mark_flags_as_required(["dataset", "data_dir"])
+    """Only when run as a program, so that importing prepare() defines no flags."""
+    flags.DEFINE_enum("dataset", None, list(builders.BUILDERS), "Dataset to prepare.")
+    flags.DEFINE_string("data_dir", None, "Where the prepared dataset is written.")
+    flags.DEFINE_string("manual_dir", None,
+                        "Folder holding the source archives (or, for folder, the videos).")
+    flags.DEFINE_integer("image_size", common.DEFAULT_IMAGE_SIZE,
+                         "Side of the stored square frames.")
+    flags.mark_flags_as_required(["dataset", "data_dir"])
 
 
 @dataclasses.dataclass(frozen=True)
 class PreparationSummary:
-  dataset_dir: str
-  split_sizes: dict[str, int]
-  skipped_files: list[str]
+    dataset_dir: str
+    split_sizes: dict[str, int]
+    skipped_files: list[str]
 
-  def __str__(self) -> str:
-    sizes = "\n".join(f"  {split}: {size} examples" for split, size in self.split_sizes.items())
-    return (f"Prepared {self.dataset_dir}\n{sizes}\n"
-            f"  skipped files: {len(self.skipped_files)}")
+    def __str__(self) -> str:
+        sizes = "\n".join(f"  {split}: {size} examples" for split, size in self.split_sizes.items())
+        return (f"Prepared {self.dataset_dir}\n{sizes}\n"
+                f"  skipped files: {len(self.skipped_files)}")
 
 
-def prepare(dataset: str, data_dir: str, manual_dir: str | None = None,
+def prepare(dataset: str,
+            data_dir: str,
+            manual_dir: str | None = None,
             image_size: int = common.DEFAULT_IMAGE_SIZE) -> PreparationSummary:
-  """Builds `dataset` under `data_dir` unless it is there already.
+    """Builds `dataset` under `data_dir` unless it is there already.
 
-  Raises:
-    common.SourceFilesMissingError: sources neither in `manual_dir` nor downloadable.
-  """
-  tfds_input.hide_gpus_from_tensorflow()
-  sources = builders.BUILDERS[dataset].SOURCES
-  if manual_dir is not None:
-    # Checked here, before TFDS, which would take an empty manual_dir as "download".
-    if not os.path.isdir(manual_dir):
-      raise common.SourceFilesMissingError(
-          f"--manual_dir={manual_dir} is not a directory."
-          + ("\n" + common.expected_sources_message(sources, "it") if sources else ""))
-    common.find_sources(sources, manual_dir)
-  builder = builders.make_builder(dataset, data_dir, image_size, folder_path=manual_dir)
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-  return PreparationSummary(
-      dataset_dir=str(builder.data_dir),
-      split_sizes={split: builder.info.splits[split].num_examples
-                   for split in common.SPLITS if split in builder.info.splits},
-      skipped_files=list(builder.info.metadata["skipped_files"]))
+    Raises:
+        common.SourceFilesMissingError: sources neither in `manual_dir` nor downloadable.
+    """
+    tfds_input.hide_gpus_from_tensorflow()
+    sources = builders.BUILDERS[dataset].SOURCES
+    if manual_dir is not None:
+        # Checked here, before TFDS, which would take an empty manual_dir as "download".
+        if not os.path.isdir(manual_dir):
+            raise common.SourceFilesMissingError(
+                f"--manual_dir={manual_dir} is not a directory." +
+                ("\n" + common.expected_sources_message(sources, "it") if sources else ""))
+        common.find_sources(sources, manual_dir)
+    builder = builders.make_builder(dataset, data_dir, image_size, folder_path=manual_dir)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=manual_dir))
+    split_sizes = {
+        split: builder.info.splits[split].num_examples
+        for split in common.SPLITS
+        if split in builder.info.splits
+    }
+    return PreparationSummary(dataset_dir=str(builder.data_dir), split_sizes=split_sizes,
+                              skipped_files=list(builder.info.metadata["skipped_files"]))
 
 
 def main(argv):
-  del argv  # Everything comes in through flags.
-  if FLAGS.dataset == "folder" and not FLAGS.manual_dir:
-    print("--dataset=folder needs --manual_dir=FOLDER_OF_VIDEOS", file=sys.stderr)
-    sys.exit(2)
-  try:
-    summary = prepare(FLAGS.dataset, FLAGS.data_dir, FLAGS.manual_dir, FLAGS.image_size)
-  except common.SourceFilesMissingError as error:
-    print(f"Cannot prepare {FLAGS.dataset}: {error}", file=sys.stderr)
-    sys.exit(2)
-  print(summary)
+    del argv  # Everything comes in through flags.
+    if FLAGS.dataset == "folder" and not FLAGS.manual_dir:
+        print("--dataset=folder needs --manual_dir=FOLDER_OF_VIDEOS", file=sys.stderr)
+        sys.exit(2)
+    try:
+        summary = prepare(FLAGS.dataset, FLAGS.data_dir, FLAGS.manual_dir, FLAGS.image_size)
+    except common.SourceFilesMissingError as error:
+        print(f"Cannot prepare {FLAGS.dataset}: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(summary)
 
 
 if __name__ == "__main__":
-  _define_flags()
-  app.run(main)
+    _define_flags()
+    app.run(main)

@@ -20,152 +20,156 @@ DEFAULT_SHUFFLE_BUFFER = 1024
 
 
 class DatasetNotPreparedError(ValueError):
-  """The dataset the config names has not been prepared in its data_dir."""
+    """The dataset the config names has not been prepared in its data_dir."""
 
 
 def hide_gpus_from_tensorflow() -> None:
-  """Keeps TensorFlow from taking GPU memory, which belongs to JAX."""
-  tf.config.set_visible_devices([], "GPU")
+    """Keeps TensorFlow from taking GPU memory, which belongs to JAX."""
+    tf.config.set_visible_devices([], "GPU")
 
 
 def preparation_command(config: ml_collections.ConfigDict) -> str:
-  command = (f"python -m inbetweening.data.prepare --dataset={config.data.name} "
-             f"--data_dir={config.data.data_dir}")
-  if config.data.name == "folder":
-    command += f" --manual_dir={config.data.folder}"
-  if config.model.image_size != common.DEFAULT_IMAGE_SIZE:
-    command += f" --image_size={config.model.image_size}"
-  return command
+    command = (f"python -m inbetweening.data.prepare --dataset={config.data.name} "
+               f"--data_dir={config.data.data_dir}")
+    if config.data.name == "folder":
+        command += f" --manual_dir={config.data.folder}"
+    if config.model.image_size != common.DEFAULT_IMAGE_SIZE:
+        command += f" --image_size={config.model.image_size}"
+    return command
 
 
 def _prepared_builder(config: ml_collections.ConfigDict) -> common.VideoBuilder:
-  builder = builders.make_builder(config.data.name, config.data.data_dir,
-                                  config.model.image_size,
-                                  folder_path=config.data.get("folder"))
-  if not builder.is_prepared():
-    raise DatasetNotPreparedError(
-        f"Dataset {config.data.name!r} is not prepared in {config.data.data_dir} "
-        f"(looked for {builder.data_dir}). Prepare it once with:\n  {preparation_command(config)}")
-  if builder.CHANNELS != config.model.image_channels:
-    raise ValueError(f"Dataset {config.data.name!r} has {builder.CHANNELS} channels but "
-                     f"config.model.image_channels is {config.model.image_channels}.")
-  return builder
+    builder = builders.make_builder(config.data.name,
+                                    config.data.data_dir,
+                                    config.model.image_size,
+                                    folder_path=config.data.get("folder"))
+    if not builder.is_prepared():
+        raise DatasetNotPreparedError(
+            f"Dataset {config.data.name!r} is not prepared in {config.data.data_dir} "
+            f"(looked for {builder.data_dir}). Prepare it once with:\n"
+            f"  {preparation_command(config)}")
+    if builder.CHANNELS != config.model.image_channels:
+        raise ValueError(f"Dataset {config.data.name!r} has {builder.CHANNELS} channels but "
+                         f"config.model.image_channels is {config.model.image_channels}.")
+    return builder
 
 
 def _video_key(config: ml_collections.ConfigDict, builder: common.VideoBuilder) -> str:
-  """The feature holding the videos to read: the camera for BAIR, else the only one."""
-  if len(builder.VIDEO_KEYS) == 1:
-    return builder.VIDEO_KEYS[0]
-  camera = config.data.get("camera", builder.VIDEO_KEYS[0])
-  if camera not in builder.VIDEO_KEYS:
-    raise ValueError(f"config.data.camera must be one of {builder.VIDEO_KEYS}, got {camera!r}.")
-  return camera
+    """The feature holding the videos to read: the camera for BAIR, else the only one."""
+    if len(builder.VIDEO_KEYS) == 1:
+        return builder.VIDEO_KEYS[0]
+    camera = config.data.get("camera", builder.VIDEO_KEYS[0])
+    if camera not in builder.VIDEO_KEYS:
+        raise ValueError(f"config.data.camera must be one of {builder.VIDEO_KEYS}, got {camera!r}.")
+    return camera
 
 
 def _process_seed(seed: int, process_index: int) -> int:
-  """A seed of its own for each process, so the processes shuffle independently."""
-  return int(np.random.SeedSequence([seed, process_index]).generate_state(1)[0])
+    """A seed of its own for each process, so the processes shuffle independently."""
+    return int(np.random.SeedSequence([seed, process_index]).generate_state(1)[0])
 
 
 def _encoded_videos(builder, split, video_key: str, shuffle_seed: int | None) -> tf.data.Dataset:
-  """Per example, the PNG-encoded frames `[T_video]` (tf.string) of `video_key`."""
-  dataset = builder.as_dataset(
-      split=split, shuffle_files=shuffle_seed is not None,
-      decoders={key: tfds.decode.SkipDecoding() for key in builder.VIDEO_KEYS},
-      read_config=tfds.ReadConfig(shuffle_seed=shuffle_seed, try_autocache=False))
-  return dataset.map(lambda example: example[video_key])
+    """Per example, the PNG-encoded frames `[T_video]` (tf.string) of `video_key`."""
+    dataset = builder.as_dataset(
+        split=split,
+        shuffle_files=shuffle_seed is not None,
+        decoders={key: tfds.decode.SkipDecoding() for key in builder.VIDEO_KEYS},
+        read_config=tfds.ReadConfig(shuffle_seed=shuffle_seed, try_autocache=False))
+    return dataset.map(lambda example: example[video_key])
 
 
 def _decode_frames(encoded_frames: tf.Tensor, start: tf.Tensor, config) -> tf.Tensor:
-  """Decodes frames [start, start + T) of `encoded_frames` into uint8 `[T, S, S, C]`."""
-  num_frames, size, channels = (config.model.num_frames, config.model.image_size,
-                                config.model.image_channels)
-  frames = tf.map_fn(lambda png: tf.io.decode_png(png, channels=channels),
-                     encoded_frames[start:start + num_frames],
-                     fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8))
-  return tf.ensure_shape(frames, [num_frames, size, size, channels])
+    """Decodes frames [start, start + T) of `encoded_frames` into uint8 `[T, S, S, C]`."""
+    num_frames, size, channels = (config.model.num_frames, config.model.image_size,
+                                  config.model.image_channels)
+    frames = tf.map_fn(lambda png: tf.io.decode_png(png, channels=channels),
+                       encoded_frames[start:start + num_frames],
+                       fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8))
+    return tf.ensure_shape(frames, [num_frames, size, size, channels])
 
 
 def _local_batch_size(config: ml_collections.ConfigDict, process_count: int) -> int:
-  if config.batch_size % process_count:
-    raise ValueError(f"batch_size {config.batch_size} is not divisible by the "
-                     f"{process_count} processes.")
-  return config.batch_size // process_count
+    if config.batch_size % process_count:
+        raise ValueError(f"batch_size {config.batch_size} is not divisible by the "
+                         f"{process_count} processes.")
+    return config.batch_size // process_count
 
 
 def train_batches(config: ml_collections.ConfigDict, process_index: int,
                   process_count: int) -> Iterator[np.ndarray]:
-  """Endless shuffled batches of random T-frame sub-sequences: uint8 `[B_local, T, S, S, C]`.
+    """Endless shuffled batches of random T-frame sub-sequences: uint8 `[B_local, T, S, S, C]`.
 
-  Deterministic for a given config.data.seed and process.
-  """
-  hide_gpus_from_tensorflow()
-  builder = _prepared_builder(config)
-  if "train" not in builder.info.splits:
-    raise ValueError(f"Dataset {config.data.name!r} has no training videos.")
-  batch_size = _local_batch_size(config, process_count)
-  split = tfds.split_for_jax_process("train", process_index=process_index,
-                                     process_count=process_count)
-  if builder.info.splits[split].num_examples == 0:
-    raise ValueError(f"Process {process_index} of {process_count} has no training examples.")
-  seed = _process_seed(config.data.seed, process_index)
-  num_frames = config.model.num_frames
+    Deterministic for a given config.data.seed and process.
+    """
+    hide_gpus_from_tensorflow()
+    builder = _prepared_builder(config)
+    if "train" not in builder.info.splits:
+        raise ValueError(f"Dataset {config.data.name!r} has no training videos.")
+    batch_size = _local_batch_size(config, process_count)
+    split = tfds.split_for_jax_process("train",
+                                       process_index=process_index,
+                                       process_count=process_count)
+    if builder.info.splits[split].num_examples == 0:
+        raise ValueError(f"Process {process_index} of {process_count} has no training examples.")
+    seed = _process_seed(config.data.seed, process_index)
+    num_frames = config.model.num_frames
 
-  def random_sub_sequence(index, encoded_frames):
-    last_start = tf.shape(encoded_frames, out_type=tf.int64)[0] - num_frames
-    start = tf.random.stateless_uniform(
-        [], seed=tf.stack([tf.constant(seed, tf.int64), index]),
-        maxval=last_start + 1, dtype=tf.int64)
-    return _decode_frames(encoded_frames, start, config)
+    def random_sub_sequence(index, encoded_frames):
+        last_start = tf.shape(encoded_frames, out_type=tf.int64)[0] - num_frames
+        start = tf.random.stateless_uniform(
+            [], seed=tf.stack([tf.constant(seed, tf.int64), index]), maxval=last_start + 1,
+            dtype=tf.int64)
+        return _decode_frames(encoded_frames, start, config)
 
-  dataset = (
-      _encoded_videos(builder, split, _video_key(config, builder), shuffle_seed=seed)
-      .filter(lambda encoded_frames: tf.shape(encoded_frames)[0] >= num_frames)
-      .repeat()
-      .enumerate()  # The example's index keys its crop, which keeps crops deterministic.
-      .map(random_sub_sequence, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-      .shuffle(config.data.get("shuffle_buffer", DEFAULT_SHUFFLE_BUFFER), seed=seed)
-      .batch(batch_size, drop_remainder=True)
-      .prefetch(tf.data.AUTOTUNE))
-  return iter(tfds.as_numpy(dataset))
+    dataset = _encoded_videos(builder, split, _video_key(config, builder), shuffle_seed=seed)
+    dataset = dataset.filter(lambda encoded_frames: tf.shape(encoded_frames)[0] >= num_frames)
+    # The example's index keys its crop, which keeps crops deterministic.
+    dataset = dataset.repeat().enumerate()
+    dataset = dataset.map(random_sub_sequence, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=True)
+    dataset = dataset.shuffle(config.data.get("shuffle_buffer", DEFAULT_SHUFFLE_BUFFER), seed=seed)
+    dataset = dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    return iter(tfds.as_numpy(dataset))
 
 
 def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: int,
                  process_count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-  """Every example of `split` once, as its centre T-frame sub-sequence, in a fixed order.
+    """Every example of `split` once, as its centre T-frame sub-sequence, in a fixed order.
 
-  Yields:
-    (videos uint8 `[B_local, T, S, S, C]`, mask bool `[B_local]`): the last batches are
-    padded with zero videos whose mask is False, so that every process yields the same
-    number of batches.
-  """
-  hide_gpus_from_tensorflow()
-  builder = _prepared_builder(config)
-  if split not in builder.info.splits:
-    raise ValueError(f"Dataset {config.data.name!r} has no {split!r} split; it has "
-                     f"{', '.join(builder.info.splits)} (a split no video fell into is left out).")
-  batch_size = _local_batch_size(config, process_count)
-  shards = [tfds.split_for_jax_process(split, process_index=index, process_count=process_count)
-            for index in range(process_count)]
-  largest_shard = max(builder.info.splits[shard].num_examples for shard in shards)
-  num_examples = math.ceil(largest_shard / batch_size) * batch_size
-  num_frames = config.model.num_frames
+    Yields:
+        (videos uint8 `[B_local, T, S, S, C]`, mask bool `[B_local]`): the last batches are
+        padded with zero videos whose mask is False, so that every process yields the same
+        number of batches.
+    """
+    hide_gpus_from_tensorflow()
+    builder = _prepared_builder(config)
+    if split not in builder.info.splits:
+        raise ValueError(
+            f"Dataset {config.data.name!r} has no {split!r} split; it has "
+            f"{', '.join(builder.info.splits)} (a split no video fell into is left out).")
+    batch_size = _local_batch_size(config, process_count)
+    shards = [
+        tfds.split_for_jax_process(split, process_index=index, process_count=process_count)
+        for index in range(process_count)
+    ]
+    largest_shard = max(builder.info.splits[shard].num_examples for shard in shards)
+    num_examples = math.ceil(largest_shard / batch_size) * batch_size
+    num_frames = config.model.num_frames
 
-  def centre_sub_sequence(encoded_frames):
-    length = tf.shape(encoded_frames)[0]
-    tf.debugging.assert_greater_equal(
-        length, num_frames, message=f"A {split} video is shorter than num_frames={num_frames}")
-    return _decode_frames(encoded_frames, (length - num_frames) // 2, config), True
+    def centre_sub_sequence(encoded_frames):
+        length = tf.shape(encoded_frames)[0]
+        tf.debugging.assert_greater_equal(
+            length, num_frames, message=f"A {split} video is shorter than num_frames={num_frames}")
+        return _decode_frames(encoded_frames, (length - num_frames) // 2, config), True
 
-  size, channels = config.model.image_size, config.model.image_channels
-  padding = tf.data.Dataset.from_tensors(
-      (tf.zeros([num_frames, size, size, channels], tf.uint8), False)).repeat()
-  dataset = (
-      _encoded_videos(builder, shards[process_index], _video_key(config, builder),
-                      shuffle_seed=None)
-      .map(centre_sub_sequence, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-      .concatenate(padding)
-      .take(num_examples)
-      .batch(batch_size)
-      .prefetch(tf.data.AUTOTUNE))
-  return iter(tfds.as_numpy(dataset))
+    size, channels = config.model.image_size, config.model.image_channels
+    padding = tf.data.Dataset.from_tensors(
+        (tf.zeros([num_frames, size, size, channels], tf.uint8), False)).repeat()
+    dataset = _encoded_videos(builder, shards[process_index], _video_key(config, builder),
+                              shuffle_seed=None)
+    dataset = dataset.map(centre_sub_sequence, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=True)
+    dataset = dataset.concatenate(padding).take(num_examples)
+    dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return iter(tfds.as_numpy(dataset))

@@ -8,60 +8,79 @@ from inbetweening.data import prepare
 
 @pytest.fixture(scope="session")
 def bair_manual_dir(tmp_path_factory):
-  directory = tmp_path_factory.mktemp("bair_sources")
-  data_fixture_writers.write_bair_archive(str(directory))
-  return directory
+    directory = tmp_path_factory.mktemp("bair_sources")
+    data_fixture_writers.write_bair_archive(str(directory))
+    return directory
 
 
 @pytest.fixture(scope="session")
 def kth_manual_dir(tmp_path_factory):
-  directory = tmp_path_factory.mktemp("kth_sources")
-  data_fixture_writers.write_kth_zips(str(directory))
-  return directory
+    directory = tmp_path_factory.mktemp("kth_sources")
+    data_fixture_writers.write_kth_zips(str(directory))
+    return directory
 
 
 @pytest.fixture(scope="session")
 def ucf101_sources(tmp_path_factory):
-  """(manual dir, trainlist01 entries, testlist01 entries)."""
-  directory = tmp_path_factory.mktemp("ucf101_sources")
-  train_list, test_list = data_fixture_writers.write_ucf101(str(directory))
-  return directory, train_list, test_list
+    """(manual dir, trainlist01 entries, testlist01 entries)."""
+    directory = tmp_path_factory.mktemp("ucf101_sources")
+    train_list, test_list = data_fixture_writers.write_ucf101(str(directory))
+    return directory, train_list, test_list
 
 
 @pytest.fixture(scope="session")
 def user_folder(tmp_path_factory):
-  directory = tmp_path_factory.mktemp("user_videos")
-  data_fixture_writers.write_user_folder(str(directory))
-  return directory
+    directory = tmp_path_factory.mktemp("user_videos")
+    data_fixture_writers.write_user_folder(str(directory))
+    return directory
 
 
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory, bair_manual_dir, kth_manual_dir, ucf101_sources, user_folder):
-  """prepare(name) -> (data_dir, PreparationSummary), each dataset prepared once."""
-  sources = {"bair": bair_manual_dir, "kth": kth_manual_dir, "ucf101": ucf101_sources[0],
-             "folder": user_folder}
-  summaries = {}
+    """prepare(name) -> (data_dir, PreparationSummary), each dataset prepared once."""
+    sources = {
+        "bair": bair_manual_dir,
+        "kth": kth_manual_dir,
+        "ucf101": ucf101_sources[0],
+        "folder": user_folder
+    }
+    summaries = {}
 
-  def prepare_once(name):
-    if name not in summaries:
-      data_dir = str(tmp_path_factory.mktemp(f"{name}_data"))
-      summaries[name] = data_dir, prepare.prepare(name, data_dir, str(sources[name]))
-    return summaries[name]
+    def prepare_once(name):
+        if name not in summaries:
+            data_dir = str(tmp_path_factory.mktemp(f"{name}_data"))
+            summaries[name] = data_dir, prepare.prepare(name, data_dir, str(sources[name]))
+        return summaries[name]
 
-  return prepare_once
+    return prepare_once
 
 
-def make_config(name: str, data_dir: str, *, batch_size: int = 2, channels: int = 3,
-                folder: str | None = None, image_size: int = 64) -> ml_collections.ConfigDict:
-  """The part of the training config the input pipeline reads."""
-  return ml_collections.ConfigDict({
-      "batch_size": batch_size,
-      "data": {"name": name, "data_dir": data_dir, "seed": 7, "camera": "image_aux1",
-               "folder": folder, "shuffle_buffer": 16},
-      "model": {"num_frames": 16, "image_size": image_size, "image_channels": channels},
-  })
+def make_config(name: str,
+                data_dir: str,
+                *,
+                batch_size: int = 2,
+                channels: int = 3,
+                folder: str | None = None,
+                image_size: int = 64) -> ml_collections.ConfigDict:
+    """The part of the training config the input pipeline reads."""
+    return ml_collections.ConfigDict({
+        "batch_size": batch_size,
+        "data": {
+            "name": name,
+            "data_dir": data_dir,
+            "seed": 7,
+            "camera": "image_aux1",
+            "folder": folder,
+            "shuffle_buffer": 16
+        },
+        "model": {
+            "num_frames": 16,
+            "image_size": image_size,
+            "image_channels": channels
+        },
+    })
 
 
 @pytest.fixture
 def config_for():
-  return make_config
+    return make_config

@@ -16,50 +16,54 @@ _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 
 def test_failure_mid_generation_leaves_nothing_that_loads(tmp_path, user_folder, monkeypatch,
                                                           config_for):
-  data_dir = str(tmp_path / "data")
-  decoded = []
-  real_read_video = video_io.read_video
+    data_dir = str(tmp_path / "data")
+    decoded = []
+    real_read_video = video_io.read_video
 
-  def read_video_then_fail(*args, **kwargs):
-    decoded.append(args[0])
-    if len(decoded) == 3:
-      raise RuntimeError("simulated crash mid-generation")
-    return real_read_video(*args, **kwargs)
+    def read_video_then_fail(*args, **kwargs):
+        decoded.append(args[0])
+        if len(decoded) == 3:
+            raise RuntimeError("simulated crash mid-generation")
+        return real_read_video(*args, **kwargs)
 
-  monkeypatch.setattr(video_io, "read_video", read_video_then_fail)
-  with pytest.raises(RuntimeError, match="simulated crash"):
-    prepare.prepare("folder", data_dir, str(user_folder))
-  assert not builders.make_builder("folder", data_dir, 64, str(user_folder)).is_prepared()
-  with pytest.raises(tfds_input.DatasetNotPreparedError):
-    tfds_input.train_batches(config_for("folder", data_dir, folder=str(user_folder)), 0, 1)
+    monkeypatch.setattr(video_io, "read_video", read_video_then_fail)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        prepare.prepare("folder", data_dir, str(user_folder))
+    assert not builders.make_builder("folder", data_dir, 64, str(user_folder)).is_prepared()
+    with pytest.raises(tfds_input.DatasetNotPreparedError):
+        tfds_input.train_batches(config_for("folder", data_dir, folder=str(user_folder)), 0, 1)
 
-  monkeypatch.setattr(video_io, "read_video", real_read_video)
-  assert sum(prepare.prepare("folder", data_dir, str(user_folder)).split_sizes.values()) == 6
+    monkeypatch.setattr(video_io, "read_video", real_read_video)
+    assert sum(prepare.prepare("folder", data_dir, str(user_folder)).split_sizes.values()) == 6
 
 
 def test_summary_of_a_prepared_dataset_is_read_back(prepared, kth_manual_dir):
-  data_dir, first = prepared("kth")
-  again = prepare.prepare("kth", data_dir, str(kth_manual_dir))
-  assert again == first
-  assert str(again).endswith("skipped files: 2")
+    data_dir, first = prepared("kth")
+    again = prepare.prepare("kth", data_dir, str(kth_manual_dir))
+    assert again == first
+    assert str(again).endswith("skipped files: 2")
 
 
 def test_missing_archives_are_listed(tmp_path):
-  (tmp_path / "walking.zip").write_bytes(b"")
-  with pytest.raises(common.SourceFilesMissingError) as error:
-    prepare.prepare("kth", str(tmp_path / "data"), str(tmp_path))
-  message = str(error.value)
-  assert str(tmp_path) in message and "walking.zip" not in message
-  for action in ("jogging", "running", "boxing", "handwaving", "handclapping"):
-    assert f"{action}.zip" in message and f"https://www.csc.kth.se/cvap/actions/{action}.zip" in message
+    (tmp_path / "walking.zip").write_bytes(b"")
+    with pytest.raises(common.SourceFilesMissingError) as error:
+        prepare.prepare("kth", str(tmp_path / "data"), str(tmp_path))
+    message = str(error.value)
+    assert str(tmp_path) in message and "walking.zip" not in message
+    for action in ("jogging", "running", "boxing", "handwaving", "handclapping"):
+        assert f"https://www.csc.kth.se/cvap/actions/{action}.zip" in message
 
 
 def test_cli_wrong_manual_dir_exits_2_without_traceback(tmp_path):
-  result = subprocess.run(
-      [sys.executable, "-m", "inbetweening.data.prepare", "--dataset=bair",
-       f"--data_dir={tmp_path / 'data'}", f"--manual_dir={tmp_path / 'nowhere'}"],
-      capture_output=True, text=True, cwd=_REPO_ROOT, check=False)
-  assert result.returncode == 2
-  assert "Traceback" not in result.stderr
-  assert "bair_robot_pushing_dataset_v0.tar" in result.stderr
-  assert "softmotion30_44k" in result.stderr
+    result = subprocess.run([
+        sys.executable, "-m", "inbetweening.data.prepare", "--dataset=bair",
+        f"--data_dir={tmp_path / 'data'}", f"--manual_dir={tmp_path / 'nowhere'}"
+    ],
+                            capture_output=True,
+                            text=True,
+                            cwd=_REPO_ROOT,
+                            check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "bair_robot_pushing_dataset_v0.tar" in result.stderr
+    assert "softmotion30_44k" in result.stderr

@@ -7,32 +7,32 @@ from inbetweening.data.builders import ucf101
 
 
 def _paths(builder, split):
-  return sorted(example["path"].decode() for example in
-                tfds.as_numpy(builder.as_dataset(split=split)))
+    return sorted(
+        example["path"].decode() for example in tfds.as_numpy(builder.as_dataset(split=split)))
 
 
 def test_splits_match_the_recognition_lists(prepared, ucf101_sources):
-  _, train_list, test_list = ucf101_sources
-  data_dir, summary = prepared("ucf101")
-  builder = builders.make_builder("ucf101", data_dir, 64)
-  expected_train, expected_validation = ucf101.split_train_list(train_list)
-  assert len(expected_validation) == 1 and len(expected_train) == 19
-  assert _paths(builder, "test") == sorted(test_list)
-  assert _paths(builder, "validation") == sorted(expected_validation)
-  assert _paths(builder, "train") == sorted(expected_train)
-  assert summary.skipped_files == []
+    _, train_list, test_list = ucf101_sources
+    data_dir, summary = prepared("ucf101")
+    builder = builders.make_builder("ucf101", data_dir, 64)
+    expected_train, expected_validation = ucf101.split_train_list(train_list)
+    assert len(expected_validation) == 1 and len(expected_train) == 19
+    assert _paths(builder, "test") == sorted(test_list)
+    assert _paths(builder, "validation") == sorted(expected_validation)
+    assert _paths(builder, "train") == sorted(expected_train)
+    assert summary.skipped_files == []
 
 
 def test_whole_videos_are_stored_square_and_rgb(prepared):
-  data_dir, _ = prepared("ucf101")
-  builder = builders.make_builder("ucf101", data_dir, 64)
-  example = next(iter(tfds.as_numpy(builder.as_dataset(split="test"))))
-  assert example["video"].shape == (17, 64, 64, 3) and example["video"].dtype == np.uint8
-  assert example["label"].decode() == example["path"].decode().split("/")[0]
+    data_dir, _ = prepared("ucf101")
+    builder = builders.make_builder("ucf101", data_dir, 64)
+    example = next(iter(tfds.as_numpy(builder.as_dataset(split="test"))))
+    assert example["video"].shape == (17, 64, 64, 3) and example["video"].dtype == np.uint8
+    assert example["label"].decode() == example["path"].decode().split("/")[0]
 
 
 def test_validation_draw_is_fixed():
-  names = [f"C/v_{i}.avi" for i in range(100)]
-  assert ucf101.split_train_list(names) == ucf101.split_train_list(names)
-  train, validation = ucf101.split_train_list(names)
-  assert len(validation) == 5 and sorted(train + validation) == sorted(names)
+    names = [f"C/v_{i}.avi" for i in range(100)]
+    assert ucf101.split_train_list(names) == ucf101.split_train_list(names)
+    train, validation = ucf101.split_train_list(names)
+    assert len(validation) == 5 and sorted(train + validation) == sorted(names)

@@ -11,15 +11,17 @@ BUILDERS = {
 }
 
 
-def make_builder(dataset: str, data_dir: str, image_size: int,
+def make_builder(dataset: str,
+                 data_dir: str,
+                 image_size: int,
                  folder_path: str | None = None) -> common.VideoBuilder:
-  """The builder of `dataset` at `image_size`; `folder_path` is the root for "folder"."""
-  if dataset not in BUILDERS:
-    raise ValueError(f"Unknown dataset {dataset!r}; known: {', '.join(BUILDERS)}")
-  if dataset == "folder":
-    if not folder_path:
-      raise ValueError("The folder dataset needs the path of the video folder.")
-    config = folder.config_for_folder(folder_path, image_size)
-  else:
-    config = common.config_for_size(image_size)
-  return BUILDERS[dataset](data_dir=os.path.expanduser(data_dir), config=config)
+    """The builder of `dataset` at `image_size`; `folder_path` is the root for "folder"."""
+    if dataset not in BUILDERS:
+        raise ValueError(f"Unknown dataset {dataset!r}; known: {', '.join(BUILDERS)}")
+    if dataset == "folder":
+        if not folder_path:
+            raise ValueError("The folder dataset needs the path of the video folder.")
+        config = folder.config_for_folder(folder_path, image_size)
+    else:
+        config = common.config_for_size(image_size)
+    return BUILDERS[dataset](data_dir=os.path.expanduser(data_dir), config=config)

@@ -18,127 +18,131 @@ SPLITS = ("train", "validation", "test")
 
 
 class SourceFilesMissingError(FileNotFoundError):
-  """A source archive is neither in the manual directory nor downloadable."""
+    """A source archive is neither in the manual directory nor downloadable."""
 
 
 @dataclasses.dataclass(eq=False)
 class VideoBuilderConfig(tfds.core.BuilderConfig):
-  """`image_size`: side of the stored square frames."""
-  image_size: int = DEFAULT_IMAGE_SIZE
+    """`image_size`: side of the stored square frames."""
+    image_size: int = DEFAULT_IMAGE_SIZE
 
 
 def config_for_size(image_size: int) -> VideoBuilderConfig:
-  return VideoBuilderConfig(name=f"{image_size}px", image_size=image_size)
+    return VideoBuilderConfig(name=f"{image_size}px", image_size=image_size)
 
 
 @dataclasses.dataclass(frozen=True)
 class SourceFile:
-  """One published archive, and the folder it extracts to (accepted in its place)."""
-  archive_name: str
-  url: str
-  extracted_name: str | None = None
+    """One published archive, and the folder it extracts to (accepted in its place)."""
+    archive_name: str
+    url: str
+    extracted_name: str | None = None
 
-  def describe(self) -> str:
-    alternative = f" (or the folder {self.extracted_name}/ extracted from it)" if self.extracted_name else ""
-    return f"{self.archive_name}{alternative}  from {self.url}"
+    def describe(self) -> str:
+        alternative = (f" (or the folder {self.extracted_name}/ extracted from it)"
+                       if self.extracted_name else "")
+        return f"{self.archive_name}{alternative}  from {self.url}"
 
 
 class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-  """Base of the video builders: locates sources, counts skipped files."""
+    """Base of the video builders: locates sources, counts skipped files."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  SOURCES: tuple[SourceFile, ...] = ()
-  # Feature names that hold videos; the input pipeline reads one of them.
-  VIDEO_KEYS: tuple[str, ...] = ("video",)
-  CHANNELS = 3
+    VERSION = tfds.core.Version("1.0.0")
+    SOURCES: tuple[SourceFile, ...] = ()
+    # Feature names that hold videos; the input pipeline reads one of them.
+    VIDEO_KEYS: tuple[str, ...] = ("video",)
+    CHANNELS = 3
 
-  def __init_subclass__(cls, **kwargs):
-    super().__init_subclass__(**kwargs)
-    if cls.SOURCES:
-      cls.MANUAL_DOWNLOAD_INSTRUCTIONS = expected_sources_message(cls.SOURCES, "--manual_dir")
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.SOURCES:
+            cls.MANUAL_DOWNLOAD_INSTRUCTIONS = expected_sources_message(cls.SOURCES, "--manual_dir")
 
-  def __init__(self, **kwargs):
-    kwargs.setdefault("config", config_for_size(DEFAULT_IMAGE_SIZE))
-    super().__init__(**kwargs)
-    self.skipped_files: list[str] = []
+    def __init__(self, **kwargs):
+        kwargs.setdefault("config", config_for_size(DEFAULT_IMAGE_SIZE))
+        super().__init__(**kwargs)
+        self.skipped_files: list[str] = []
 
-  @property
-  def image_size(self) -> int:
-    return self.builder_config.image_size
+    @property
+    def image_size(self) -> int:
+        return self.builder_config.image_size
 
-  def _skip(self, name: str, reason: str) -> None:
-    # Files read by more than one split would otherwise be counted once per split.
-    if name in self.skipped_files:
-      return
-    logging.warning("Skipping %s: %s", name, reason)
-    self.skipped_files.append(name)
-    self.info.metadata["skipped_files"] = list(self.skipped_files)
+    def _skip(self, name: str, reason: str) -> None:
+        # Files read by more than one split would otherwise be counted once per split.
+        if name in self.skipped_files:
+            return
+        logging.warning("Skipping %s: %s", name, reason)
+        self.skipped_files.append(name)
+        self.info.metadata["skipped_files"] = list(self.skipped_files)
 
-  def _video_feature(self, length: int | None) -> tfds.features.Video:
-    return tfds.features.Video(shape=(length, self.image_size, self.image_size, self.CHANNELS))
+    def _video_feature(self, length: int | None) -> tfds.features.Video:
+        return tfds.features.Video(shape=(length, self.image_size, self.image_size, self.CHANNELS))
 
-  def _dataset_info(self, features: dict, description: str, homepage: str) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self, description=description, homepage=homepage,
-        features=tfds.features.FeaturesDict(features),
-        metadata=tfds.core.MetadataDict(skipped_files=[]))
+    def _dataset_info(self, features: dict, description: str,
+                      homepage: str) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(builder=self,
+                                     description=description,
+                                     homepage=homepage,
+                                     features=tfds.features.FeaturesDict(features),
+                                     metadata=tfds.core.MetadataDict(skipped_files=[]))
 
-  def _locate_sources(self, dl_manager) -> dict[str, pathlib.Path]:
-    """Path of each source, by archive name: an extracted folder, or the archive itself.
+    def _locate_sources(self, dl_manager) -> dict[str, pathlib.Path]:
+        """Path of each source, by archive name: an extracted folder, or the archive itself.
 
-    Sources come from the manual directory when it holds anything, else are downloaded.
-    """
-    try:
-      manual_dir = pathlib.Path(dl_manager.manual_dir)
-    except AssertionError:  # TFDS's way of saying: no manual directory, or an empty one.
-      return self._download(dl_manager)
-    return find_sources(self.SOURCES, manual_dir)
+        Sources come from the manual directory when it holds anything, else are downloaded.
+        """
+        try:
+            manual_dir = pathlib.Path(dl_manager.manual_dir)
+        except AssertionError:  # TFDS's way of saying: no manual directory, or an empty one.
+            return self._download(dl_manager)
+        return find_sources(self.SOURCES, manual_dir)
 
-  def _download(self, dl_manager) -> dict[str, pathlib.Path]:
-    urls = {source.archive_name: source.url for source in self.SOURCES}
-    logging.info("No manual directory given: downloading the sources (to prepare offline, "
-                 "pass --manual_dir). %s", expected_sources_message(self.SOURCES, "--manual_dir"))
-    try:
-      downloaded = dl_manager.download(urls)
-    except Exception as error:  # Any network or server failure means the same to the user.
-      raise SourceFilesMissingError(
-          f"Could not download the sources ({type(error).__name__}: {error}).\n"
-          + expected_sources_message(self.SOURCES, "--manual_dir")) from error
-    return {name: pathlib.Path(path) for name, path in downloaded.items()}
+    def _download(self, dl_manager) -> dict[str, pathlib.Path]:
+        urls = {source.archive_name: source.url for source in self.SOURCES}
+        logging.info(
+            "No manual directory given: downloading the sources (to prepare offline, "
+            "pass --manual_dir). %s", expected_sources_message(self.SOURCES, "--manual_dir"))
+        try:
+            downloaded = dl_manager.download(urls)
+        except Exception as error:  # Any network or server failure means the same to the user.
+            raise SourceFilesMissingError(
+                f"Could not download the sources ({type(error).__name__}: {error}).\n" +
+                expected_sources_message(self.SOURCES, "--manual_dir")) from error
+        return {name: pathlib.Path(path) for name, path in downloaded.items()}
 
-  def _extract(self, dl_manager, path: pathlib.Path) -> pathlib.Path:
-    """A folder stays as is; a zip or tar is extracted (once, cached by TFDS)."""
-    return path if path.is_dir() else pathlib.Path(dl_manager.extract(path))
+    def _extract(self, dl_manager, path: pathlib.Path) -> pathlib.Path:
+        """A folder stays as is; a zip or tar is extracted (once, cached by TFDS)."""
+        return path if path.is_dir() else pathlib.Path(dl_manager.extract(path))
 
 
 def find_sources(sources, manual_dir: os.PathLike) -> dict[str, pathlib.Path]:
-  """By archive name, each source in `manual_dir`: its extracted folder or the archive.
+    """By archive name, each source in `manual_dir`: its extracted folder or the archive.
 
-  Raises:
-    SourceFilesMissingError: listing the sources that are not there.
-  """
-  located, missing = {}, []
-  for source in sources:
-    archive = pathlib.Path(manual_dir) / source.archive_name
-    extracted = pathlib.Path(manual_dir) / source.extracted_name if source.extracted_name else None
-    if extracted is not None and extracted.is_dir():
-      located[source.archive_name] = extracted
-    elif archive.is_file():
-      located[source.archive_name] = archive
-    else:
-      missing.append(source)
-  if missing:
-    raise SourceFilesMissingError(expected_sources_message(missing, manual_dir))
-  return located
+    Raises:
+        SourceFilesMissingError: listing the sources that are not there.
+    """
+    located, missing = {}, []
+    for source in sources:
+        archive = pathlib.Path(manual_dir) / source.archive_name
+        extracted = pathlib.Path(
+            manual_dir) / source.extracted_name if source.extracted_name else None
+        if extracted is not None and extracted.is_dir():
+            located[source.archive_name] = extracted
+        elif archive.is_file():
+            located[source.archive_name] = archive
+        else:
+            missing.append(source)
+    if missing:
+        raise SourceFilesMissingError(expected_sources_message(missing, manual_dir))
+    return located
 
 
 def expected_sources_message(sources, where) -> str:
-  listing = "\n".join(f"  {source.describe()}" for source in sources)
-  return f"Expected these files in {where}:\n{listing}"
+    listing = "\n".join(f"  {source.describe()}" for source in sources)
+    return f"Expected these files in {where}:\n{listing}"
 
 
 def find_files(root: os.PathLike, extensions: tuple[str, ...]) -> list[pathlib.Path]:
-  """Files under `root` (any depth) whose names end in one of `extensions`, sorted."""
-  return sorted(path for path in pathlib.Path(root).rglob("*")
-                if path.name.lower().endswith(extensions) and path.is_file())
-
+    """Files under `root` (any depth) whose names end in one of `extensions`, sorted."""
+    return sorted(path for path in pathlib.Path(root).rglob("*")
+                  if path.name.lower().endswith(extensions) and path.is_file())

@@ -23,73 +23,80 @@ VALIDATION_PERCENT = 5
 
 @dataclasses.dataclass(eq=False)
 class FolderConfig(common.VideoBuilderConfig):
-  """`source_dir`: the root of the user's videos."""
-  source_dir: str = ""
+    """`source_dir`: the root of the user's videos."""
+    source_dir: str = ""
 
 
 def config_for_folder(source_dir: str, image_size: int) -> FolderConfig:
-  root = os.path.abspath(os.path.expanduser(source_dir))
-  slug = re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(root)).strip("_") or "root"
-  path_hash = hashlib.sha256(root.encode()).hexdigest()[:8]
-  return FolderConfig(name=f"{slug}_{path_hash}_{image_size}px", image_size=image_size,
-                      source_dir=root)
+    root = os.path.abspath(os.path.expanduser(source_dir))
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(root)).strip("_") or "root"
+    path_hash = hashlib.sha256(root.encode()).hexdigest()[:8]
+    return FolderConfig(name=f"{slug}_{path_hash}_{image_size}px",
+                        image_size=image_size,
+                        source_dir=root)
 
 
 def split_of(relative_path: str) -> str:
-  percentile = int(hashlib.sha256(relative_path.encode()).hexdigest(), 16) % 100
-  if percentile < TRAIN_PERCENT:
-    return "train"
-  return "validation" if percentile < TRAIN_PERCENT + VALIDATION_PERCENT else "test"
+    percentile = int(hashlib.sha256(relative_path.encode()).hexdigest(), 16) % 100
+    if percentile < TRAIN_PERCENT:
+        return "train"
+    return "validation" if percentile < TRAIN_PERCENT + VALIDATION_PERCENT else "test"
 
 
 def find_videos(root: str) -> list[str]:
-  """Relative paths of the video files and frame folders under `root`, sorted."""
-  found = []
-  for directory, subdirectories, files in os.walk(root):
-    subdirectories.sort()
-    if directory != root and video_io.is_frame_folder(directory):
-      found.append(os.path.relpath(directory, root))
-      subdirectories.clear()  # A frame folder is one video; nothing under it is another.
-      continue
-    found.extend(os.path.relpath(os.path.join(directory, name), root) for name in files
-                 if name.lower().endswith(video_io.VIDEO_EXTENSIONS))
-  return sorted(found)
+    """Relative paths of the video files and frame folders under `root`, sorted."""
+    found = []
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories.sort()
+        if directory != root and video_io.is_frame_folder(directory):
+            found.append(os.path.relpath(directory, root))
+            subdirectories.clear()  # A frame folder is one video; nothing under it is another.
+            continue
+        found.extend(
+            os.path.relpath(os.path.join(directory, name), root)
+            for name in files
+            if name.lower().endswith(video_io.VIDEO_EXTENSIONS))
+    return sorted(found)
 
 
 class VideoFolder(common.VideoBuilder):
-  """Features: video [T, S, S, 3] (whole video), path (relative to the root)."""
+    """Features: video [T, S, S, 3] (whole video), path (relative to the root)."""
 
-  name = "inbetweening_folder"
+    name = "inbetweening_folder"
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self._dataset_info(
-        {"video": self._video_feature(None), "path": tfds.features.Text()},
-        description=__doc__, homepage="")
+    def _info(self) -> tfds.core.DatasetInfo:
+        features = {"video": self._video_feature(None), "path": tfds.features.Text()}
+        return self._dataset_info(features, description=__doc__, homepage="")
 
-  def _split_generators(self, dl_manager):
-    root = self.builder_config.source_dir
-    if not os.path.isdir(root):
-      raise common.SourceFilesMissingError(
-          f"Expected a folder of videos (mp4, avi, gif, webm) or of frame folders (png, jpg) "
-          f"at {root}, which is not a directory.")
-    videos_by_split = {split: [] for split in common.SPLITS}
-    for relative_path in find_videos(root):
-      videos_by_split[split_of(relative_path)].append(relative_path)
-    # TFDS cannot write an empty split; a small folder may have no test video.
-    return {split: self._generate_examples(root, videos)
-            for split, videos in videos_by_split.items() if videos}
+    def _split_generators(self, dl_manager):
+        root = self.builder_config.source_dir
+        if not os.path.isdir(root):
+            raise common.SourceFilesMissingError(
+                f"Expected a folder of videos (mp4, avi, gif, webm) or of frame folders (png, jpg) "
+                f"at {root}, which is not a directory.")
+        videos_by_split = {split: [] for split in common.SPLITS}
+        for relative_path in find_videos(root):
+            videos_by_split[split_of(relative_path)].append(relative_path)
+        # TFDS cannot write an empty split; a small folder may have no test video.
+        return {
+            split: self._generate_examples(root, videos)
+            for split, videos in videos_by_split.items()
+            if videos
+        }
 
-  def _generate_examples(self, root: str, relative_paths: list[str]):
-    for relative_path in relative_paths:
-      path = pathlib.Path(root) / relative_path
-      try:
-        video = (video_io.read_frame_folder(path, self.CHANNELS) if path.is_dir()
-                 else video_io.read_video(path, self.CHANNELS))
-      except video_io.UnreadableVideoError as error:
-        self._skip(str(path), str(error))
-        continue
-      if len(video) < common.MIN_FRAMES:
-        self._skip(str(path), f"{len(video)} frames, fewer than {common.MIN_FRAMES}")
-        continue
-      yield relative_path, {"video": video_io.crop_square_and_resize(video, self.image_size),
-                            "path": relative_path}
+    def _generate_examples(self, root: str, relative_paths: list[str]):
+        for relative_path in relative_paths:
+            path = pathlib.Path(root) / relative_path
+            try:
+                video = (video_io.read_frame_folder(path, self.CHANNELS)
+                         if path.is_dir() else video_io.read_video(path, self.CHANNELS))
+            except video_io.UnreadableVideoError as error:
+                self._skip(str(path), str(error))
+                continue
+            if len(video) < common.MIN_FRAMES:
+                self._skip(str(path), f"{len(video)} frames, fewer than {common.MIN_FRAMES}")
+                continue
+            yield relative_path, {
+                "video": video_io.crop_square_and_resize(video, self.image_size),
+                "path": relative_path
+            }

@@ -21,58 +21,66 @@ _FILE_NAME = re.compile(r"person(\d+)_([a-z]+)_d(\d+)_uncomp\.avi$")
 
 
 def split_of(person: int) -> str:
-  if person <= LAST_TRAIN_PERSON:
-    return "train"
-  return "validation" if person == VALIDATION_PERSON else "test"
+    if person <= LAST_TRAIN_PERSON:
+        return "train"
+    return "validation" if person == VALIDATION_PERSON else "test"
 
 
 class KthActions(common.VideoBuilder):
-  """Features: video [16, S, S, 1], person, action, scenario, clip_index."""
+    """Features: video [16, S, S, 1], person, action, scenario, clip_index."""
 
-  name = "inbetweening_kth"
-  SOURCES = tuple(
-      common.SourceFile(f"{action}.zip", f"https://www.csc.kth.se/cvap/actions/{action}.zip",
-                        extracted_name=action)
-      for action in ACTIONS)
-  CHANNELS = 1
+    name = "inbetweening_kth"
+    SOURCES = tuple(
+        common.SourceFile(f"{action}.zip",
+                          f"https://www.csc.kth.se/cvap/actions/{action}.zip",
+                          extracted_name=action) for action in ACTIONS)
+    CHANNELS = 1
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self._dataset_info(
-        {
-            "video": self._video_feature(CLIP_LENGTH),
-            "person": np.int32,
-            "action": tfds.features.ClassLabel(names=ACTIONS),
-            "scenario": np.int32,
-            "clip_index": np.int32,
-        },
-        description=__doc__, homepage="https://www.csc.kth.se/cvap/actions/")
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self._dataset_info(
+            {
+                "video": self._video_feature(CLIP_LENGTH),
+                "person": np.int32,
+                "action": tfds.features.ClassLabel(names=ACTIONS),
+                "scenario": np.int32,
+                "clip_index": np.int32,
+            },
+            description=__doc__,
+            homepage="https://www.csc.kth.se/cvap/actions/")
 
-  def _split_generators(self, dl_manager):
-    videos_by_split = {split: [] for split in common.SPLITS}
-    for source in self._locate_sources(dl_manager).values():
-      for path in common.find_files(self._extract(dl_manager, source), (".avi",)):
-        match = _FILE_NAME.search(path.name)
-        if match is None or match[2] not in ACTIONS:
-          self._skip(str(path), "name is not personNN_ACTION_dK_uncomp.avi")
-          continue
-        person, action, scenario = int(match[1]), match[2], int(match[3])
-        videos_by_split[split_of(person)].append((path, person, action, scenario))
-    # TFDS cannot write an empty split.
-    return {split: self._generate_examples(videos)
-            for split, videos in videos_by_split.items() if videos}
+    def _split_generators(self, dl_manager):
+        videos_by_split = {split: [] for split in common.SPLITS}
+        for source in self._locate_sources(dl_manager).values():
+            for path in common.find_files(self._extract(dl_manager, source), (".avi",)):
+                match = _FILE_NAME.search(path.name)
+                if match is None or match[2] not in ACTIONS:
+                    self._skip(str(path), "name is not personNN_ACTION_dK_uncomp.avi")
+                    continue
+                person, action, scenario = int(match[1]), match[2], int(match[3])
+                videos_by_split[split_of(person)].append((path, person, action, scenario))
+        # TFDS cannot write an empty split.
+        return {
+            split: self._generate_examples(videos)
+            for split, videos in videos_by_split.items()
+            if videos
+        }
 
-  def _generate_examples(self, videos):
-    for path, person, action, scenario in videos:
-      try:
-        video = video_io.read_video(path, channels=self.CHANNELS)
-      except video_io.UnreadableVideoError as error:
-        self._skip(str(path), str(error))
-        continue
-      if len(video) < CLIP_LENGTH:
-        self._skip(str(path), f"{len(video)} frames, fewer than {CLIP_LENGTH}")
-        continue
-      video = video_io.crop_square_and_resize(video, self.image_size)
-      for clip_index, clip in enumerate(video_io.split_into_clips(video, CLIP_LENGTH)):
-        yield f"{path.stem}_{clip_index}", {
-            "video": clip, "person": person, "action": action,
-            "scenario": scenario, "clip_index": clip_index}
+    def _generate_examples(self, videos):
+        for path, person, action, scenario in videos:
+            try:
+                video = video_io.read_video(path, channels=self.CHANNELS)
+            except video_io.UnreadableVideoError as error:
+                self._skip(str(path), str(error))
+                continue
+            if len(video) < CLIP_LENGTH:
+                self._skip(str(path), f"{len(video)} frames, fewer than {CLIP_LENGTH}")
+                continue
+            video = video_io.crop_square_and_resize(video, self.image_size)
+            for clip_index, clip in enumerate(video_io.split_into_clips(video, CLIP_LENGTH)):
+                yield f"{path.stem}_{clip_index}", {
+                    "video": clip,
+                    "person": person,
+                    "action": action,
+                    "scenario": scenario,
+                    "clip_index": clip_index
+                }
