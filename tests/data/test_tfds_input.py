@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import data_fixture_writers
+from inbetweening.data import prepare
 from inbetweening.data import tfds_input
 
 
@@ -119,3 +120,13 @@ def test_a_split_without_videos_is_reported(prepared, config_for, user_folder):
     config = config_for("folder", data_dir, folder=str(user_folder))
     with pytest.raises(ValueError, match="no 'test' split"):
         tfds_input.eval_batches(config, "test", 0, 1)
+
+
+def test_other_image_sizes_are_prepared_and_read_separately(tmp_path, kth_manual_dir, config_for):
+    data_dir = str(tmp_path)
+    config = config_for("kth", data_dir, channels=1, image_size=32)
+    with pytest.raises(tfds_input.DatasetNotPreparedError, match="--image_size=32"):
+        tfds_input.train_batches(config, 0, 1)
+    prepare.prepare("kth", data_dir, str(kth_manual_dir), image_size=32)
+    batch = next(tfds_input.train_batches(config, 0, 1))
+    assert batch.shape == (2, 16, 32, 32, 1) and batch.dtype == np.uint8
