@@ -1,8 +1,11 @@
 """UCF101: testlist01 is test, a fixed 5% of trainlist01 validation, the rest train."""
 import numpy as np
+import pytest
 import tensorflow_datasets as tfds
 
 from inbetweening.data import builders
+from inbetweening.data import prepare
+from inbetweening.data.builders import common
 from inbetweening.data.builders import ucf101
 
 
@@ -36,3 +39,12 @@ def test_validation_draw_is_fixed():
     assert ucf101.split_train_list(names) == ucf101.split_train_list(names)
     train, validation = ucf101.split_train_list(names)
     assert len(validation) == 5 and sorted(train + validation) == sorted(names)
+
+
+def test_unextractable_rar_is_reported(tmp_path, ucf101_sources):
+    manual_dir, _, _ = ucf101_sources
+    lists = "UCF101TrainTestSplits-RecognitionTask.zip"
+    (tmp_path / lists).write_bytes((manual_dir / lists).read_bytes())
+    (tmp_path / "UCF101.rar").write_bytes(b"not a rar archive")
+    with pytest.raises(common.SourceFilesMissingError, match="Cannot extract .*UCF101.rar"):
+        prepare.prepare("ucf101", str(tmp_path / "data"), str(tmp_path))
