@@ -55,13 +55,24 @@ def _prepared_builder(config: ml_collections.ConfigDict) -> common.VideoBuilder:
 
 
 def _video_key(config: ml_collections.ConfigDict, builder: common.VideoBuilder) -> str:
-    """The feature holding the videos to read: the camera for BAIR, else the only one."""
-    if len(builder.VIDEO_KEYS) == 1:
-        return builder.VIDEO_KEYS[0]
-    camera = config.data.get("camera", builder.VIDEO_KEYS[0])
-    if camera not in builder.VIDEO_KEYS:
-        raise ValueError(f"config.data.camera must be one of {builder.VIDEO_KEYS}, got {camera!r}.")
-    return camera
+    """The feature holding the videos to read: the camera for BAIR, else the only one.
+
+    Raises:
+        ValueError: an unknown camera, or stored videos of a fixed length shorter than T.
+    """
+    key = builder.VIDEO_KEYS[0]
+    if len(builder.VIDEO_KEYS) > 1:
+        key = config.data.get("camera", key)
+        if key not in builder.VIDEO_KEYS:
+            raise ValueError(
+                f"config.data.camera must be one of {builder.VIDEO_KEYS}, got {key!r}.")
+    # Caught here because the training pipeline would otherwise filter out every video
+    # and wait forever for the first batch.
+    stored_length = builder.info.features[key].shape[0]
+    if stored_length is not None and stored_length < config.model.num_frames:
+        raise ValueError(f"Dataset {config.data.name!r} stores {stored_length}-frame videos, "
+                         f"fewer than config.model.num_frames={config.model.num_frames}.")
+    return key
 
 
 def _process_seed(seed: int, process_index: int) -> int:

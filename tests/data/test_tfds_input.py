@@ -130,3 +130,11 @@ def test_other_image_sizes_are_prepared_and_read_separately(tmp_path, kth_manual
     prepare.prepare("kth", data_dir, str(kth_manual_dir), image_size=32)
     batch = next(tfds_input.train_batches(config, 0, 1))
     assert batch.shape == (2, 16, 32, 32, 1) and batch.dtype == np.uint8
+
+
+def test_sub_sequences_longer_than_the_stored_clips_are_refused(prepared, config_for):
+    data_dir, _ = prepared("kth")
+    config = config_for("kth", data_dir, channels=1)
+    config.model.num_frames = 17
+    with pytest.raises(ValueError, match="stores 16-frame videos"):
+        tfds_input.train_batches(config, 0, 1)
