@@ -1,8 +1,18 @@
 """Fixtures shared by the evaluation tests."""
 import importlib.util
+import types
 
+import jax
 import numpy as np
 import pytest
+
+from inbetweening.eval import i3d
+
+# Small I3D inputs keep CPU time low: 32x32 frames leave a 1x1 map after five halvings, and a
+# 2x1x1 logits pool replaces the 224x224 model's 2x7x7.
+SMALL_FRAME_SIZE = (32, 32)
+SMALL_I3D_SHAPE = (2, 16) + SMALL_FRAME_SIZE + (3,)
+SMALL_POOL = (2, 1, 1)
 
 
 
@@ -20,3 +30,14 @@ def tf():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def small_i3d():
+    """A small-input I3D and its jitted apply, shared so it compiles once (seconds on CPU).
+
+    Apply it to [2, 16, 32, 32, 3] (`.shape`) to reuse the compilation.
+    """
+    model = i3d.I3D(logits_pool_window=SMALL_POOL)
+    return types.SimpleNamespace(model=model, apply=jax.jit(model.apply), shape=SMALL_I3D_SHAPE,
+                                 frame_size=SMALL_FRAME_SIZE)

