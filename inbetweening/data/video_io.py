@@ -5,7 +5,6 @@ Decoding uses PyAV, whose wheel ships its own FFmpeg, so no system codecs are ne
 """
 from collections.abc import Sequence
 import os
-from typing import BinaryIO
 
 import av
 import numpy as np
@@ -25,8 +24,8 @@ def _pixel_format(channels: int) -> str:
     return "gray" if channels == 1 else "rgb24"
 
 
-def read_video(source: str | os.PathLike | BinaryIO, channels: int) -> np.ndarray:
-    """Decodes every frame of a video file (path or open binary file).
+def read_video(path: str | os.PathLike, channels: int) -> np.ndarray:
+    """Decodes every frame of the video file at `path`.
 
     Returns:
         uint8 `[T, H, W, channels]`.
@@ -35,7 +34,7 @@ def read_video(source: str | os.PathLike | BinaryIO, channels: int) -> np.ndarra
     """
     pixel_format = _pixel_format(channels)
     try:
-        with av.open(source) as container:
+        with av.open(str(path)) as container:
             frames = ([frame.to_ndarray(format=pixel_format) for frame in container.decode(video=0)]
                       if container.streams.video else [])
     except (av.FFmpegError, OSError, ValueError) as error:

@@ -20,6 +20,7 @@ FIRST_VALIDATION_SEQUENCE = 256
 FIRST_TRAIN_SEQUENCE = 2560
 FRAMES_PER_SEQUENCE = 30
 NATIVE_FRAME_SHAPE = (64, 64, 3)
+# The first is what the input pipeline reads by default: the released demo uses image_aux1.
 CAMERAS = ("image_aux1", "image_main")
 _FILE_NAME = re.compile(r"traj_(\d+)_to_(\d+)\.tfrecords$")
 _SPLIT_RANGES = {
@@ -27,11 +28,6 @@ _SPLIT_RANGES = {
     "validation": (FIRST_VALIDATION_SEQUENCE, FIRST_TRAIN_SEQUENCE - 1),
     "train": (FIRST_TRAIN_SEQUENCE, float("inf")),
 }
-
-
-def split_of(sequence_number: int) -> str:
-    return next(
-        split for split, (first, last) in _SPLIT_RANGES.items() if first <= sequence_number <= last)
 
 
 def _overlaps(first: int, last: int, split: str) -> bool:
