@@ -43,7 +43,8 @@ def i3d_embedding_fn(
     `variables`: defaults to the pretrained Kinetics-400 weights. Each batch is split over the
     mesh's "data" axis (all devices by default); `batch_size` is rounded up to a multiple of
     the device count and the last batch is padded, its padding dropped. `frame_size` other
-    than 224x224 is only for small test models. Single-process only.
+    than 224x224 is only for small test models. Single-process only. Build it once and
+    reuse it: each new function compiles the I3D again.
     """
     if variables is None:
         variables = i3d_weights.load_i3d_variables()
