@@ -1,0 +1,34 @@
+"""Model components; `create_models` builds them from `config.model`."""
+import dataclasses
+
+import ml_collections
+
+from inbetweening.models.discriminators import ImageDiscriminator, VideoDiscriminator
+from inbetweening.models.inbetweener import VARIANTS, Inbetweener
+
+
+@dataclasses.dataclass(frozen=True)
+class Models:
+    generator: Inbetweener
+    video_discriminator: VideoDiscriminator
+    image_discriminator: ImageDiscriminator
+
+
+def create_models(model_config: ml_collections.ConfigDict) -> Models:
+    m = model_config
+    return Models(
+        generator=Inbetweener(
+            num_frames=m.num_frames, image_channels=m.image_channels, noise_dim=m.noise_dim,
+            latent_channels=m.latent_channels, num_latent_blocks=m.num_latent_blocks,
+            encoder_channels=tuple(m.encoder_channels),
+            video_generator_channels=tuple(m.video_generator_channels),
+            variant=m.variant, conv_impl=m.conv_impl),
+        video_discriminator=VideoDiscriminator(tuple(m.video_discriminator_channels),
+                                               m.conv_impl),
+        image_discriminator=ImageDiscriminator(tuple(m.image_discriminator_channels),
+                                               m.conv_impl),
+    )
+
+
+__all__ = ["Models", "create_models", "VARIANTS", "Inbetweener", "VideoDiscriminator",
+           "ImageDiscriminator"]

@@ -1,0 +1,49 @@
+"""Settings shared by every config: the paper's model and training (Section 3-4, App. A)."""
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+
+    config.model = model = ml_collections.ConfigDict()
+    model.variant = "full"  # "full" | "no_fusion" | "naive" (Section 4.2)
+    model.num_frames = 16  # T, key frames included
+    model.image_size = 64  # frames are square: H = W
+    model.image_channels = 3
+    model.noise_dim = 128  # D
+    model.latent_channels = 64  # C
+    model.num_latent_blocks = 24  # L
+    model.encoder_channels = (64, 64, 128, 128, 256, 256)
+    model.video_generator_channels = (256, 256, 128, 128, 64, 64)
+    model.video_discriminator_channels = (64, 128, 256, 512)
+    model.image_discriminator_channels = (64, 128, 256, 512)
+    # "fast" (stride-1 convolutions + depth/space rearrangements) or "xla"; same function
+    # and parameters. "fast" is ~10-500x faster on XLA:CPU; GPU and TPU run either.
+    model.conv_impl = "fast"
+
+    config.data = data = ml_collections.ConfigDict()
+    data.name = "synthetic"
+    data.data_dir = "~/tensorflow_datasets"
+    data.seed = 0
+
+    config.batch_size = 32  # global, over all devices
+    config.num_train_steps = 500_000
+    config.learning_rate = 5e-5
+    config.adam_b1 = 0.5
+    config.adam_b2 = 0.999
+    config.adam_eps = 1e-8
+
+    config.gradient_penalty = penalty = ml_collections.ConfigDict()
+    # Roth et al. 2017 with a constant coefficient instead of their annealing. Forms:
+    # "roth": E_real[(1 - D)^2 |grad|^2] + E_fake[D^2 |grad|^2] (D = sigmoid of the logit);
+    # "real": E_real |grad|^2 (R1); "real_fake": E_real |grad|^2 + E_fake |grad|^2.
+    penalty.form = "roth"
+    penalty.coefficient = 0.1
+
+    config.log_every_steps = 100
+    config.sample_every_steps = 5_000
+    config.num_sample_videos = 4  # held-out videos in each sample grid
+    config.num_samples_per_video = 3  # in-betweens per held-out video
+    config.checkpoint_every_steps = 5_000
+    return config

@@ -1,0 +1,70 @@
+"""Start-up checks of a config: every impossible value fails here, with its name, before
+anything is compiled or written."""
+import ml_collections
+
+from inbetweening.losses import PENALTY_FORMS
+from inbetweening.models.inbetweener import VARIANTS
+from inbetweening.models.layers import CONV_IMPLS
+
+# Each of the video discriminator's four temporal convolutions (kernel 4, no temporal
+# padding) removes 3 frames.
+MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR = 13
+NAIVE_NUM_FRAMES = 16  # z(0) has 2 steps; the naive decoder doubles time three times.
+
+
+class ConfigError(ValueError):
+    """A config value the model or the training cannot work with."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
+    m = config.model
+    _require(m.variant in VARIANTS,
+             f"config.model.variant={m.variant!r}: must be one of {VARIANTS}")
+    _require(m.conv_impl in CONV_IMPLS,
+             f"config.model.conv_impl={m.conv_impl!r}: must be one of {CONV_IMPLS}")
+    _require(m.num_frames % 4 == 0,
+             f"config.model.num_frames={m.num_frames}: must be a multiple of 4 (the latent "
+             "generator's levels have T/4, T/2 and T steps)")
+    _require(m.num_frames >= MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR,
+             f"config.model.num_frames={m.num_frames}: the video discriminator's four "
+             f"temporal convolutions (kernel 4, no padding) need at least "
+             f"{MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR} frames")
+    _require(m.variant != "naive" or m.num_frames == NAIVE_NUM_FRAMES,
+             f"config.model.num_frames={m.num_frames}: the naive baseline decodes 2 steps "
+             f"with three time doublings, so it needs exactly {NAIVE_NUM_FRAMES} frames")
+    _require(m.image_size > 0 and m.image_size % 16 == 0,
+             f"config.model.image_size={m.image_size}: must be a positive multiple of 16 "
+             "(the encoder halves the side 3 times, the discriminators 4 times)")
+    _require(m.image_channels in (1, 3),
+             f"config.model.image_channels={m.image_channels}: must be 1 (grayscale) or 3")
+    _require(m.num_latent_blocks > 0 and m.num_latent_blocks % 3 == 0,
+             f"config.model.num_latent_blocks={m.num_latent_blocks}: must be a positive "
+             "multiple of 3 (three temporal levels with L/3 blocks each)")
+    _require(len(m.encoder_channels) == 6,
+             f"config.model.encoder_channels={tuple(m.encoder_channels)}: needs 6 widths "
+             "(layers L1-L6 of the image encoder)")
+    _require(len(m.video_generator_channels) == 6,
+             f"config.model.video_generator_channels={tuple(m.video_generator_channels)}: "
+             "needs 6 widths (layers L1-L6 of the video generator)")
+    _require(len(m.video_discriminator_channels) == 4,
+             f"config.model.video_discriminator_channels="
+             f"{tuple(m.video_discriminator_channels)}: needs 4 widths (layers L1-L4)")
+    _require(len(m.image_discriminator_channels) == 4,
+             f"config.model.image_discriminator_channels="
+             f"{tuple(m.image_discriminator_channels)}: needs 4 widths (one per stride-2 stage)")
+    _require(config.batch_size > 0 and config.batch_size % num_devices == 0,
+             f"config.batch_size={config.batch_size}: must be a positive multiple of the "
+             f"number of devices ({num_devices})")
+    _require(config.gradient_penalty.form in PENALTY_FORMS,
+             f"config.gradient_penalty.form={config.gradient_penalty.form!r}: must be one "
+             f"of {PENALTY_FORMS}")
+    _require(config.gradient_penalty.coefficient >= 0,
+             f"config.gradient_penalty.coefficient={config.gradient_penalty.coefficient}: "
+             "must be >= 0")
+    _require(config.num_train_steps > 0,
+             f"config.num_train_steps={config.num_train_steps}: must be positive")

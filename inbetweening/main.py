@@ -1,0 +1,46 @@
+"""Entry point: python -m inbetweening.main --config=configs/kth.py --workdir=DIR [--mode=...].
+
+Modes: train (default) trains and writes results into --workdir; summary prints the
+parameters per module and the FLOPs of one train step, and writes DIR/summary.json.
+Config values are overridden with --config.FIELD=VALUE (e.g. --config.model.variant=naive).
+"""
+import sys
+
+import jax
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from inbetweening import summary, train
+from inbetweening.configuration import ConfigError
+from inbetweening.data.input_pipeline import DatasetNotPreparedError
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/*.py).",
+                                lock_config=True)
+flags.DEFINE_string("workdir", None, "Directory for TensorBoard events, samples, results.")
+flags.DEFINE_enum("mode", "train", ["train", "summary"], "What to do.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+# Errors caused by what the user asked for: reported in one line, exit code 2.
+USER_ERRORS = (ConfigError, DatasetNotPreparedError)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.info("JAX devices: %s", jax.devices())
+    try:
+        if FLAGS.mode == "summary":
+            summary.write_summary(FLAGS.config, FLAGS.workdir)
+        else:
+            train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except train.NonFiniteLossError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    app.run(main)

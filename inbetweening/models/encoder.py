@@ -1,0 +1,34 @@
+"""Image encoder E (Section 3.1, Appendix A): frame [B, H, W, C_img] -> [B, H/8, W/8, C]."""
+from typing import Sequence
+
+import jax
+from flax import linen as nn
+
+from inbetweening.models.layers import Conv, leaky_relu
+
+
+def batch_norm(train: bool) -> nn.BatchNorm:
+    """The generator's normalisation (every 2D/3D convolution of E, G_Z and G_V)."""
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+
+
+class ImageEncoder(nn.Module):
+    """Six layers alternating 4x4 stride-2 and 3x3 convolutions, then a 3x3 convolution
+    to `latent_channels`; batch norm and leaky ReLU after each."""
+
+    channels: Sequence[int]
+    latent_channels: int
+    conv_impl: str = "fast"
+
+    @nn.compact
+    def __call__(self, frames: jax.Array, train: bool) -> jax.Array:
+        x = frames
+        for index, features in enumerate(self.channels):
+            if index % 2 == 0:
+                conv = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
+                            conv_impl=self.conv_impl)
+            else:
+                conv = Conv(features, (3, 3), conv_impl=self.conv_impl)
+            x = leaky_relu(batch_norm(train)(conv(x)))
+        x = Conv(self.latent_channels, (3, 3), conv_impl=self.conv_impl)(x)
+        return leaky_relu(batch_norm(train)(x))

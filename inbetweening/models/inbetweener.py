@@ -1,0 +1,50 @@
+"""The generator G = {E, G_Z, G_V}: (start, end, u) -> video whose first and last frames
+are the real key frames (Section 3)."""
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+from inbetweening.models.encoder import ImageEncoder
+from inbetweening.models.latent_generator import LatentGenerator
+from inbetweening.models.video_generator import VideoGenerator
+
+VARIANTS = ("full", "no_fusion", "naive")
+
+
+class Inbetweener(nn.Module):
+    """Variants (Section 4.2): "full"; "no_fusion" (z_in = z(l-1) + n(l)); "naive" (no G_Z:
+    z(0) plus a spatially uniform learned map of u, decoded with time up-sampling)."""
+
+    num_frames: int
+    image_channels: int
+    noise_dim: int
+    latent_channels: int
+    num_latent_blocks: int
+    encoder_channels: Sequence[int]
+    video_generator_channels: Sequence[int]
+    variant: str = "full"
+    conv_impl: str = "fast"
+
+    @nn.compact
+    def __call__(self, start: jax.Array, end: jax.Array, noise: jax.Array,
+                 train: bool = False) -> jax.Array:
+        """start, end: [B, H, W, C] in [-1, 1]; noise u: [B, D] -> video [B, T, H, W, C]."""
+        batch = start.shape[0]
+        encoder = ImageEncoder(self.encoder_channels, self.latent_channels, self.conv_impl)
+        # One pass over both key frames: E is shared, and its batch statistics cover both.
+        encodings = encoder(jnp.concatenate([start, end], axis=0), train)
+        start_encoding, end_encoding = encodings[:batch], encodings[batch:]
+        if self.variant == "naive":
+            noise_map = nn.Dense(2 * self.latent_channels, name="noise_map")(noise)
+            z = jnp.stack([start_encoding, end_encoding], axis=1)
+            z = z + noise_map.reshape(batch, 2, 1, 1, self.latent_channels)
+        else:
+            z = LatentGenerator(self.num_frames, self.num_latent_blocks, self.noise_dim,
+                                fusion=self.variant == "full", conv_impl=self.conv_impl)(
+                start_encoding, end_encoding, noise, train)
+        video = VideoGenerator(self.video_generator_channels, self.image_channels,
+                               upsample_time=self.variant == "naive",
+                               conv_impl=self.conv_impl)(z, train)
+        return jnp.concatenate([start[:, None], video[:, 1:-1], end[:, None]], axis=1)

@@ -1,0 +1,41 @@
+"""Video generator G_V (Section 3.3, Appendix A): z [B, T', S, S, C] -> video in [-1, 1]."""
+from typing import Sequence
+
+import jax
+from flax import linen as nn
+
+from inbetweening.models.encoder import batch_norm
+from inbetweening.models.layers import Conv, ConvTranspose, leaky_relu
+
+# Layers L3, L5 and L7 up-sample; the others are stride-1 (transposed and regular
+# convolutions coincide at stride 1, as Appendix A notes).
+UPSAMPLING_LAYERS = (2, 4, 6)
+
+
+class VideoGenerator(nn.Module):
+    """Seven layers; batch norm + leaky ReLU on all but the last, which ends in tanh (the
+    paper names no output activation; tanh matches pixels in [-1, 1]).
+
+    With upsample_time (the naive baseline) the up-sampling layers also double time, with
+    kernel 4 and stride 2 on that axis too.
+    """
+
+    channels: Sequence[int]
+    out_channels: int
+    upsample_time: bool = False
+    conv_impl: str = "fast"
+
+    @nn.compact
+    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+        time_kernel, time_stride = (4, 2) if self.upsample_time else (3, 1)
+        all_features = (*self.channels, self.out_channels)
+        x = z
+        for index, features in enumerate(all_features):
+            if index in UPSAMPLING_LAYERS:
+                x = ConvTranspose(features, (time_kernel, 4, 4), strides=(time_stride, 2, 2),
+                                  padding=(1, 1, 1), conv_impl=self.conv_impl)(x)
+            else:
+                x = Conv(features, (3, 3, 3), conv_impl=self.conv_impl)(x)
+            if index < len(all_features) - 1:
+                x = leaky_relu(batch_norm(train)(x))
+        return nn.tanh(x)

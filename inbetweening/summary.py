@@ -1,0 +1,71 @@
+"""--mode=summary: parameters per module and the FLOPs of one train step, computed from
+shapes alone (jax.eval_shape and XLA's cost analysis of the lowered step), so even the
+paper's configuration summarises in seconds on a CPU."""
+import json
+import os
+
+import jax
+import ml_collections
+import numpy as np
+
+from inbetweening import train
+from inbetweening.configuration import validate
+from inbetweening.models import create_models
+
+
+def count_parameters(params) -> dict[str, int]:
+    """{"kernel_params": values in convolution and dense kernels, "params": all values}."""
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    is_kernel = lambda path: getattr(path[-1], "key", None) == "kernel"
+    return {"kernel_params": int(sum(np.prod(leaf.shape) for path, leaf in leaves
+                                     if is_kernel(path))),
+            "params": int(sum(np.prod(leaf.shape) for _, leaf in leaves))}
+
+
+def abstract_train_state(config: ml_collections.ConfigDict, models) -> train.TrainState:
+    return jax.eval_shape(
+        lambda key: train.create_train_state(config, models, key), jax.random.PRNGKey(0))
+
+
+def train_step_flops(config: ml_collections.ConfigDict, models, state) -> float:
+    m = config.model
+    videos = jax.ShapeDtypeStruct(
+        (config.batch_size, m.num_frames, m.image_size, m.image_size, m.image_channels),
+        np.uint8)
+    lowered = train.jit_train_step(config, models, train.make_mesh()).lower(state, videos)
+    return float(lowered.cost_analysis()["flops"])
+
+
+def summarize(config: ml_collections.ConfigDict) -> dict:
+    validate(config, jax.device_count())
+    models = create_models(config.model)
+    state = abstract_train_state(config, models)
+    result = {"generator": count_parameters(state.g_params),
+              "video_discriminator": count_parameters(state.d_params["video"]),
+              "image_discriminator": count_parameters(state.d_params["image"]),
+              "generator_modules": {name: count_parameters(tree)
+                                    for name, tree in state.g_params.items()},
+              "train_step_flops": train_step_flops(config, models, state)}
+    return result
+
+
+def format_table(result: dict) -> str:
+    rows = [("module", "kernel_params", "params")]
+    for name, counts in result["generator_modules"].items():
+        rows.append((f"generator/{name}", counts["kernel_params"], counts["params"]))
+    for name in ("generator", "video_discriminator", "image_discriminator"):
+        rows.append((name, result[name]["kernel_params"], result[name]["params"]))
+    lines = [f"{a:<40} {b:>14} {c:>14}" if i == 0 else f"{a:<40} {b:>14,} {c:>14,}"
+             for i, (a, b, c) in enumerate(rows)]
+    lines.append(f"train step FLOPs (batch {result['batch_size']}): "
+                 f"{result['train_step_flops']:.4g}")
+    return "\n".join(lines)
+
+
+def write_summary(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    result = {**summarize(config), "batch_size": config.batch_size}
+    print(format_table(result))
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "summary.json"), "w") as handle:
+        json.dump(result, handle, indent=2)
+    return result

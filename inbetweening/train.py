@@ -1,0 +1,275 @@
+"""Training state, the jitted adversarial train step, and the training loop."""
+import functools
+import time
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from absl import logging
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from inbetweening import losses
+from inbetweening.configuration import validate
+from inbetweening.data import input_pipeline
+from inbetweening.models import Models, create_models
+from inbetweening.pixels import to_model_range
+from inbetweening.reporting import Reporter
+from inbetweening.sampling import sample_inbetweens
+
+DATA_AXIS = "data"
+
+
+@flax.struct.dataclass
+class TrainState:
+    step: jax.Array
+    key: jax.Array  # base key; step s uses fold_in(key, s)
+    g_params: Any
+    g_batch_stats: Any
+    d_params: Any  # {"video": ..., "image": ...}
+    g_opt_state: Any
+    d_opt_state: Any
+
+
+def create_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+    """Adam of Section 4.1; one instance each for the generator and the discriminators."""
+    return optax.adam(config.learning_rate, b1=config.adam_b1, b2=config.adam_b2,
+                      eps=config.adam_eps)
+
+
+def create_train_state(config: ml_collections.ConfigDict, models: Models,
+                       key: jax.Array) -> TrainState:
+    m = config.model
+    g_key, video_key, image_key, step_key = jax.random.split(key, 4)
+    frames = jnp.zeros((1, m.image_size, m.image_size, m.image_channels))
+    video = jnp.zeros((1, m.num_frames, *frames.shape[1:]))
+    g_vars = models.generator.init(g_key, frames, frames, jnp.zeros((1, m.noise_dim)))
+    d_params = {"video": models.video_discriminator.init(video_key, video)["params"],
+                "image": models.image_discriminator.init(image_key, frames)["params"]}
+    tx = create_optimizer(config)
+    return TrainState(step=jnp.zeros((), jnp.int32), key=step_key,
+                      g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
+                      d_params=d_params, g_opt_state=tx.init(g_vars["params"]),
+                      d_opt_state=tx.init(d_params))
+
+
+def pick_frames(videos: jax.Array, frame_index: jax.Array) -> jax.Array:
+    """videos [B, T, H, W, C], frame_index [B] -> frames [B, H, W, C].
+
+    A one-hot contraction rather than a gather, whose gradient is a slow scatter on CPU.
+    """
+    one_hot = jax.nn.one_hot(frame_index, videos.shape[1], dtype=videos.dtype)
+    return jnp.einsum("bt,bthwc->bhwc", one_hot, videos)
+
+
+def _logit_fns(models: Models, d_params):
+    video_logits = lambda v: models.video_discriminator.apply({"params": d_params["video"]}, v)
+    image_logits = lambda f: models.image_discriminator.apply({"params": d_params["image"]}, f)
+    return video_logits, image_logits
+
+
+def discriminator_objective(d_params, real: jax.Array, fake: jax.Array,
+                            frame_index: jax.Array, models: Models,
+                            penalty: ml_collections.ConfigDict):
+    """Eq. 7 + eq. 8 (one sampled intermediate frame per video) + coefficient/2 * Omega."""
+    video_logits, image_logits = _logit_fns(models, d_params)
+    batch = real.shape[0]
+    metrics, total = {}, 0.0
+    for name, logit_fn, real_x, fake_x in (
+            ("video", video_logits, real, fake),
+            ("image", image_logits, pick_frames(real, frame_index),
+             pick_frames(fake, frame_index))):
+        # Real and fake in one batch: both discriminators treat every example on its own.
+        logits, sq_grads = losses.logits_and_squared_input_gradients(
+            logit_fn, jnp.concatenate([real_x, fake_x]))
+        adversarial = losses.discriminator_loss(logits[:batch], logits[batch:])
+        omega = losses.gradient_penalty(penalty.form, logits[:batch], sq_grads[:batch],
+                                        logits[batch:], sq_grads[batch:])
+        metrics[f"d_{name}_loss"] = adversarial
+        metrics[f"{name}_penalty"] = omega
+        total += adversarial + 0.5 * penalty.coefficient * omega
+    metrics["d_loss"] = total
+    return total, metrics
+
+
+def generator_objective(fake: jax.Array, d_params, frame_index: jax.Array, models: Models):
+    """Eq. 9 with one sampled intermediate frame per video."""
+    video_logits, image_logits = _logit_fns(models, d_params)
+    video_term = losses.generator_loss(video_logits(fake))
+    image_term = losses.generator_loss(image_logits(pick_frames(fake, frame_index)))
+    total = video_term + image_term
+    return total, {"g_video_loss": video_term, "g_image_loss": image_term, "g_loss": total}
+
+
+def train_step(state: TrainState, videos: jax.Array, *, models: Models,
+               config: ml_collections.ConfigDict, tx: optax.GradientTransformation):
+    """One discriminator update, then one generator update against the updated
+    discriminators; the generator runs forward once (its pullback serves the G update).
+
+    videos: uint8 [B, T, H, W, C]. Returns (new state, metrics of this step).
+    """
+    videos = to_model_range(videos)
+    batch, num_frames = videos.shape[:2]
+    noise_key, frame_key = jax.random.split(jax.random.fold_in(state.key, state.step))
+    noise = jax.random.normal(noise_key, (batch, config.model.noise_dim))
+    frame_index = jax.random.randint(frame_key, (batch,), 1, num_frames - 1)
+
+    def generate(g_params):
+        fake, updates = models.generator.apply(
+            {"params": g_params, "batch_stats": state.g_batch_stats},
+            videos[:, 0], videos[:, -1], noise, train=True, mutable=["batch_stats"])
+        return fake, updates["batch_stats"]
+
+    fake, generator_pullback, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
+
+    d_grads, d_metrics = jax.grad(discriminator_objective, has_aux=True)(
+        state.d_params, videos, jax.lax.stop_gradient(fake), frame_index, models,
+        config.gradient_penalty)
+    d_updates, d_opt_state = tx.update(d_grads, state.d_opt_state, state.d_params)
+    d_params = optax.apply_updates(state.d_params, d_updates)
+
+    fake_grads, g_metrics = jax.grad(generator_objective, has_aux=True)(
+        fake, d_params, frame_index, models)
+    (g_grads,) = generator_pullback(fake_grads)
+    g_updates, g_opt_state = tx.update(g_grads, state.g_opt_state, state.g_params)
+
+    new_state = state.replace(
+        step=state.step + 1, g_params=optax.apply_updates(state.g_params, g_updates),
+        g_batch_stats=g_batch_stats, d_params=d_params, g_opt_state=g_opt_state,
+        d_opt_state=d_opt_state)
+    return new_state, {**d_metrics, **g_metrics}
+
+
+def make_mesh(devices=None) -> Mesh:
+    """A 1-D data-parallel mesh over `devices` (default: every device of every process)."""
+    return Mesh(np.asarray(devices if devices is not None else jax.devices()), (DATA_AXIS,))
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def jit_train_step(config: ml_collections.ConfigDict, models: Models, mesh: Mesh):
+    """train_step under jax.jit: batch split over the mesh, state replicated. Batch norm
+    and every loss reduce over the global batch, so the result does not depend on the
+    number of devices."""
+    step = functools.partial(train_step, models=models, config=config,
+                             tx=create_optimizer(config))
+    return jax.jit(step, in_shardings=(replicated(mesh), batch_sharding(mesh)),
+                   out_shardings=(replicated(mesh), replicated(mesh)), donate_argnums=0)
+
+
+def global_batch(local_videos: np.ndarray, mesh: Mesh) -> jax.Array:
+    """This process's uint8 slice of the batch -> one global array sharded over the mesh."""
+    return jax.make_array_from_process_local_data(batch_sharding(mesh), local_videos)
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; training stopped before writing anything more."""
+
+
+def check_finite(step: int, metrics: dict[str, float]) -> None:
+    for name, value in metrics.items():
+        if not np.isfinite(value):
+            raise NonFiniteLossError(
+                f"training stopped at step {step}: {name} = {value}; nothing was written "
+                "after the last finite step")
+
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; training stopped before writing anything more."""
+
+
+def check_finite(step: int, metrics: dict[str, float]) -> None:
+    for name, value in metrics.items():
+        if not np.isfinite(value):
+            raise NonFiniteLossError(
+                f"training stopped at step {step}: {name} = {value}; nothing was written "
+                "after the last finite step")
+
+
+def _write_samples(reporter: Reporter, config, models: Models, state: TrainState,
+                   held_out: np.ndarray, tag: str) -> str:
+    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), int(state.step))
+    generated = sample_inbetweens(models.generator, variables, held_out[:, 0],
+                                  held_out[:, -1], config.num_samples_per_video, key)
+    return reporter.samples(int(state.step), held_out, generated, tag)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
+    """Trains config.num_train_steps steps; logs progress and writes TensorBoard events,
+    sample GIFs and metrics.json into `workdir`. Returns the final state."""
+    validate(config, jax.device_count())
+    models = create_models(config.model)
+    mesh = make_mesh()
+    batches = input_pipeline.train_batches(config, 0, jax.process_index(),
+                                           jax.process_count())
+    held_out = input_pipeline.held_out_videos(config, config.num_sample_videos)
+    state = jax.device_put(create_train_state(config, models, jax.random.PRNGKey(config.seed)),
+                           replicated(mesh))
+    step_fn = jit_train_step(config, models, mesh)
+    reporter = Reporter(workdir)
+    logging.info("Training %s (variant %s) for %d steps, global batch %d on %d devices",
+                 config.data.name, config.model.variant, config.num_train_steps,
+                 config.batch_size, jax.device_count())
+
+    pending, history = None, []  # metrics fetched one step late, so steps stay queued
+    started = time.perf_counter()
+    window_start, window_steps = started, 0
+    for step in range(1, config.num_train_steps + 1):
+        state, metrics = step_fn(state, global_batch(next(batches), mesh))
+        if pending is not None:
+            _finish_step(step - 1, pending, history)
+        pending = metrics
+        window_steps += 1
+        if step % config.log_every_steps == 0 or step == config.num_train_steps:
+            _finish_step(step, pending, history)
+            pending = None
+            now = time.perf_counter()
+            rate = window_steps / (now - window_start)
+            window_start, window_steps = now, 0
+            means = {k: float(np.mean([h[k] for h in history])) for k in history[0]}
+            history.clear()
+            reporter.scalars(step, {**means, "steps_per_second": rate})
+            logging.info("step %d/%d (%.0f%%) d_loss %.4f g_loss %.4f, %.2f steps/s, ETA %s",
+                         step, config.num_train_steps, 100 * step / config.num_train_steps,
+                         means["d_loss"], means["g_loss"], rate,
+                         _duration((config.num_train_steps - step) / rate))
+        if step % config.sample_every_steps == 0:
+            _write_samples(reporter, config, models, state, held_out, "samples")
+    if pending is not None:
+        _finish_step(config.num_train_steps, pending, history)
+
+    elapsed = time.perf_counter() - started
+    samples_path = _write_samples(reporter, config, models, state, held_out, "samples")
+    final = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    metrics_path = reporter.json("metrics.json", {
+        "steps": config.num_train_steps, "seconds": round(elapsed, 1),
+        "steps_per_second": round(config.num_train_steps / elapsed, 3),
+        "final_losses": final, "samples": samples_path})
+    reporter.close()
+    logging.info("Samples (rows: real video, then %d in-betweens): %s",
+                 config.num_samples_per_video, samples_path)
+    logging.info("Metrics: %s", metrics_path)
+    return state
+
+
+def _finish_step(step: int, metrics, history: list) -> None:
+    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    check_finite(step, values)
+    history.append(values)
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
