@@ -64,7 +64,7 @@ def _videos_per_second(data_dir: str) -> float:
             "image_channels": _CHANNELS.value
         },
     })
-    batches = tfds_input.train_batches(config, process_index=0, process_count=1)
+    batches = tfds_input.train_batches(config, start_step=0, process_index=0, process_count=1)
     for _ in range(_WARMUP_BATCHES.value):
         next(batches)
     start = time.perf_counter()

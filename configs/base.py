@@ -26,6 +26,8 @@ def get_config() -> ml_collections.ConfigDict:
     data.name = "synthetic"
     data.data_dir = "~/tensorflow_datasets"
     data.seed = 0
+    data.num_eval_videos = 256  # per held-out split of the synthetic dataset
+    data.camera = "image_aux1"  # BAIR: the camera the released model's demo uses
 
     config.batch_size = 32  # global, over all devices
     config.num_train_steps = 500_000

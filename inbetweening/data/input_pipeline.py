@@ -1,4 +1,8 @@
-"""Host-side batches of uint8 videos [B_local, T, H, W, C] for training and sampling."""
+"""Host-side batches of uint8 videos [B_local, T, H, W, C] for training and evaluation.
+
+The embedded synthetic dataset is generated here; prepared datasets (BAIR, KTH, UCF101,
+folders) are read by tfds_input, imported only when needed because it loads TensorFlow.
+"""
 from typing import Iterator
 
 import ml_collections
@@ -6,9 +10,9 @@ import numpy as np
 
 from inbetweening.data import synthetic
 
-# Synthetic videos used for samples and evaluation come from indices no training run
-# reaches (500k steps of batch 32 use indices below 2**24).
-SYNTHETIC_HELD_OUT_OFFSET = 2**40
+# Held-out synthetic videos come from indices no training run reaches (500k steps of
+# batch 32 use indices below 2**24): validation from 2**40 on, test from 2**41 on.
+SYNTHETIC_SPLIT_OFFSETS = {"validation": 2**40, "test": 2**41}
 
 
 class DatasetNotPreparedError(ValueError):
@@ -29,9 +33,12 @@ def train_batches(config: ml_collections.ConfigDict, start_step: int, process_in
     exactly the data an uninterrupted one would.
     """
     if config.data.name != "synthetic":
-        raise DatasetNotPreparedError(
-            f"dataset {config.data.name!r} is not prepared under {config.data.data_dir}: "
-            "this version trains on config.data.name='synthetic' only")
+        from inbetweening.data import tfds_input
+        return tfds_input.train_batches(config, start_step, process_index, process_count)
+    return _synthetic_train_batches(config, start_step, process_index, process_count)
+
+
+def _synthetic_train_batches(config, start_step, process_index, process_count):
     local_batch = config.batch_size // process_count
     step = start_step
     while True:
@@ -40,11 +47,38 @@ def train_batches(config: ml_collections.ConfigDict, start_step: int, process_in
         step += 1
 
 
-def held_out_videos(config: ml_collections.ConfigDict, count: int) -> np.ndarray:
-    """`count` fixed videos not used for training, for sample grids: uint8 [N, T, H, W, C]."""
+def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: int,
+                 process_count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every example of `split` once, in a fixed order: (uint8 videos [B_local, ...],
+    bool mask [B_local]); padding examples in the last batch have mask False."""
     if config.data.name != "synthetic":
-        raise DatasetNotPreparedError(
-            f"dataset {config.data.name!r} is not prepared under {config.data.data_dir}: "
-            "this version trains on config.data.name='synthetic' only")
-    return _synthetic_videos(config, range(SYNTHETIC_HELD_OUT_OFFSET,
-                                           SYNTHETIC_HELD_OUT_OFFSET + count))
+        from inbetweening.data import tfds_input
+        return tfds_input.eval_batches(config, split, process_index, process_count)
+    return _synthetic_eval_batches(config, split, process_index, process_count)
+
+
+def _synthetic_eval_batches(config, split, process_index, process_count):
+    if split not in SYNTHETIC_SPLIT_OFFSETS:
+        raise ValueError(f"split {split!r}: the synthetic dataset has "
+                         f"{', '.join(SYNTHETIC_SPLIT_OFFSETS)}")
+    local_batch = config.batch_size // process_count
+    indices = np.arange(config.data.num_eval_videos) + SYNTHETIC_SPLIT_OFFSETS[split]
+    shard = np.array_split(indices, process_count)[process_index]
+    num_batches = -(-len(np.array_split(indices, process_count)[0]) // local_batch)
+    for batch in range(num_batches):
+        chunk = shard[batch * local_batch:(batch + 1) * local_batch]
+        videos = _synthetic_videos(config, chunk)
+        mask = np.zeros(local_batch, bool)
+        mask[:len(chunk)] = True
+        padding = np.zeros((local_batch - len(chunk), *videos.shape[1:]), np.uint8)
+        yield np.concatenate([videos, padding]), mask
+
+
+def held_out_videos(config: ml_collections.ConfigDict, count: int) -> np.ndarray:
+    """The first `count` validation videos, for sample grids: uint8 [N, T, H, W, C]."""
+    videos = []
+    for batch, mask in eval_batches(config, "validation", 0, 1):
+        videos.extend(batch[mask])
+        if len(videos) >= count:
+            break
+    return np.stack(videos[:count])

@@ -14,13 +14,10 @@ import tensorflow_datasets as tfds
 
 from inbetweening.data import builders
 from inbetweening.data.builders import common
+from inbetweening.data.input_pipeline import DatasetNotPreparedError
 
 # Clips held for shuffling; 1024 clips of 16x64x64x3 take about 200 MB.
 DEFAULT_SHUFFLE_BUFFER = 1024
-
-
-class DatasetNotPreparedError(ValueError):
-    """The dataset the config names has not been prepared in its data_dir."""
 
 
 def hide_gpus_from_tensorflow() -> None:
@@ -107,11 +104,13 @@ def _local_batch_size(config: ml_collections.ConfigDict, process_count: int) -> 
     return config.batch_size // process_count
 
 
-def train_batches(config: ml_collections.ConfigDict, process_index: int,
+def train_batches(config: ml_collections.ConfigDict, start_step: int, process_index: int,
                   process_count: int) -> Iterator[np.ndarray]:
     """Endless shuffled batches of random T-frame sub-sequences: uint8 `[B_local, T, S, S, C]`.
 
-    Deterministic for a given config.data.seed and process.
+    Deterministic for a given config.data.seed and process. A run resumed at `start_step`
+    skips the batches it has seen (they are decoded again, which costs time but keeps the
+    data order exactly that of an uninterrupted run).
     """
     hide_gpus_from_tensorflow()
     builder = _prepared_builder(config)
@@ -140,8 +139,8 @@ def train_batches(config: ml_collections.ConfigDict, process_index: int,
     dataset = dataset.map(random_sub_sequence, num_parallel_calls=tf.data.AUTOTUNE,
                           deterministic=True)
     dataset = dataset.shuffle(config.data.get("shuffle_buffer", DEFAULT_SHUFFLE_BUFFER), seed=seed)
-    dataset = dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    return iter(tfds.as_numpy(dataset))
+    dataset = dataset.batch(batch_size, drop_remainder=True).skip(start_step)
+    return iter(tfds.as_numpy(dataset.prefetch(tf.data.AUTOTUNE)))
 
 
 def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: int,

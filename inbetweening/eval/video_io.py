@@ -1,7 +1,7 @@
 """Reading user-given videos for evaluation, with checks that name the bad input.
 
-Accepted: a .npy/.npz array [N, T, H, W, C], or a folder of video files (.gif through Pillow;
-.mp4/.avi/.mov/.mkv/.webm through PyAV), each [T, H, W, C], all of one shape.
+Accepted: a .npy/.npz array [N, T, H, W, C], or a folder of video files (.gif, .mp4, .avi,
+.mov, .mkv, .webm; decoded by inbetweening.data.video_io), each [T, H, W, C], all of one shape.
 Values: uint8 means 0..255; float means [-1, 1] (the project's model range), never [0, 1].
 """
 import pathlib
@@ -9,11 +9,12 @@ import pathlib
 import numpy as np
 from absl import logging
 
+from inbetweening.data import video_io
+
 C_RGB, C_GRAY = 3, 1
 # frechet_video_distance asserts its inputs lie within [-1.001, 1.001].
 FLOAT_RANGE_TOLERANCE = 1e-3
-AV_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
-GIF_SUFFIX = ".gif"
+VIDEO_SUFFIXES = (".gif", ".mp4", ".avi", ".mov", ".mkv", ".webm")
 ARRAY_SUFFIXES = (".npy", ".npz")
 NPZ_KEY = "videos"
 
@@ -22,37 +23,14 @@ class VideoInputError(ValueError):
     """A user-given video input is unusable; the message names it and says why."""
 
 
-def _read_gif(path: pathlib.Path) -> np.ndarray:
-    from PIL import Image, ImageSequence
-
-    with Image.open(path) as image:
-        return np.stack([np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)])
-
-
-def _read_with_av(path: pathlib.Path) -> np.ndarray:
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    except av.FFmpegError as e:
-        raise VideoInputError(f"{path}: cannot decode video ({e})") from None
-    if not frames:
-        raise VideoInputError(f"{path}: no video frames")
-    return np.stack(frames)
-
-
 def read_video_file(path: pathlib.Path) -> np.ndarray:
     """One video file -> [T, H, W, 3] uint8."""
-    suffix = path.suffix.lower()
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise VideoInputError(f"{path}: unknown video type {path.suffix.lower()!r}")
     try:
-        if suffix == GIF_SUFFIX:
-            return _read_gif(path)
-        if suffix in AV_SUFFIXES:
-            return _read_with_av(path)
-    except (OSError, ValueError) as e:  # PIL and av errors derive from these.
-        raise VideoInputError(f"{path}: cannot decode video ({e})") from None
-    raise VideoInputError(f"{path}: unknown video type {suffix!r}")
+        return video_io.read_video(path, channels=C_RGB)
+    except video_io.UnreadableVideoError as e:
+        raise VideoInputError(f"{path}: {e}") from None
 
 
 def _read_array(path: pathlib.Path) -> np.ndarray:
@@ -71,9 +49,9 @@ def _read_array(path: pathlib.Path) -> np.ndarray:
 
 
 def _read_folder(path: pathlib.Path) -> np.ndarray:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in AV_SUFFIXES + (GIF_SUFFIX,))
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     if not files:
-        raise VideoInputError(f"{path}: no video files ({GIF_SUFFIX}, {', '.join(AV_SUFFIXES)})")
+        raise VideoInputError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES)})")
     videos = [read_video_file(f) for f in files]
     for f, video in zip(files, videos):
         if video.shape != videos[0].shape:

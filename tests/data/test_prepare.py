@@ -31,7 +31,7 @@ def test_failure_mid_generation_leaves_nothing_that_loads(tmp_path, user_folder,
         prepare.prepare("folder", data_dir, str(user_folder))
     assert not builders.make_builder("folder", data_dir, 64, str(user_folder)).is_prepared()
     with pytest.raises(tfds_input.DatasetNotPreparedError):
-        tfds_input.train_batches(config_for("folder", data_dir, folder=str(user_folder)), 0, 1)
+        tfds_input.train_batches(config_for("folder", data_dir, folder=str(user_folder)), 0, 0, 1)
 
     monkeypatch.setattr(video_io, "read_video", real_read_video)
     assert sum(prepare.prepare("folder", data_dir, str(user_folder)).split_sizes.values()) == 6

@@ -19,7 +19,7 @@ def _sequence_numbers(videos):
 def test_train_batches_are_random_sub_sequences(prepared, config_for):
     data_dir, _ = prepared("bair")
     config = config_for("bair", data_dir, batch_size=4)
-    batches = _take(tfds_input.train_batches(config, 0, 1), 5)
+    batches = _take(tfds_input.train_batches(config, 0, 0, 1), 5)
     for batch in batches:
         assert batch.shape == (4, 16, 64, 64, 3) and batch.dtype == np.uint8
         # Blue counts frames (8 per frame on image_aux1): consecutive, starting within 0..14.
@@ -33,9 +33,18 @@ def test_train_batches_are_random_sub_sequences(prepared, config_for):
 def test_train_batches_are_deterministic_for_a_seed(prepared, config_for):
     data_dir, _ = prepared("ucf101")
     config = config_for("ucf101", data_dir, batch_size=4)
-    first = _take(tfds_input.train_batches(config, 0, 1), 3)
-    second = _take(tfds_input.train_batches(config, 0, 1), 3)
+    first = _take(tfds_input.train_batches(config, 0, 0, 1), 3)
+    second = _take(tfds_input.train_batches(config, 0, 0, 1), 3)
     for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resumed_train_batches_continue_the_uninterrupted_order(prepared, config_for):
+    data_dir, _ = prepared("ucf101")
+    config = config_for("ucf101", data_dir, batch_size=4)
+    uninterrupted = _take(tfds_input.train_batches(config, 0, 0, 1), 4)
+    resumed = _take(tfds_input.train_batches(config, 2, 0, 1), 2)
+    for a, b in zip(uninterrupted[2:], resumed):
         np.testing.assert_array_equal(a, b)
 
 
@@ -51,7 +60,7 @@ def test_camera_is_a_config_value(prepared, config_for):
 def test_kth_batches_are_grayscale_stored_clips(prepared, config_for):
     data_dir, _ = prepared("kth")
     config = config_for("kth", data_dir, batch_size=2, channels=1)
-    batch = next(tfds_input.train_batches(config, 0, 1))
+    batch = next(tfds_input.train_batches(config, 0, 0, 1))
     assert batch.shape == (2, 16, 64, 64, 1) and batch.dtype == np.uint8
 
 
@@ -93,7 +102,7 @@ def test_training_shards_of_two_processes_are_disjoint(prepared, config_for):
     shards = [
         set(
             _sequence_numbers(
-                np.concatenate(_take(tfds_input.train_batches(config, process_index, 2), 4))))
+                np.concatenate(_take(tfds_input.train_batches(config, 0, process_index, 2), 4))))
         for process_index in range(2)
     ]
     assert not shards[0] & shards[1]
@@ -103,7 +112,7 @@ def test_training_shards_of_two_processes_are_disjoint(prepared, config_for):
 def test_unprepared_dataset_names_the_command_to_run(tmp_path, config_for):
     config = config_for("kth", str(tmp_path), channels=1)
     with pytest.raises(tfds_input.DatasetNotPreparedError) as error:
-        tfds_input.train_batches(config, 0, 1)
+        tfds_input.train_batches(config, 0, 0, 1)
     assert (f"python -m inbetweening.data.prepare --dataset=kth --data_dir={tmp_path}"
             in str(error.value))
 
@@ -111,7 +120,7 @@ def test_unprepared_dataset_names_the_command_to_run(tmp_path, config_for):
 def test_channel_mismatch_is_reported(prepared, config_for):
     data_dir, _ = prepared("kth")
     with pytest.raises(ValueError, match="image_channels"):
-        tfds_input.train_batches(config_for("kth", data_dir, channels=3), 0, 1)
+        tfds_input.train_batches(config_for("kth", data_dir, channels=3), 0, 0, 1)
 
 
 def test_a_split_without_videos_is_reported(prepared, config_for, user_folder):
@@ -126,9 +135,9 @@ def test_other_image_sizes_are_prepared_and_read_separately(tmp_path, kth_manual
     data_dir = str(tmp_path)
     config = config_for("kth", data_dir, channels=1, image_size=32)
     with pytest.raises(tfds_input.DatasetNotPreparedError, match="--image_size=32"):
-        tfds_input.train_batches(config, 0, 1)
+        tfds_input.train_batches(config, 0, 0, 1)
     prepare.prepare("kth", data_dir, str(kth_manual_dir), image_size=32)
-    batch = next(tfds_input.train_batches(config, 0, 1))
+    batch = next(tfds_input.train_batches(config, 0, 0, 1))
     assert batch.shape == (2, 16, 32, 32, 1) and batch.dtype == np.uint8
 
 
@@ -137,4 +146,4 @@ def test_sub_sequences_longer_than_the_stored_clips_are_refused(prepared, config
     config = config_for("kth", data_dir, channels=1)
     config.model.num_frames = 17
     with pytest.raises(ValueError, match="stores 16-frame videos"):
-        tfds_input.train_batches(config, 0, 1)
+        tfds_input.train_batches(config, 0, 0, 1)
