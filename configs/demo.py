@@ -17,10 +17,10 @@ def get_config():
     model.video_generator_channels = (64, 64, 32, 32, 16, 16)
     model.video_discriminator_channels = (16, 32, 64, 128)
     model.image_discriminator_channels = (16, 32, 64, 128)
-    config.batch_size = 16
-    config.num_train_steps = 600
+    config.batch_size = 8
+    config.num_train_steps = 400
     config.learning_rate = 2e-4  # the paper's 5e-5 is for 500k steps; the demo has minutes
     config.log_every_steps = 25
-    config.sample_every_steps = 200
-    config.checkpoint_every_steps = 200
+    config.sample_every_steps = 100
+    config.checkpoint_every_steps = 100
     return config

@@ -1,0 +1,92 @@
+"""Train-step throughput against this machine's own dense matmul and conv3d rates.
+
+    python benchmarks/train_step.py --config=configs/demo.py [--config.batch_size=8]
+
+Prints one JSON object: steps/s, achieved GFLOP/s (XLA cost-analysis FLOPs of the compiled
+step / measured time), the matmul and conv3d GFLOP/s measured in the same run, and the
+ratio of the step's rate to conv3d's.
+"""
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+from ml_collections import config_flags
+
+from inbetweening import train
+from inbetweening.configuration import validate
+from inbetweening.models import create_models
+from inbetweening.models.layers import strided_conv
+
+config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
+flags.DEFINE_integer("repeats", 3, "Timed steps after the compile step.")
+FLAGS = flags.FLAGS
+
+
+def timed(fn, *args, repeats: int) -> tuple[float, float]:
+    """(seconds per call after one warm-up call, XLA FLOPs per call)."""
+    compiled = jax.jit(fn).lower(*args).compile()
+    jax.block_until_ready(compiled(*args))
+    start = time.perf_counter()
+    for _ in range(repeats):
+        out = compiled(*args)
+    jax.block_until_ready(out)
+    return (time.perf_counter() - start) / repeats, compiled.cost_analysis()["flops"]
+
+
+def reference_rates(repeats: int) -> dict[str, float]:
+    """GFLOP/s of a 2048^2 matmul and of a 3x3x3 64->64 convolution on [8, 16, 32, 32]."""
+    key = jax.random.PRNGKey(0)
+    matrix = jax.random.normal(key, (2048, 2048))
+    seconds, flops = timed(lambda a: a @ a, matrix, repeats=repeats)
+    video = jax.random.normal(key, (8, 16, 32, 32, 64))
+    kernel = jax.random.normal(key, (3, 3, 3, 64, 64))
+    conv = lambda x, k: strided_conv(x, k, (1, 1, 1), [(1, 1)] * 3, "xla")
+    conv_seconds, conv_flops = timed(conv, video, kernel, repeats=repeats)
+    return {"matmul_gflops": flops / seconds / 1e9, "conv3d_gflops": conv_flops / conv_seconds / 1e9}
+
+
+def main(_):
+    config = FLAGS.config
+    validate(config, jax.device_count())
+    models = create_models(config.model)
+    mesh = train.make_mesh()
+    state = jax.device_put(train.create_train_state(config, models, jax.random.PRNGKey(0)),
+                           train.replicated(mesh))
+    m = config.model
+    videos = np.random.default_rng(0).integers(
+        0, 256, (config.batch_size, m.num_frames, m.image_size, m.image_size, m.image_channels),
+        dtype=np.uint8)
+    batch = train.global_batch(videos, mesh)
+    step = train.jit_train_step(config, models, mesh)
+    start = time.perf_counter()
+    compiled = step.lower(state, batch).compile()
+    compile_seconds = time.perf_counter() - start
+    flops = compiled.cost_analysis()["flops"]
+    state, metrics = compiled(state, batch)
+    jax.block_until_ready(metrics)
+    start = time.perf_counter()
+    for _ in range(FLAGS.repeats):
+        state, metrics = compiled(state, batch)
+    jax.block_until_ready(metrics)
+    seconds = (time.perf_counter() - start) / FLAGS.repeats
+    step_gflops = flops / seconds / 1e9
+    rates = reference_rates(FLAGS.repeats)
+    memory = compiled.memory_analysis()
+    print(json.dumps({
+        "device": jax.devices()[0].device_kind, "num_devices": jax.device_count(),
+        "batch_size": config.batch_size, "image_size": m.image_size,
+        "conv_impl": m.conv_impl, "compile_seconds": round(compile_seconds, 1),
+        "seconds_per_step": round(seconds, 3), "steps_per_second": round(1 / seconds, 3),
+        "train_step_gflop": round(flops / 1e9, 1), "train_step_gflops": round(step_gflops, 1),
+        **{k: round(v, 1) for k, v in rates.items()},
+        "step_to_conv3d_ratio": round(step_gflops / rates["conv3d_gflops"], 3),
+        "temp_bytes": getattr(memory, "temp_size_in_bytes", None),
+    }))
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["config"])
+    app.run(main)

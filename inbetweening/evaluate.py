@@ -1,0 +1,98 @@
+"""The paper's evaluation protocol (Section 4.1, Tables 1-3) for any in-betweening method.
+
+A method maps key frames and a key to one generation: (start, end uint8 [N, H, W, C], key)
+-> uint8 videos [N, T, H, W, C]; it runs G times with different keys (generation rounds),
+one round at a time, so memory does not grow with G. For each method:
+- FVD: one FVD per generation round g (the N videos of round g against the N real test
+  videos), mean over rounds, 95% bootstrap interval over rounds;
+- diversity: per test pair the mean pairwise cosine distance among its G generations in
+  the I3D embedding space; mean and interval over pairs (0 for deterministic methods);
+- SSIM: per test example the best of its G generations (intermediate frames); mean and
+  interval over examples.
+Two reference methods need no training: a cross-fade between the key frames, and the
+start frame repeated for the first half then the end frame.
+"""
+from typing import Callable
+
+import jax
+import numpy as np
+
+from inbetweening.eval import bootstrap, diversity, frechet, ssim
+
+Method = Callable[[np.ndarray, np.ndarray, jax.Array], np.ndarray]
+METRICS = ("fvd", "diversity", "ssim")
+
+
+def cross_fade(start: np.ndarray, end: np.ndarray, num_frames: int) -> np.ndarray:
+    """uint8 [N, H, W, C] key frames -> [N, T, H, W, C] linear blends."""
+    weights = np.linspace(0.0, 1.0, num_frames)[None, :, None, None, None]
+    blend = (1 - weights) * start[:, None].astype(np.float64) + weights * end[:, None]
+    return np.round(blend).astype(np.uint8)
+
+
+def repeat_key_frames(start: np.ndarray, end: np.ndarray, num_frames: int) -> np.ndarray:
+    """[N, T, H, W, C]: the start frame for frames 0..T/2-1, the end frame after."""
+    half = num_frames // 2
+    return np.concatenate([np.repeat(start[:, None], half, axis=1),
+                           np.repeat(end[:, None], num_frames - half, axis=1)], axis=1)
+
+
+def reference_methods(num_frames: int) -> dict[str, tuple[Method, int]]:
+    """Deterministic methods, so one generation round each."""
+    return {"cross-fade": (lambda s, e, key: cross_fade(s, e, num_frames), 1),
+            "repeat start, then end": (lambda s, e, key: repeat_key_frames(s, e, num_frames), 1)}
+
+
+def _summary(samples: np.ndarray, num_resamples: int) -> dict:
+    samples = np.asarray(samples, np.float64)
+    if len(samples) < 2:
+        value = float(samples[0])
+        return {"mean": value, "low": value, "high": value}
+    interval = bootstrap.bootstrap_interval(samples, num_resamples)
+    return {"mean": interval.estimate, "low": interval.low, "high": interval.high}
+
+
+def method_metrics(real: np.ndarray, method: Method, num_generations: int,
+                   real_embeddings: np.ndarray, embed: Callable[[np.ndarray], np.ndarray],
+                   num_resamples: int, key: jax.Array) -> dict:
+    """real: uint8 [N, T, H, W, C]; real_embeddings: embed(real) [N, D]."""
+    fvds, embeddings, best_ssims = [], [], np.full(len(real), -np.inf)
+    for round_index in range(num_generations):
+        videos = method(real[:, 0], real[:, -1], jax.random.fold_in(key, round_index))
+        round_embeddings = embed(videos)
+        fvds.append(frechet.frechet_distance(real_embeddings, round_embeddings))
+        embeddings.append(round_embeddings)
+        best_ssims = np.maximum(best_ssims, np.asarray(ssim.best_ssim(videos[:, None], real)))
+    spreads = (diversity.pairwise_cosine_distance(np.stack(embeddings, axis=1))
+               if num_generations > 1 else np.zeros(len(real)))
+    return {"fvd": _summary(fvds, num_resamples), "diversity": _summary(spreads, num_resamples),
+            "ssim": _summary(best_ssims, num_resamples),
+            "num_videos": len(real), "num_generations": num_generations}
+
+
+def evaluate_methods(real: np.ndarray, methods: dict[str, tuple[Method, int]],
+                     embed: Callable[[np.ndarray], np.ndarray], num_resamples: int,
+                     key: jax.Array) -> dict[str, dict]:
+    """Runs every (method, number of generations) on the key frames of `real`
+    (uint8 [N, T, H, W, C], N >= 2)."""
+    if len(real) < 2:
+        raise ValueError(f"evaluation needs at least 2 test videos, got {len(real)}")
+    real_embeddings = embed(real)
+    return {name: method_metrics(real, method, num_generations, real_embeddings, embed,
+                                 num_resamples, jax.random.fold_in(key, index))
+            for index, (name, (method, num_generations)) in enumerate(methods.items())}
+
+
+def markdown_table(results: dict[str, dict], title: str) -> str:
+    """Rows: methods; columns: FVD (lower is better), diversity and SSIM (higher)."""
+    lines = [f"### {title}", "",
+             "| method | FVD | diversity | SSIM (best of G) |", "|---|---|---|---|"]
+    for name, metrics in results.items():
+        cells = [f"{metrics[m]['mean']:.{1 if m == 'fvd' else 3}f} "
+                 f"[{metrics[m]['low']:.{1 if m == 'fvd' else 3}f}, "
+                 f"{metrics[m]['high']:.{1 if m == 'fvd' else 3}f}]" for m in METRICS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    any_result = next(iter(results.values()))
+    lines += ["", f"{any_result['num_videos']} test videos; 95% bootstrap intervals. "
+              "Reference methods are deterministic: one generation, diversity 0."]
+    return "\n".join(lines) + "\n"

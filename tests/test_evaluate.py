@@ -1,0 +1,89 @@
+"""The evaluation protocol: reference methods, per-round FVD, diversity, best-of SSIM."""
+import jax
+import numpy as np
+import pytest
+import scipy.linalg
+
+from inbetweening import evaluate
+
+T, N, SIZE = 16, 6, 16
+
+
+def _videos(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (N, T, SIZE, SIZE, 3), dtype=np.uint8)
+
+
+def _embed(videos: np.ndarray) -> np.ndarray:
+    """A cheap deterministic stand-in for I3D: mean pixel values of 4 time x 2 channel blocks."""
+    v = videos.astype(np.float64)
+    return v.reshape(len(v), 4, T // 4, -1, 3)[..., :2].mean(axis=(2, 3)).reshape(len(v), -1)
+
+
+def _scipy_frechet(a: np.ndarray, b: np.ndarray) -> float:
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_a @ cov_b).real
+    return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
+
+
+def test_cross_fade_blends_linearly_from_start_to_end():
+    start = np.full((2, 4, 4, 1), 10, np.uint8)
+    end = np.full((2, 4, 4, 1), 160, np.uint8)
+    video = evaluate.cross_fade(start, end, T)
+    assert video.shape == (2, T, 4, 4, 1) and video.dtype == np.uint8
+    np.testing.assert_array_equal(video[:, 0], start)
+    np.testing.assert_array_equal(video[:, -1], end)
+    assert video[0, 5, 0, 0, 0] == round(10 + 150 * 5 / 15)
+
+
+def test_repeat_key_frames_switches_at_the_middle():
+    start = np.zeros((1, 2, 2, 3), np.uint8)
+    end = np.full((1, 2, 2, 3), 255, np.uint8)
+    video = evaluate.repeat_key_frames(start, end, T)
+    assert np.all(video[0, :8] == 0) and np.all(video[0, 8:] == 255)
+
+
+def test_the_real_videos_score_perfectly():
+    real = _videos(0)
+    methods = {"oracle": (lambda s, e, key: real, 3)}
+    result = evaluate.evaluate_methods(real, methods, _embed, 100, jax.random.PRNGKey(0))
+    oracle = result["oracle"]
+    assert oracle["fvd"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert oracle["ssim"]["mean"] == pytest.approx(1.0, abs=1e-6)
+    assert oracle["diversity"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert oracle["num_generations"] == 3
+
+
+def test_fvd_is_per_round_and_diversity_per_pair():
+    real, fakes = _videos(0), [_videos(1), _videos(2)]
+    method = lambda s, e, key: fakes[int(jax.random.randint(key, (), 0, 1000)) % 2]
+    keys = [jax.random.fold_in(jax.random.PRNGKey(7), r) for r in range(2)]
+    rounds = [fakes[int(jax.random.randint(k, (), 0, 1000)) % 2] for k in keys]
+    result = evaluate.method_metrics(real, method, 2, _embed(real), _embed, 50,
+                                     jax.random.PRNGKey(7))
+    expected_fvds = [_scipy_frechet(_embed(real), _embed(v)) for v in rounds]
+    assert result["fvd"]["mean"] == pytest.approx(np.mean(expected_fvds), rel=1e-4)
+    a, b = _embed(rounds[0]), _embed(rounds[1])
+    cosine = np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert result["diversity"]["mean"] == pytest.approx(np.mean(1 - cosine), rel=1e-6)
+    assert result["fvd"]["low"] <= result["fvd"]["mean"] <= result["fvd"]["high"]
+
+
+def test_reference_rows_and_table():
+    real = _videos(3)
+    result = evaluate.evaluate_methods(real, evaluate.reference_methods(T), _embed, 100,
+                                       jax.random.PRNGKey(0))
+    assert set(result) == {"cross-fade", "repeat start, then end"}
+    for metrics in result.values():
+        assert metrics["num_generations"] == 1 and metrics["diversity"]["mean"] == 0.0
+        assert 0.0 < metrics["ssim"]["mean"] < 1.0 and metrics["fvd"]["mean"] > 0.0
+    table = evaluate.markdown_table(result, "synthetic, test split")
+    assert "| cross-fade |" in table and "| repeat start, then end |" in table
+    assert table.count("\n|") == 4  # header, separator, two rows
+
+
+def test_fewer_than_two_videos_is_refused():
+    real = _videos(0)[:1]
+    with pytest.raises(ValueError, match="at least 2 test videos"):
+        evaluate.evaluate_methods(real, evaluate.reference_methods(T), _embed, 10,
+                                  jax.random.PRNGKey(0))
