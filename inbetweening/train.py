@@ -13,6 +13,7 @@ from absl import logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from inbetweening import losses
+from inbetweening.checkpoint import TrainingCheckpoints
 from inbetweening.configuration import validate
 from inbetweening.data import input_pipeline
 from inbetweening.models import Models, create_models
@@ -207,25 +208,36 @@ def _write_samples(reporter: Reporter, config, models: Models, state: TrainState
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     """Trains config.num_train_steps steps; logs progress and writes TensorBoard events,
-    sample GIFs and metrics.json into `workdir`. Returns the final state."""
+    sample GIFs, metrics.json and checkpoints (every config.checkpoint_every_steps steps
+    and at the end) into `workdir`. Resumes from the latest checkpoint there, reaching the
+    same parameters as a run never interrupted. Returns the final state.
+
+    Raises CheckpointMismatchError, before writing anything, when `workdir` holds
+    checkpoints of a model with other shapes.
+    """
     validate(config, jax.device_count())
     models = create_models(config.model)
     mesh = make_mesh()
-    batches = input_pipeline.train_batches(config, 0, jax.process_index(),
+    checkpoints = TrainingCheckpoints(workdir, config.get("checkpoints_to_keep", 3))
+    state, first_step = _restore_or_init(checkpoints, config, models, mesh)
+    if first_step > config.num_train_steps:
+        logging.info("%s already holds step %d of %d: nothing to train",
+                     checkpoints.directory, first_step - 1, config.num_train_steps)
+        checkpoints.close()
+        return state
+    batches = input_pipeline.train_batches(config, first_step - 1, jax.process_index(),
                                            jax.process_count())
     held_out = input_pipeline.held_out_videos(config, config.num_sample_videos)
-    state = jax.device_put(create_train_state(config, models, jax.random.PRNGKey(config.seed)),
-                           replicated(mesh))
     step_fn = jit_train_step(config, models, mesh)
     reporter = Reporter(workdir)
-    logging.info("Training %s (variant %s) for %d steps, global batch %d on %d devices",
-                 config.data.name, config.model.variant, config.num_train_steps,
+    logging.info("Training %s (variant %s) steps %d..%d, global batch %d on %d devices",
+                 config.data.name, config.model.variant, first_step, config.num_train_steps,
                  config.batch_size, jax.device_count())
 
     pending, history = None, []  # metrics fetched one step late, so steps stay queued
     started = time.perf_counter()
     window_start, window_steps = started, 0
-    for step in range(1, config.num_train_steps + 1):
+    for step in range(first_step, config.num_train_steps + 1):
         state, metrics = step_fn(state, global_batch(next(batches), mesh))
         if pending is not None:
             _finish_step(step - 1, pending, history)
@@ -246,16 +258,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                          _duration((config.num_train_steps - step) / rate))
         if step % config.sample_every_steps == 0:
             _write_samples(reporter, config, models, state, held_out, "samples")
+        if step % config.checkpoint_every_steps == 0 or step == config.num_train_steps:
+            if pending is not None:  # never checkpoint a state whose losses are unchecked
+                _finish_step(step, pending, history)
+                pending = None
+            checkpoints.save(step, state, config)
     if pending is not None:
         _finish_step(config.num_train_steps, pending, history)
 
     elapsed = time.perf_counter() - started
+    trained_steps = config.num_train_steps - first_step + 1
     samples_path = _write_samples(reporter, config, models, state, held_out, "samples")
     final = {k: float(v) for k, v in jax.device_get(metrics).items()}
     metrics_path = reporter.json("metrics.json", {
         "steps": config.num_train_steps, "seconds": round(elapsed, 1),
-        "steps_per_second": round(config.num_train_steps / elapsed, 3),
+        "steps_per_second": round(trained_steps / elapsed, 3),
         "final_losses": final, "samples": samples_path})
+    checkpoints.wait_until_finished()
+    checkpoints.close()
     reporter.close()
     logging.info("Samples (rows: real video, then %d in-betweens): %s",
                  config.num_samples_per_video, samples_path)
@@ -273,3 +293,20 @@ def _duration(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+def _restore_or_init(checkpoints: TrainingCheckpoints, config: ml_collections.ConfigDict,
+                     models: Models, mesh: Mesh) -> tuple[TrainState, int]:
+    """(state to train from, first step to run): the latest checkpoint's, else a new
+    state from config.seed. Every array is replicated over `mesh`."""
+    sharding = replicated(mesh)
+    # Under jit: initialising op by op takes tens of seconds even for tiny models.
+    init = jax.jit(lambda key: create_train_state(config, models, key), out_shardings=sharding)
+    key = jax.random.PRNGKey(config.seed)
+    latest = checkpoints.latest_step()
+    if latest is None:
+        return init(key), 1
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                            jax.eval_shape(init, key))
+    logging.info("Resuming from %s/%d", checkpoints.directory, latest)
+    return checkpoints.restore(latest, abstract), latest + 1

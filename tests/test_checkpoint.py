@@ -1,0 +1,149 @@
+"""Checkpoints: keep-last-k and keep-best, partial saves, shape mismatches, and a training
+run killed with SIGKILL that resumes to the same parameters, bit for bit."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import demo
+from inbetweening import train
+from inbetweening.checkpoint import (CheckpointMismatchError, TrainingCheckpoints,
+                                     flatten_with_names)
+from inbetweening.models import create_models
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A model small enough that a 12-step run takes seconds once compiled.
+TINY_OVERRIDES = {
+    "model.image_size": "16", "model.num_latent_blocks": "3", "model.noise_dim": "8",
+    "model.latent_channels": "8", "model.encoder_channels": "(8,8,8,8,8,8)",
+    "model.video_generator_channels": "(8,8,8,8,8,8)",
+    "model.video_discriminator_channels": "(8,8,8,8)",
+    "model.image_discriminator_channels": "(8,8,8,8)", "batch_size": "4",
+    "num_train_steps": "12", "checkpoint_every_steps": "2", "log_every_steps": "1",
+    "sample_every_steps": "1000", "num_sample_videos": "1", "num_samples_per_video": "1",
+}
+
+
+def tiny_config(**changes):
+    config = demo.get_config()
+    for name, text in {**TINY_OVERRIDES, **changes}.items():
+        *parents, leaf = name.split(".")
+        node = config
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = type(node[leaf])(eval(text))  # the CLI's literal syntax
+    return config
+
+
+def _state(value: float):
+    return {"w": jnp.full((2, 3), value), "step": jnp.asarray(0)}
+
+
+def test_keeps_latest_k_and_the_best_fvd_as_it_goes_up_and_down(tmp_path):
+    checkpoints = TrainingCheckpoints(str(tmp_path), keep=2)
+    config = tiny_config()
+    fvds = {1: 50.0, 2: 30.0, 3: 40.0, 4: 20.0, 5: 60.0, 6: 25.0}
+    expected_best = {1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4}
+    for step, fvd in fvds.items():
+        checkpoints.save(step, _state(step), config, metrics={"val_fvd": fvd})
+        checkpoints.wait_until_finished()
+        assert checkpoints.best_step() == expected_best[step]
+    assert checkpoints.all_steps() == [4, 5, 6]
+    checkpoints.close()
+    reopened = TrainingCheckpoints(str(tmp_path), keep=2)
+    assert reopened.best_step() == 4
+    restored, meta = reopened.restore_raw(4)
+    np.testing.assert_array_equal(restored["w"], np.full((2, 3), 4.0))
+    assert meta["next_train_batch"] == 4
+
+
+def test_best_is_latest_without_metrics(tmp_path):
+    checkpoints = TrainingCheckpoints(str(tmp_path), keep=3)
+    for step in (2, 4, 6, 8):
+        checkpoints.save(step, _state(step), tiny_config())
+    checkpoints.wait_until_finished()
+    assert checkpoints.all_steps() == [4, 6, 8]
+    assert checkpoints.best_step() == checkpoints.latest_step() == 8
+
+
+def test_an_unfinished_save_is_ignored(tmp_path):
+    checkpoints = TrainingCheckpoints(str(tmp_path), keep=3)
+    checkpoints.save(2, _state(2), tiny_config())
+    checkpoints.wait_until_finished()
+    checkpoints.close()
+    # What a save killed before orbax's final rename leaves behind.
+    partial = tmp_path / "checkpoints" / "4.orbax-checkpoint-tmp-1234567"
+    (partial / "state").mkdir(parents=True)
+    (partial / "state" / "half_written").write_bytes(b"\0" * 10)
+    assert TrainingCheckpoints(str(tmp_path), keep=3).latest_step() == 2
+
+
+def test_checkpoints_of_another_config_refuse_to_start_and_stay(tmp_path):
+    small = tiny_config()
+    models = create_models(small.model)
+    state = jax.jit(lambda key: train.create_train_state(small, models, key))(
+        jax.random.PRNGKey(0))
+    checkpoints = TrainingCheckpoints(str(tmp_path), keep=3)
+    checkpoints.save(2, state, small)
+    checkpoints.wait_until_finished()
+    checkpoints.close()
+    before = sorted(p for p in tmp_path.rglob("*"))
+
+    wider = tiny_config(**{"model.latent_channels": "16", "batch_size": "8"})
+    with pytest.raises(CheckpointMismatchError, match=r"has shape \(.*\) there but \(.*16.*\) in this"):
+        train.train_and_evaluate(wider, str(tmp_path))
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+
+
+def _train_command(workdir) -> list[str]:
+    overrides = [f"--config.{name}={value}" for name, value in TINY_OVERRIDES.items()]
+    return [sys.executable, "-m", "inbetweening.main", "--config=configs/demo.py",
+            f"--workdir={workdir}", *overrides]
+
+
+def _environment(cache_dir) -> dict:
+    # The same compiled executables in every run (and minutes saved): a persistent cache.
+    return {**os.environ, "PYTHONPATH": REPO, "JAX_COMPILATION_CACHE_DIR": str(cache_dir),
+            "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
+
+
+def _final_state(workdir):
+    checkpoints = TrainingCheckpoints(str(workdir), keep=3, read_only=True)
+    assert checkpoints.latest_step() == 12
+    return flatten_with_names(checkpoints.restore_raw(12)[0])
+
+
+def test_run_killed_during_training_resumes_to_the_same_parameters(tmp_path):
+    env = _environment(tmp_path / "jax_cache")
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_train_command(killed), cwd=REPO, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint_root = killed / "checkpoints"
+    while not (checkpoint_root.exists() and any(
+            p.name.isdigit() for p in checkpoint_root.iterdir())):
+        assert process.poll() is None, "training ended before its first checkpoint"
+        time.sleep(0.02)
+    assert process.poll() is None, "training finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    uninterrupted = tmp_path / "uninterrupted"
+    runs = [subprocess.Popen(_train_command(workdir), cwd=REPO, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for workdir in (killed, uninterrupted)]
+    logs = [run.communicate(timeout=300)[1] for run in runs]
+    for run, log in zip(runs, logs):
+        assert run.returncode == 0, log[-3000:]
+    assert "Resuming from" in logs[0] and "Resuming from" not in logs[1]
+
+    resumed, reference = _final_state(killed), _final_state(uninterrupted)
+    assert resumed.keys() == reference.keys()
+    for path, array in reference.items():
+        np.testing.assert_array_equal(resumed[path], array, err_msg=path)
