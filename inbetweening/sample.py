@@ -1,0 +1,93 @@
+"""In-betweens of two key frames, written as an animation or a contact sheet.
+
+python -m inbetweening.sample --checkpoint=WORKDIR_OR_EXPORT --start=a.png --end=b.png \
+    --num_samples=8 --seed=0 --out=out.gif
+
+--out's suffix picks the format: .gif or .mp4 (the samples side by side, animated) or .png
+(a contact sheet: one row per sample, one column per frame).
+"""
+import io
+import os
+import sys
+
+import av
+import numpy as np
+from absl import app, flags
+from PIL import Image
+
+from inbetweening.api import CheckpointNotFoundError, Inbetweener, KeyFrameError
+from inbetweening.visualize import GIF_FRAME_MS, gif_bytes, video_grid, write_atomically
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("checkpoint", None, "A training work directory or a params export.")
+flags.DEFINE_string("start", None, "Image file of the first key frame.")
+flags.DEFINE_string("end", None, "Image file of the last key frame.")
+flags.DEFINE_integer("num_samples", 8, "In-betweens to draw.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of the noise vectors u.")
+flags.DEFINE_string("out", None, "Output file: .gif, .mp4 or .png.")
+flags.mark_flags_as_required(["checkpoint", "start", "end", "out"])
+
+MP4_CODEC = "libx264"
+
+
+def side_by_side(videos: np.ndarray) -> np.ndarray:
+    """uint8 [N, T, H, W, C] -> one video [T, H', W', C] with the N samples in a row."""
+    return video_grid(videos[None])
+
+
+def contact_sheet(videos: np.ndarray) -> np.ndarray:
+    """uint8 [N, T, H, W, C] -> one image [H', W', C]: row n holds sample n's frames."""
+    return video_grid(videos[:, :, None])[0]
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def mp4_bytes(video: np.ndarray) -> bytes:
+    """uint8 [T, H, W, C] -> H.264 in MP4 at the GIFs' frame rate."""
+    if video.shape[-1] == 1:
+        video = np.repeat(video, 3, axis=-1)
+    # yuv420p needs even sides: pad with the grid's white border colour.
+    pad_h, pad_w = video.shape[1] % 2, video.shape[2] % 2
+    video = np.pad(video, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), constant_values=255)
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream(MP4_CODEC, rate=1000 // GIF_FRAME_MS)
+        stream.width, stream.height, stream.pix_fmt = video.shape[2], video.shape[1], "yuv420p"
+        for frame in video:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return buffer.getvalue()
+
+
+ENCODERS = {".gif": lambda videos: gif_bytes(side_by_side(videos)),
+            ".mp4": lambda videos: mp4_bytes(side_by_side(videos)),
+            ".png": lambda videos: png_bytes(contact_sheet(videos))}
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    suffix = os.path.splitext(FLAGS.out)[1].lower()
+    if suffix not in ENCODERS:
+        _exit_with_user_error(f"--out={FLAGS.out}: the suffix must be one of "
+                              f"{', '.join(ENCODERS)}")
+    try:
+        model = Inbetweener.load(FLAGS.checkpoint)
+        videos = model.sample(FLAGS.start, FLAGS.end, FLAGS.num_samples, FLAGS.seed)
+    except (CheckpointNotFoundError, KeyFrameError) as error:
+        _exit_with_user_error(str(error))
+    write_atomically(FLAGS.out, ENCODERS[suffix](videos))
+    print(f"{FLAGS.num_samples} in-betweens of {videos.shape[1]} frames: {FLAGS.out}")
+
+
+def _exit_with_user_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    app.run(main)

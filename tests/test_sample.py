@@ -1,0 +1,126 @@
+"""The Inbetweener API and the sample CLI on a tiny untrained checkpoint."""
+import os
+import subprocess
+import sys
+
+import av
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import demo
+from inbetweening import train
+from inbetweening.api import CheckpointNotFoundError, Inbetweener, KeyFrameError
+from inbetweening.checkpoint import TrainingCheckpoints
+from inbetweening.models import create_models
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUM_FRAMES, SIZE = 16, 16
+
+
+def tiny_model_config():
+    config = demo.get_config()
+    m = config.model
+    m.image_size, m.num_latent_blocks, m.noise_dim, m.latent_channels = SIZE, 3, 8, 8
+    m.encoder_channels = m.video_generator_channels = (8,) * 6
+    m.video_discriminator_channels = m.image_discriminator_channels = (8,) * 4
+    return config
+
+
+@pytest.fixture(scope="session")
+def tiny_workdir(tmp_path_factory):
+    """A work directory holding one checkpoint (step 1) of an untrained tiny model."""
+    workdir = tmp_path_factory.mktemp("tiny_workdir")
+    config = tiny_model_config()
+    models = create_models(config.model)
+    state = jax.jit(lambda key: train.create_train_state(config, models, key))(
+        jax.random.PRNGKey(0))
+    checkpoints = TrainingCheckpoints(str(workdir), keep=1)
+    checkpoints.save(1, state, config)
+    checkpoints.wait_until_finished()
+    checkpoints.close()
+    return str(workdir)
+
+
+@pytest.fixture(scope="module")
+def key_frame_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("key_frames")
+    rng = np.random.default_rng(0)
+    paths = {}
+    for name, shape in (("start", (SIZE, SIZE, 3)), ("end", (SIZE, SIZE, 3)),
+                        ("wide", (24, 40, 3)), ("wide_end", (24, 40, 3)),
+                        ("gray", (SIZE, SIZE))):
+        paths[name] = str(folder / f"{name}.png")
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(paths[name])
+    paths["text"] = str(folder / "notes.png")
+    with open(paths["text"], "w") as handle:
+        handle.write("not an image")
+    return paths
+
+
+def test_sample_keeps_the_key_frames_and_varies_with_the_seed(tiny_workdir):
+    model = Inbetweener.load(tiny_workdir)
+    rng = np.random.default_rng(1)
+    start, end = (rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8) for _ in range(2))
+    videos = model.sample(start, end, num_samples=3, seed=0)
+    assert videos.shape == (3, NUM_FRAMES, SIZE, SIZE, 3) and videos.dtype == np.uint8
+    np.testing.assert_array_equal(videos[:, 0], np.broadcast_to(start, (3, SIZE, SIZE, 3)))
+    np.testing.assert_array_equal(videos[:, -1], np.broadcast_to(end, (3, SIZE, SIZE, 3)))
+    np.testing.assert_array_equal(model.sample(start, end, 3, seed=0), videos)
+    assert not np.array_equal(model.sample(start, end, 3, seed=1), videos)
+    as_float = model.sample(start.astype(np.float32), Image.fromarray(end), 3, seed=0)
+    np.testing.assert_array_equal(as_float, videos)
+
+
+def test_key_frames_of_another_size_are_cropped_and_resized(tiny_workdir, key_frame_files):
+    model = Inbetweener.load(tiny_workdir)
+    videos = model.sample(key_frame_files["wide"], key_frame_files["wide_end"])
+    assert videos.shape == (1, NUM_FRAMES, SIZE, SIZE, 3)
+
+
+@pytest.mark.parametrize("start,end,message", [
+    ("missing", "end", "no such file"),
+    ("text", "end", "not a readable image"),
+    ("start", "wide", "differ in size"),
+    ("gray", "end", "has 1 channels; the model makes 3-channel"),
+])
+def test_bad_key_frames_are_named(tiny_workdir, key_frame_files, start, end, message):
+    model = Inbetweener.load(tiny_workdir)
+    paths = {**key_frame_files, "missing": "/nonexistent/frame.png"}
+    with pytest.raises(KeyFrameError, match=message):
+        model.sample(paths[start], paths[end])
+
+
+def test_load_refuses_a_directory_without_checkpoints(tmp_path):
+    with pytest.raises(CheckpointNotFoundError, match="neither a work directory"):
+        Inbetweener.load(tmp_path)
+
+
+def _sample_cli(*args):
+    return subprocess.run([sys.executable, "-m", "inbetweening.sample", *args], cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": REPO}, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_writes_gif_mp4_and_png(tiny_workdir, key_frame_files, tmp_path):
+    outs = [str(tmp_path / f"out.{suffix}") for suffix in ("gif", "mp4", "png")]
+    for out in outs:
+        result = _sample_cli(f"--checkpoint={tiny_workdir}", f"--start={key_frame_files['start']}",
+                             f"--end={key_frame_files['end']}", "--num_samples=2", f"--out={out}")
+        assert result.returncode == 0, result.stderr[-2000:]
+    with Image.open(outs[0]) as gif:
+        assert gif.n_frames == NUM_FRAMES
+    with av.open(outs[1]) as container:
+        assert sum(1 for _ in container.decode(video=0)) == NUM_FRAMES
+    with Image.open(outs[2]) as sheet:  # 2 rows of 16 frames, 2-pixel borders
+        assert sheet.size == (NUM_FRAMES * (SIZE + 2) + 2, 2 * (SIZE + 2) + 2)
+
+
+def test_cli_bad_input_exits_2_without_output(tiny_workdir, key_frame_files, tmp_path):
+    out = tmp_path / "out.gif"
+    result = _sample_cli(f"--checkpoint={tiny_workdir}", f"--start={key_frame_files['text']}",
+                         f"--end={key_frame_files['end']}", f"--out={out}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: start key frame")
+    assert not out.exists()
