@@ -1,0 +1,129 @@
+"""Exports a trained generator for inference.
+
+python -m inbetweening.export --workdir=DIR_OR_PARAMS_EXPORT --format=FORMAT --out=OUT
+
+Formats:
+  params       OUT/variables (orbax: generator params + batch_stats) and
+               OUT/model_config.json: what Inbetweener.load and inbetweening.sample read.
+  jax          OUT: a jax.export serialization of tween(key_frames, noise), parameters
+               included; call it from any JAX program with
+               jax.export.deserialize(open(OUT, "rb").read()).call(key_frames, noise).
+  saved_model  OUT: a TensorFlow SavedModel (jax2tf, native serialization) with the
+               signature of the TF-Hub tweening modules: its default signature maps
+               key frames [B, 2, H, W, C] to in-betweens [B, T-2, H, W, C], drawing the
+               noise with tf.random; signature "with_noise" takes the noise as a second
+               input, for reproducible output.
+
+Noise is an input of the exported function (not a seed): the same noise gives the same
+video in JAX, in the exported function and in TensorFlow. All formats work in pixel
+values: float32 0..255 in and out; the batch size B is symbolic.
+"""
+import json
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+from absl import app, flags
+
+from inbetweening.api import (MODEL_CONFIG_FILE, VARIABLES_DIR, CheckpointNotFoundError,
+                              Inbetweener)
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "A training work directory or a params export.")
+flags.DEFINE_enum("format", None, ["params", "jax", "saved_model"], "What to write.")
+flags.DEFINE_string("out", None, "Output path (must not exist).")
+flags.mark_flags_as_required(["workdir", "format", "out"])
+
+# Lowered for both, so one file serves CPU and GPU programs.
+JAX_EXPORT_PLATFORMS = ("cpu", "cuda")
+
+
+def tween(model: Inbetweener, variables, key_frames: jax.Array, noise: jax.Array):
+    """key_frames: float [B, 2, H, W, C] in 0..255; noise: [B, D] standard normal ->
+    in-betweens float32 [B, T-2, H, W, C] in 0..255 (unrounded)."""
+    frames = jnp.asarray(key_frames, jnp.float32) / 127.5 - 1.0
+    video = model.generator.apply(variables, frames[:, 0], frames[:, 1], noise, train=False)
+    return jnp.clip((video[:, 1:-1] + 1.0) * 127.5, 0.0, 255.0)
+
+
+def input_specs(model: Inbetweener, batch) -> tuple[jax.ShapeDtypeStruct, ...]:
+    """(key_frames [B, 2, H, W, C], noise [B, D]) for batch size `batch` (int or symbol)."""
+    return (jax.ShapeDtypeStruct((batch, 2, *model.frame_shape), jnp.float32),
+            jax.ShapeDtypeStruct((batch, model.model_config.noise_dim), jnp.float32))
+
+
+def export_params(model: Inbetweener, out: str) -> None:
+    os.makedirs(out)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(os.path.join(os.path.abspath(out), VARIABLES_DIR), model.variables)
+    checkpointer.wait_until_finished()
+    with open(os.path.join(out, MODEL_CONFIG_FILE), "w") as handle:
+        json.dump(model.model_config.to_dict(), handle, indent=2)
+
+
+def export_jax(model: Inbetweener, out: str) -> None:
+    (batch,) = jax.export.symbolic_shape("b")
+    function = jax.jit(lambda key_frames, noise: tween(model, model.variables, key_frames,
+                                                       noise))
+    exported = jax.export.export(function, platforms=JAX_EXPORT_PLATFORMS)(
+        *input_specs(model, batch))
+    with open(out, "wb") as handle:
+        handle.write(exported.serialize())
+
+
+def export_saved_model(model: Inbetweener, out: str) -> None:
+    import tensorflow as tf  # only this format needs TensorFlow
+    from jax.experimental import jax2tf
+
+    height, width, channels = model.frame_shape
+    noise_dim = model.model_config.noise_dim
+    tween_tf = jax2tf.convert(
+        lambda variables, key_frames, noise: tween(model, variables, key_frames, noise),
+        polymorphic_shapes=[None, f"(b, 2, {height}, {width}, {channels})",
+                            f"(b, {noise_dim})"],
+        with_gradient=False)
+    module = tf.Module()
+    # Parameters as tf.Variables rather than graph constants: no 2 GB graph limit.
+    module.variables_tree = tf.nest.map_structure(
+        lambda x: tf.Variable(np.asarray(x), trainable=False), model.variables)
+    frames_spec = tf.TensorSpec([None, 2, height, width, channels], tf.float32)
+
+    @tf.function(input_signature=[frames_spec,
+                                  tf.TensorSpec([None, noise_dim], tf.float32)])
+    def with_noise(key_frames, noise):
+        return tween_tf(module.variables_tree, key_frames, noise)
+
+    @tf.function(input_signature=[frames_spec])
+    def default(key_frames):
+        noise = tf.random.normal([tf.shape(key_frames)[0], noise_dim])
+        return tween_tf(module.variables_tree, key_frames, noise)
+
+    module.__call__, module.with_noise = default, with_noise
+    tf.saved_model.save(module, out, signatures={"default": default,
+                                                 "serving_default": default,
+                                                 "with_noise": with_noise})
+
+
+EXPORTERS = {"params": export_params, "jax": export_jax, "saved_model": export_saved_model}
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if os.path.exists(FLAGS.out):
+        print(f"error: --out={FLAGS.out} exists; choose a new path", file=sys.stderr)
+        sys.exit(2)
+    try:
+        model = Inbetweener.load(FLAGS.workdir)
+    except CheckpointNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    EXPORTERS[FLAGS.format](model, FLAGS.out)
+    print(f"{FLAGS.format} export: {FLAGS.out}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,77 @@
+"""Each export format loads back (params in the API, jax.export without this package's
+code, the SavedModel in TensorFlow) and matches the JAX generator."""
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from inbetweening.api import Inbetweener
+from inbetweening.export import input_specs, tween
+from test_sample import NUM_FRAMES, SIZE, tiny_workdir  # noqa: F401 (a fixture)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOISE_DIM = 8
+
+
+def _export(workdir, export_format, out):
+    result = subprocess.run(
+        [sys.executable, "-m", "inbetweening.export", f"--workdir={workdir}",
+         f"--format={export_format}", f"--out={out}"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return str(out)
+
+
+def _inputs(batch: int, seed: int):
+    """key frames float32 [B, 2, H, W, 3] in 0..255, noise [B, D]."""
+    rng = np.random.default_rng(seed)
+    key_frames = rng.integers(0, 256, (batch, 2, SIZE, SIZE, 3)).astype(np.float32)
+    return key_frames, rng.standard_normal((batch, NOISE_DIM)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def model(tiny_workdir):  # noqa: F811
+    return Inbetweener.load(tiny_workdir)
+
+
+def _reference(model, key_frames, noise):
+    return np.asarray(jax.jit(lambda k, n: tween(model, model.variables, k, n))(key_frames,
+                                                                                noise))
+
+
+def test_params_export_samples_like_the_workdir(model, tiny_workdir, tmp_path):  # noqa: F811
+    exported = Inbetweener.load(_export(tiny_workdir, "params", tmp_path / "params"))
+    start, end = _inputs(1, 0)[0][0].astype(np.uint8)
+    np.testing.assert_array_equal(exported.sample(start, end, 2), model.sample(start, end, 2))
+
+
+def test_jax_export_runs_at_two_batch_sizes(model, tiny_workdir, tmp_path):  # noqa: F811
+    with open(_export(tiny_workdir, "jax", tmp_path / "tween.jax"), "rb") as handle:
+        exported = jax.export.deserialize(bytearray(handle.read()))
+    for batch in (1, 3):
+        key_frames, noise = _inputs(batch, batch)
+        videos = np.asarray(exported.call(key_frames, noise))
+        assert videos.shape == (batch, NUM_FRAMES - 2, SIZE, SIZE, 3)
+        np.testing.assert_allclose(videos, _reference(model, key_frames, noise), atol=1e-3)
+    assert [str(d) for d in exported.in_avals[0].shape] == ["b", "2", str(SIZE), str(SIZE), "3"]
+    assert input_specs(model, 1)[1].shape == (1, NOISE_DIM)
+
+
+def test_saved_model_matches_jax_and_draws_its_own_noise(model, tiny_workdir,  # noqa: F811
+                                                         tmp_path):
+    import tensorflow as tf
+    loaded = tf.saved_model.load(_export(tiny_workdir, "saved_model", tmp_path / "saved"))
+    for batch in (1, 2):
+        key_frames, noise = _inputs(batch, 10 + batch)
+        videos = loaded.signatures["with_noise"](key_frames=tf.constant(key_frames),
+                                                 noise=tf.constant(noise))
+        (videos,) = videos.values()
+        np.testing.assert_allclose(videos.numpy(), _reference(model, key_frames, noise),
+                                   atol=1e-3)
+    drawn = loaded(tf.constant(key_frames)).numpy()
+    assert drawn.shape == (2, NUM_FRAMES - 2, SIZE, SIZE, 3)
+    assert drawn.min() >= 0 and drawn.max() <= 255
