@@ -32,10 +32,6 @@ from inbetweening.api import (MODEL_CONFIG_FILE, VARIABLES_DIR, CheckpointNotFou
                               Inbetweener)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "A training work directory or a params export.")
-flags.DEFINE_enum("format", None, ["params", "jax", "saved_model"], "What to write.")
-flags.DEFINE_string("out", None, "Output path (must not exist).")
-flags.mark_flags_as_required(["workdir", "format", "out"])
 
 # Lowered for both, so one file serves CPU and GPU programs.
 JAX_EXPORT_PLATFORMS = ("cpu", "cuda")
@@ -125,5 +121,14 @@ def main(argv):
     print(f"{FLAGS.format} export: {FLAGS.out}")
 
 
+def _define_flags() -> None:
+    """Only when run as a program, so that importing this module defines no flags."""
+    flags.DEFINE_string("workdir", None, "A training work directory or a params export.")
+    flags.DEFINE_enum("format", None, list(EXPORTERS), "What to write.")
+    flags.DEFINE_string("out", None, "Output path (must not exist).")
+    flags.mark_flags_as_required(["workdir", "format", "out"])
+
+
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)

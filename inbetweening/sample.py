@@ -19,13 +19,6 @@ from inbetweening.api import CheckpointNotFoundError, Inbetweener, KeyFrameError
 from inbetweening.visualize import GIF_FRAME_MS, gif_bytes, video_grid, write_atomically
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "A training work directory or a params export.")
-flags.DEFINE_string("start", None, "Image file of the first key frame.")
-flags.DEFINE_string("end", None, "Image file of the last key frame.")
-flags.DEFINE_integer("num_samples", 8, "In-betweens to draw.", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Seed of the noise vectors u.")
-flags.DEFINE_string("out", None, "Output file: .gif, .mp4 or .png.")
-flags.mark_flags_as_required(["checkpoint", "start", "end", "out"])
 
 MP4_CODEC = "libx264"
 
@@ -89,5 +82,17 @@ def _exit_with_user_error(message: str) -> None:
     sys.exit(2)
 
 
+def _define_flags() -> None:
+    """Only when run as a program, so that importing this module defines no flags."""
+    flags.DEFINE_string("checkpoint", None, "A training work directory or a params export.")
+    flags.DEFINE_string("start", None, "Image file of the first key frame.")
+    flags.DEFINE_string("end", None, "Image file of the last key frame.")
+    flags.DEFINE_integer("num_samples", 8, "In-betweens to draw.", lower_bound=1)
+    flags.DEFINE_integer("seed", 0, "Seed of the noise vectors u.")
+    flags.DEFINE_string("out", None, "Output file: .gif, .mp4 or .png.")
+    flags.mark_flags_as_required(["checkpoint", "start", "end", "out"])
+
+
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)

@@ -1,6 +1,7 @@
 """Checkpoints: keep-last-k and keep-best, partial saves, shape mismatches, and a training
 run killed with SIGKILL that resumes to the same parameters, bit for bit."""
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -40,6 +41,26 @@ def tiny_config(**changes):
             node = node[parent]
         node[leaf] = type(node[leaf])(eval(text))  # the CLI's literal syntax
     return config
+
+
+@pytest.fixture(scope="session")
+def tiny_workdir(tmp_path_factory):
+    """A work directory holding one checkpoint (step 1) of the untrained tiny model.
+
+    Other test modules import this fixture, and pytest sets it up once per module: the
+    directory is made once per session, under the session's base temporary directory.
+    """
+    workdir = tmp_path_factory.getbasetemp() / "tiny_workdir"
+    if not workdir.exists():
+        config = tiny_config()
+        models = create_models(config.model)
+        state = jax.jit(lambda key: train.create_train_state(config, models, key))(
+            jax.random.PRNGKey(0))
+        checkpoints = TrainingCheckpoints(str(workdir), keep=1)
+        checkpoints.save(1, state, config)
+        checkpoints.wait_until_finished()
+        checkpoints.close()
+    return str(workdir)
 
 
 def _state(value: float):
@@ -85,21 +106,12 @@ def test_an_unfinished_save_is_ignored(tmp_path):
     assert TrainingCheckpoints(str(tmp_path), keep=3).latest_step() == 2
 
 
-def test_checkpoints_of_another_config_refuse_to_start_and_stay(tmp_path):
-    small = tiny_config()
-    models = create_models(small.model)
-    state = jax.jit(lambda key: train.create_train_state(small, models, key))(
-        jax.random.PRNGKey(0))
-    checkpoints = TrainingCheckpoints(str(tmp_path), keep=3)
-    checkpoints.save(2, state, small)
-    checkpoints.wait_until_finished()
-    checkpoints.close()
-    before = sorted(p for p in tmp_path.rglob("*"))
-
+def test_checkpoints_of_another_config_refuse_to_start_and_stay(tiny_workdir):
+    before = {p: p.stat().st_mtime_ns for p in pathlib.Path(tiny_workdir).rglob("*")}
     wider = tiny_config(**{"model.latent_channels": "16", "batch_size": "8"})
     with pytest.raises(CheckpointMismatchError, match=r"has shape \(.*\) there but \(.*16.*\) in this"):
-        train.train_and_evaluate(wider, str(tmp_path))
-    assert sorted(p for p in tmp_path.rglob("*")) == before
+        train.train_and_evaluate(wider, tiny_workdir)
+    assert {p: p.stat().st_mtime_ns for p in pathlib.Path(tiny_workdir).rglob("*")} == before
 
 
 def _train_command(workdir) -> list[str]:

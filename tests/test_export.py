@@ -1,5 +1,6 @@
 """Each export format loads back (params in the API, jax.export without this package's
-code, the SavedModel in TensorFlow) and matches the JAX generator."""
+code, the SavedModel in TensorFlow) and matches the JAX generator. The CLI runs once (params);
+the other formats are written in-process, saving a TensorFlow start-up."""
 import os
 import subprocess
 import sys
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 
 from inbetweening.api import Inbetweener
-from inbetweening.export import input_specs, tween
-from test_sample import NUM_FRAMES, SIZE, tiny_workdir  # noqa: F401 (a fixture)
+from inbetweening.export import export_jax, export_saved_model, input_specs, tween
+from test_checkpoint import tiny_workdir  # noqa: F401 (a fixture)
+from test_sample import NUM_FRAMES, SIZE
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOISE_DIM = 8
@@ -49,8 +51,9 @@ def test_params_export_samples_like_the_workdir(model, tiny_workdir, tmp_path): 
     np.testing.assert_array_equal(exported.sample(start, end, 2), model.sample(start, end, 2))
 
 
-def test_jax_export_runs_at_two_batch_sizes(model, tiny_workdir, tmp_path):  # noqa: F811
-    with open(_export(tiny_workdir, "jax", tmp_path / "tween.jax"), "rb") as handle:
+def test_jax_export_runs_at_two_batch_sizes(model, tmp_path):
+    export_jax(model, str(tmp_path / "tween.jax"))
+    with open(tmp_path / "tween.jax", "rb") as handle:
         exported = jax.export.deserialize(bytearray(handle.read()))
     for batch in (1, 3):
         key_frames, noise = _inputs(batch, batch)
@@ -61,10 +64,10 @@ def test_jax_export_runs_at_two_batch_sizes(model, tiny_workdir, tmp_path):  # n
     assert input_specs(model, 1)[1].shape == (1, NOISE_DIM)
 
 
-def test_saved_model_matches_jax_and_draws_its_own_noise(model, tiny_workdir,  # noqa: F811
-                                                         tmp_path):
+def test_saved_model_matches_jax_and_draws_its_own_noise(model, tmp_path):
     import tensorflow as tf
-    loaded = tf.saved_model.load(_export(tiny_workdir, "saved_model", tmp_path / "saved"))
+    export_saved_model(model, str(tmp_path / "saved"))
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
     for batch in (1, 2):
         key_frames, noise = _inputs(batch, 10 + batch)
         videos = loaded.signatures["with_noise"](key_frames=tf.constant(key_frames),

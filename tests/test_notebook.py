@@ -4,7 +4,7 @@ import os
 import nbformat
 from nbclient import NotebookClient
 
-from test_sample import tiny_workdir  # noqa: F401 (a fixture)
+from test_checkpoint import tiny_workdir  # noqa: F401 (a fixture)
 
 NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "notebooks", "sampling.ipynb")

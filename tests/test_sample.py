@@ -4,43 +4,16 @@ import subprocess
 import sys
 
 import av
-import jax
 import numpy as np
 import pytest
 from PIL import Image
 
-from configs import demo
-from inbetweening import train
 from inbetweening.api import CheckpointNotFoundError, Inbetweener, KeyFrameError
-from inbetweening.checkpoint import TrainingCheckpoints
-from inbetweening.models import create_models
+from inbetweening.sample import ENCODERS
+from test_checkpoint import tiny_workdir  # noqa: F401 (a fixture)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_FRAMES, SIZE = 16, 16
-
-
-def tiny_model_config():
-    config = demo.get_config()
-    m = config.model
-    m.image_size, m.num_latent_blocks, m.noise_dim, m.latent_channels = SIZE, 3, 8, 8
-    m.encoder_channels = m.video_generator_channels = (8,) * 6
-    m.video_discriminator_channels = m.image_discriminator_channels = (8,) * 4
-    return config
-
-
-@pytest.fixture(scope="session")
-def tiny_workdir(tmp_path_factory):
-    """A work directory holding one checkpoint (step 1) of an untrained tiny model."""
-    workdir = tmp_path_factory.mktemp("tiny_workdir")
-    config = tiny_model_config()
-    models = create_models(config.model)
-    state = jax.jit(lambda key: train.create_train_state(config, models, key))(
-        jax.random.PRNGKey(0))
-    checkpoints = TrainingCheckpoints(str(workdir), keep=1)
-    checkpoints.save(1, state, config)
-    checkpoints.wait_until_finished()
-    checkpoints.close()
-    return str(workdir)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +32,7 @@ def key_frame_files(tmp_path_factory):
     return paths
 
 
-def test_sample_keeps_the_key_frames_and_varies_with_the_seed(tiny_workdir):
+def test_sample_keeps_the_key_frames_and_varies_with_the_seed(tiny_workdir):  # noqa: F811
     model = Inbetweener.load(tiny_workdir)
     rng = np.random.default_rng(1)
     start, end = (rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8) for _ in range(2))
@@ -73,7 +46,7 @@ def test_sample_keeps_the_key_frames_and_varies_with_the_seed(tiny_workdir):
     np.testing.assert_array_equal(as_float, videos)
 
 
-def test_key_frames_of_another_size_are_cropped_and_resized(tiny_workdir, key_frame_files):
+def test_key_frames_of_another_size_are_cropped_and_resized(tiny_workdir, key_frame_files):  # noqa: F811
     model = Inbetweener.load(tiny_workdir)
     videos = model.sample(key_frame_files["wide"], key_frame_files["wide_end"])
     assert videos.shape == (1, NUM_FRAMES, SIZE, SIZE, 3)
@@ -85,7 +58,7 @@ def test_key_frames_of_another_size_are_cropped_and_resized(tiny_workdir, key_fr
     ("start", "wide", "differ in size"),
     ("gray", "end", "has 1 channels; the model makes 3-channel"),
 ])
-def test_bad_key_frames_are_named(tiny_workdir, key_frame_files, start, end, message):
+def test_bad_key_frames_are_named(tiny_workdir, key_frame_files, start, end, message):  # noqa: F811
     model = Inbetweener.load(tiny_workdir)
     paths = {**key_frame_files, "missing": "/nonexistent/frame.png"}
     with pytest.raises(KeyFrameError, match=message):
@@ -103,21 +76,28 @@ def _sample_cli(*args):
                           text=True, timeout=300)
 
 
-def test_cli_writes_gif_mp4_and_png(tiny_workdir, key_frame_files, tmp_path):
-    outs = [str(tmp_path / f"out.{suffix}") for suffix in ("gif", "mp4", "png")]
-    for out in outs:
-        result = _sample_cli(f"--checkpoint={tiny_workdir}", f"--start={key_frame_files['start']}",
-                             f"--end={key_frame_files['end']}", "--num_samples=2", f"--out={out}")
-        assert result.returncode == 0, result.stderr[-2000:]
-    with Image.open(outs[0]) as gif:
+def test_cli_writes_a_gif(tiny_workdir, key_frame_files, tmp_path):  # noqa: F811
+    out = tmp_path / "out.gif"
+    result = _sample_cli(f"--checkpoint={tiny_workdir}", f"--start={key_frame_files['start']}",
+                         f"--end={key_frame_files['end']}", "--num_samples=2", f"--out={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    with Image.open(out) as gif:
         assert gif.n_frames == NUM_FRAMES
-    with av.open(outs[1]) as container:
+        assert gif.size == (2 * (SIZE + 2) + 2, SIZE + 4)  # 2 samples, 2-pixel borders
+
+
+def test_mp4_and_png_contact_sheet(tmp_path):
+    videos = np.random.default_rng(0).integers(0, 256, (3, NUM_FRAMES, SIZE, SIZE, 3),
+                                               dtype=np.uint8)
+    (tmp_path / "out.mp4").write_bytes(ENCODERS[".mp4"](videos))
+    with av.open(str(tmp_path / "out.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == NUM_FRAMES
-    with Image.open(outs[2]) as sheet:  # 2 rows of 16 frames, 2-pixel borders
-        assert sheet.size == (NUM_FRAMES * (SIZE + 2) + 2, 2 * (SIZE + 2) + 2)
+    (tmp_path / "out.png").write_bytes(ENCODERS[".png"](videos))
+    with Image.open(tmp_path / "out.png") as sheet:  # 3 rows of 16 frames
+        assert sheet.size == (NUM_FRAMES * (SIZE + 2) + 2, 3 * (SIZE + 2) + 2)
 
 
-def test_cli_bad_input_exits_2_without_output(tiny_workdir, key_frame_files, tmp_path):
+def test_cli_bad_input_exits_2_without_output(tiny_workdir, key_frame_files, tmp_path):  # noqa: F811
     out = tmp_path / "out.gif"
     result = _sample_cli(f"--checkpoint={tiny_workdir}", f"--start={key_frame_files['text']}",
                          f"--end={key_frame_files['end']}", f"--out={out}")
