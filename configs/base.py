@@ -43,6 +43,14 @@ def get_config() -> ml_collections.ConfigDict:
     penalty.form = "roth"
     penalty.coefficient = 0.1
 
+    config.eval = evaluation = ml_collections.ConfigDict()
+    evaluation.split = "test"
+    evaluation.num_generations = 100  # per pair of key frames (Section 4.1)
+    evaluation.num_bootstrap_resamples = 1000
+    evaluation.embedding_batch_size = 16
+    # FVD on the validation split at every checkpoint, to keep the best (Section 4.1).
+    evaluation.validation_fvd = True
+
     config.log_every_steps = 100
     config.sample_every_steps = 5_000
     config.num_sample_videos = 4  # held-out videos in each sample grid

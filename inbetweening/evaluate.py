@@ -12,12 +12,20 @@ one round at a time, so memory does not grow with G. For each method:
 Two reference methods need no training: a cross-fade between the key frames, and the
 start frame repeated for the first half then the end frame.
 """
+import json
+import os
 from typing import Callable
 
 import jax
+import ml_collections
 import numpy as np
 
-from inbetweening.eval import bootstrap, diversity, frechet, ssim
+from inbetweening import api
+from inbetweening.configuration import validate
+from inbetweening.data import input_pipeline
+from inbetweening.eval import bootstrap, diversity, frechet, fvd, ssim
+from inbetweening.sampling import sample_inbetweens
+from inbetweening.visualize import write_atomically
 
 Method = Callable[[np.ndarray, np.ndarray, jax.Array], np.ndarray]
 METRICS = ("fvd", "diversity", "ssim")
@@ -96,3 +104,62 @@ def markdown_table(results: dict[str, dict], title: str) -> str:
     lines += ["", f"{any_result['num_videos']} test videos; 95% bootstrap intervals. "
               "Reference methods are deterministic: one generation, diversity 0."]
     return "\n".join(lines) + "\n"
+
+
+def split_videos(config: ml_collections.ConfigDict, split: str) -> np.ndarray:
+    """Every video of `split` (this process's shard), uint8 [N, T, H, W, C]."""
+    batches = input_pipeline.eval_batches(config, split, jax.process_index(),
+                                          jax.process_count())
+    return np.concatenate([videos[mask] for videos, mask in batches])
+
+
+def model_method(generator, variables, batch_size: int) -> Method:
+    """One generation round of a trained generator, `batch_size` test pairs at a time."""
+    def generate(start: np.ndarray, end: np.ndarray, key: jax.Array) -> np.ndarray:
+        chunks = [sample_inbetweens(generator, variables, start[i:i + batch_size],
+                                    end[i:i + batch_size], 1, jax.random.fold_in(key, i))[:, 0]
+                  for i in range(0, len(start), batch_size)]
+        return np.concatenate(chunks)
+    return generate
+
+
+class ValidationFVD:
+    """FVD of one generation round on the validation split, for checkpoint selection.
+
+    The I3D and the real videos' embeddings are prepared once, at construction.
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        self._embed = fvd.i3d_embedding_fn(batch_size=config.eval.embedding_batch_size)
+        self._real = split_videos(config, "validation")
+        self._real_embeddings = self._embed(self._real)
+        self._batch_size = config.batch_size
+
+    def __call__(self, generator, variables, key: jax.Array) -> float:
+        method = model_method(generator, variables, self._batch_size)
+        generated = method(self._real[:, 0], self._real[:, -1], key)
+        return frechet.frechet_distance(self._real_embeddings, self._embed(generated))
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    """--mode=eval: the best checkpoint of `workdir` and the reference methods on
+    config.eval.split; writes workdir/eval/results.json and results.md."""
+    validate(config, jax.device_count())
+    model = api.Inbetweener.load(workdir)
+    real = split_videos(config, config.eval.split)
+    methods = {f"model ({model.model_config.variant})":
+               (model_method(model.generator, model.variables, config.batch_size),
+                config.eval.num_generations),
+               **reference_methods(config.model.num_frames)}
+    embed = fvd.i3d_embedding_fn(batch_size=config.eval.embedding_batch_size)
+    results = evaluate_methods(real, methods, embed, config.eval.num_bootstrap_resamples,
+                               jax.random.PRNGKey(config.seed))
+    title = f"{config.data.name}, {config.eval.split} split"
+    out = os.path.join(workdir, "eval")
+    os.makedirs(out, exist_ok=True)
+    write_atomically(os.path.join(out, "results.json"),
+                     (json.dumps({"title": title, "results": results}, indent=2) + "\n").encode())
+    table = markdown_table(results, title)
+    write_atomically(os.path.join(out, "results.md"), table.encode())
+    print(table)
+    return results

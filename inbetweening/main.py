@@ -1,7 +1,9 @@
 """Entry point: python -m inbetweening.main --config=configs/kth.py --workdir=DIR [--mode=...].
 
-Modes: train (default) trains and writes results into --workdir; summary prints the
-parameters per module and the FLOPs of one train step, and writes DIR/summary.json.
+Modes: train (default) trains (resuming from DIR's checkpoints) and writes results into
+--workdir; eval evaluates DIR's best checkpoint with the paper's protocol and writes
+DIR/eval/results.json and results.md; summary prints the parameters per module and the
+FLOPs of one train step, and writes DIR/summary.json.
 Config values are overridden with --config.FIELD=VALUE (e.g. --config.model.variant=naive).
 """
 import sys
@@ -10,7 +12,9 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from inbetweening import summary, train
+from inbetweening import evaluate, summary, train
+from inbetweening.api import CheckpointNotFoundError
+from inbetweening.checkpoint import CheckpointMismatchError
 from inbetweening.configuration import ConfigError
 from inbetweening.data.input_pipeline import DatasetNotPreparedError
 
@@ -18,11 +22,12 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/*.py).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for TensorBoard events, samples, results.")
-flags.DEFINE_enum("mode", "train", ["train", "summary"], "What to do.")
+flags.DEFINE_enum("mode", "train", ["train", "eval", "summary"], "What to do.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 # Errors caused by what the user asked for: reported in one line, exit code 2.
-USER_ERRORS = (ConfigError, DatasetNotPreparedError)
+USER_ERRORS = (ConfigError, DatasetNotPreparedError, CheckpointMismatchError,
+               CheckpointNotFoundError)
 
 
 def main(argv):
@@ -32,6 +37,8 @@ def main(argv):
     try:
         if FLAGS.mode == "summary":
             summary.write_summary(FLAGS.config, FLAGS.workdir)
+        elif FLAGS.mode == "eval":
+            evaluate.run(FLAGS.config, FLAGS.workdir)
         else:
             train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     except USER_ERRORS as error:

@@ -16,6 +16,7 @@ from inbetweening import losses
 from inbetweening.checkpoint import TrainingCheckpoints
 from inbetweening.configuration import validate
 from inbetweening.data import input_pipeline
+from inbetweening.evaluate import ValidationFVD
 from inbetweening.models import Models, create_models
 from inbetweening.pixels import to_model_range
 from inbetweening.reporting import Reporter
@@ -200,9 +201,9 @@ def check_finite(step: int, metrics: dict[str, float]) -> None:
 def _write_samples(reporter: Reporter, config, models: Models, state: TrainState,
                    held_out: np.ndarray, tag: str) -> str:
     variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
-    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), int(state.step))
     generated = sample_inbetweens(models.generator, variables, held_out[:, 0],
-                                  held_out[:, -1], config.num_samples_per_video, key)
+                                  held_out[:, -1], config.num_samples_per_video,
+                                  _evaluation_key(config, int(state.step)))
     return reporter.samples(int(state.step), held_out, generated, tag)
 
 
@@ -230,6 +231,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     held_out = input_pipeline.held_out_videos(config, config.num_sample_videos)
     step_fn = jit_train_step(config, models, mesh)
     reporter = Reporter(workdir)
+    validation_fvd = ValidationFVD(config) if config.eval.validation_fvd else None
     logging.info("Training %s (variant %s) steps %d..%d, global batch %d on %d devices",
                  config.data.name, config.model.variant, first_step, config.num_train_steps,
                  config.batch_size, jax.device_count())
@@ -262,7 +264,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
             if pending is not None:  # never checkpoint a state whose losses are unchecked
                 _finish_step(step, pending, history)
                 pending = None
-            checkpoints.save(step, state, config)
+            checkpoints.save(step, state, config,
+                             _validation_metrics(validation_fvd, config, models, state,
+                                                 reporter))
     if pending is not None:
         _finish_step(config.num_train_steps, pending, history)
 
@@ -281,6 +285,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                  config.num_samples_per_video, samples_path)
     logging.info("Metrics: %s", metrics_path)
     return state
+
+
+def _evaluation_key(config: ml_collections.ConfigDict, step: int) -> jax.Array:
+    """Noise for samples and validation at `step`: a stream apart from training's."""
+    return jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
+
+
+def _validation_metrics(validation_fvd, config, models: Models, state: TrainState,
+                        reporter: Reporter) -> dict[str, float] | None:
+    """{"val_fvd": x} for checkpoint selection, or None when it is switched off."""
+    if validation_fvd is None:
+        return None
+    step = int(state.step)
+    value = validation_fvd(models.generator,
+                           {"params": state.g_params, "batch_stats": state.g_batch_stats},
+                           _evaluation_key(config, step))
+    reporter.scalars(step, {"val_fvd": value})
+    logging.info("step %d: validation FVD %.2f", step, value)
+    return {"val_fvd": value}
 
 
 def _finish_step(step: int, metrics, history: list) -> None:
