@@ -1,0 +1,233 @@
+"""Shapes and weight counts of every component (Appendix A), config validation, and the
+generator's key-frame contract. Paper-size models are only traced (jax.eval_shape)."""
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import base, demo, kth
+from inbetweening.configuration import ConfigError, validate
+from inbetweening.models import create_models
+from inbetweening.models.encoder import ImageEncoder
+from inbetweening.models.latent_generator import LatentGenerator
+from inbetweening.models.video_generator import VideoGenerator
+
+B = 2
+KEY = jax.random.PRNGKey(0)
+
+
+def _traced(module, *args, **kwargs):
+    """(output shape, variables shapes) of a module at these input shapes, no compute."""
+    return jax.eval_shape(lambda *inputs: module.init_with_output(KEY, *inputs, **kwargs),
+                          *args)
+
+
+def _kernel_count(params) -> int:
+    """Values in every parameter named "kernel" (convolution and dense weights)."""
+    flat = flax.traverse_util.flatten_dict(params)
+    return sum(int(np.prod(leaf.shape)) for path, leaf in flat.items() if path[-1] == "kernel")
+
+
+def _config(make=base.get_config, **model_overrides):
+    config = make()
+    for name, value in model_overrides.items():
+        setattr(config.model, name, value)
+    return config
+
+
+def _generator_inputs(m, batch=B):
+    frames = jax.ShapeDtypeStruct((batch, m.image_size, m.image_size, m.image_channels),
+                                  jnp.float32)
+    return frames, frames, jax.ShapeDtypeStruct((batch, m.noise_dim), jnp.float32)
+
+
+def _video(m, batch=B):
+    return jax.ShapeDtypeStruct(
+        (batch, m.num_frames, m.image_size, m.image_size, m.image_channels), jnp.float32)
+
+
+def _frame(m, batch=B):
+    return jax.ShapeDtypeStruct((batch, m.image_size, m.image_size, m.image_channels),
+                                jnp.float32)
+
+
+# (config, side / 8, latent channels C): the paper's and the demo's.
+SIZES = {"paper": (base.get_config, 8, 64), "demo": (demo.get_config, 4, 32)}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_component_output_shapes(size):
+    make, side, channels = SIZES[size]
+    m = make().model
+    encoder = ImageEncoder(tuple(m.encoder_channels), m.latent_channels)
+    encoding, _ = _traced(encoder, _frame(m), train=False)
+    assert encoding.shape == (B, side, side, channels)
+
+    latent = jax.ShapeDtypeStruct(encoding.shape, jnp.float32)
+    noise = jax.ShapeDtypeStruct((B, m.noise_dim), jnp.float32)
+    z, _ = _traced(LatentGenerator(m.num_frames, m.num_latent_blocks, m.noise_dim),
+                   latent, latent, noise, train=False)
+    assert z.shape == (B, 16, side, side, channels)
+
+    video, _ = _traced(VideoGenerator(tuple(m.video_generator_channels), m.image_channels),
+                       jax.ShapeDtypeStruct(z.shape, jnp.float32), train=False)
+    assert video.shape == (B, 16, 8 * side, 8 * side, m.image_channels)
+
+    models = create_models(m)
+    assert _traced(models.video_discriminator, _video(m))[0].shape == (B,)
+    assert _traced(models.image_discriminator, _frame(m))[0].shape == (B,)
+
+
+@pytest.mark.parametrize("variant", ["full", "no_fusion", "naive"])
+@pytest.mark.parametrize("size", SIZES)
+def test_inbetweener_shape_for_every_variant(size, variant):
+    m = _config(SIZES[size][0], variant=variant).model
+    video, _ = _traced(create_models(m).generator, *_generator_inputs(m))
+    assert video.shape == (B, 16, m.image_size, m.image_size, m.image_channels)
+
+
+@pytest.mark.parametrize("overrides", [dict(num_frames=32), dict(image_size=128)],
+                         ids=["T32", "128x128"])
+def test_longer_and_larger_models_build(overrides):
+    m = _config(**overrides).model
+    models = create_models(m)
+    video, _ = _traced(models.generator, *_generator_inputs(m))
+    assert video.shape == (B, m.num_frames, m.image_size, m.image_size, 3)
+    assert _traced(models.video_discriminator, _video(m))[0].shape == (B,)
+    assert _traced(models.image_discriminator, _frame(m))[0].shape == (B,)
+
+
+def _kernel_counts(config):
+    m = config.model
+    models = create_models(m)
+    g = _traced(models.generator, *_generator_inputs(m, 1))[1]["params"]
+    return {"encoder": _kernel_count(g["ImageEncoder_0"]),
+            "latent_generator": _kernel_count(g["LatentGenerator_0"]),
+            "video_generator": _kernel_count(g["VideoGenerator_0"]),
+            "generator": _kernel_count(g),
+            "video_discriminator": _kernel_count(
+                _traced(models.video_discriminator, _video(m, 1))[1]["params"]),
+            "image_discriminator": _kernel_count(
+                _traced(models.image_discriminator, _frame(m, 1))[1]["params"])}
+
+
+# Image discriminator, Appendix A with the shortcut reading of PAPER_NOTES.md
+# (Shortcut(L_{n-1}) = 1x1 conv of the previous layer's output, average-pooled), c image
+# channels, 64x64 input:
+#   L1 3x3 c->c: 9c^2;  L2 4x4 c->64 + 1x1 c->64: 16*64c + 64c;  L3 3x3 64->64: 36,864;
+#   L4 4x4 64->128 + 1x1: 131,072 + 8,192;  L5 3x3 128->128: 147,456;
+#   L6 4x4 128->256 + 1x1: 524,288 + 32,768;  L7 3x3 256->256: 589,824;
+#   L8 4x4 256->512 + 1x1: 2,097,152 + 131,072;  L9 dense (64/16)^2 * 512 -> 1: 8,192.
+#   Sum without L1, L2: 3,706,880.  RGB: 81 + 3,264 + 3,706,880 = 3,710,225;
+#   grayscale: 9 + 1,088 + 3,706,880 = 3,707,977.
+#
+# Grayscale (c = 1) for the others, from the RGB counts: only layers touching the image
+# channels change.
+#   E: L1 4x4 c->64 = 1,024c: 1,580,032 - 2,048 = 1,577,984.
+#   G_Z: never sees pixels: 8,028,160.
+#   G_V: L7 3x4x4 64->c = 3,072c: 4,740,096 - 6,144 = 4,733,952.
+#   generator: 1,577,984 + 8,028,160 + 4,733,952 = 14,340,096.
+#   D_V: L1 4x4x4 c->64 = 4,096c: 11,055,104 - 8,192 = 11,046,912.
+EXPECTED_KERNEL_COUNTS = {
+    "rgb": {"encoder": 1_580_032, "latent_generator": 8_028_160,
+            "video_generator": 4_740_096, "generator": 14_348_288,
+            "video_discriminator": 11_055_104, "image_discriminator": 3_710_225},
+    "grayscale": {"encoder": 1_577_984, "latent_generator": 8_028_160,
+                  "video_generator": 4_733_952, "generator": 14_340_096,
+                  "video_discriminator": 11_046_912, "image_discriminator": 3_707_977},
+}
+
+
+@pytest.mark.parametrize("colour,make", [("rgb", base.get_config),
+                                         ("grayscale", kth.get_config)])
+def test_kernel_counts_match_appendix_a(colour, make):
+    assert _kernel_counts(make()) == EXPECTED_KERNEL_COUNTS[colour]
+
+
+INVALID = [
+    ("num_frames", dict(num_frames=10), "10"),
+    ("image_size", dict(image_size=40), "40"),
+    ("num_latent_blocks", dict(num_latent_blocks=8), "8"),
+    ("num_frames", dict(variant="naive", num_frames=32), "32"),
+    ("variant", dict(variant="deep"), "deep"),
+]
+
+
+@pytest.mark.parametrize("field,overrides,value", INVALID,
+                         ids=["T10", "side40", "L8", "naive_T32", "variant"])
+def test_invalid_model_config_names_field_and_value(field, overrides, value):
+    config = _config(**overrides)
+    with pytest.raises(ConfigError) as error:
+        validate(config, num_devices=1)
+    assert field in str(error.value) and value in str(error.value)
+
+
+def test_batch_not_divisible_by_devices_names_batch_size():
+    config = _config()
+    config.batch_size = 30
+    with pytest.raises(ConfigError) as error:
+        validate(config, num_devices=8)
+    assert "batch_size" in str(error.value) and "30" in str(error.value)
+
+
+@pytest.mark.parametrize("make", [base.get_config, demo.get_config, kth.get_config])
+def test_shipped_configs_are_valid(make):
+    validate(make(), num_devices=8)
+
+
+def _random_variables(shapes, seed):
+    """Values for traced variables, filled in numpy (flax's init compiles a truncated normal
+    per shape, seconds each here): kernels ~ 1/sqrt(fan-in), nonzero offsets, and running
+    statistics away from (0, 1) so inference-mode batch norm is not the identity."""
+    rng = np.random.default_rng(seed)
+
+    def fill(path, leaf):
+        name = path[-1].key
+        values = rng.normal(size=leaf.shape)
+        if name == "kernel":
+            values = values / np.sqrt(np.prod(leaf.shape[:-1]))
+        elif name == "var":
+            values = rng.uniform(0.5, 2.0, size=leaf.shape)
+        elif name == "scale":
+            values = 1.0 + 0.2 * values
+        else:
+            values = 0.2 * values
+        return values.astype(np.float32)
+
+    return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
+@pytest.fixture(scope="module")
+def tiny_generator():
+    config = demo.get_config()
+    m = config.model
+    m.image_size, m.noise_dim, m.latent_channels, m.num_latent_blocks = 16, 8, 8, 3
+    m.encoder_channels = (4, 4, 8, 8, 8, 8)
+    m.video_generator_channels = (8, 8, 8, 8, 4, 4)
+    generator = create_models(m).generator
+    variables = _random_variables(_traced(generator, *_generator_inputs(m))[1], seed=0)
+    return generator, variables, m
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_generator_keeps_key_frames_exactly(tiny_generator, train):
+    generator, variables, m = tiny_generator
+    rng = np.random.default_rng(1)
+    start, end = (rng.uniform(-1, 1, size=(3, 16, 16, 3)).astype(np.float32)
+                  for _ in range(2))
+    noise = rng.normal(size=(3, m.noise_dim)).astype(np.float32)
+    def generate(variables, start, end, noise):
+        if train:
+            return generator.apply(variables, start, end, noise, train=True,
+                                   mutable=["batch_stats"])[0]
+        return generator.apply(variables, start, end, noise, train=False)
+
+    video = np.asarray(jax.jit(generate)(variables, start, end, noise))
+    assert video.shape == (3, 16, 16, 16, 3)
+    np.testing.assert_array_equal(video[:, 0], start)
+    np.testing.assert_array_equal(video[:, -1], end)
+    middle = video[:, 1:-1]
+    assert np.all(np.isfinite(middle)) and middle.min() >= -1 and middle.max() <= 1
+    # Generated frames, not copies of the key frames.
+    assert np.abs(middle - start[:, None]).max() > 1e-3

@@ -1,0 +1,254 @@
+"""The train step on a tiny model: it learns, it is deterministic, it does not depend on
+the number of devices or on conv_impl; and the CLI end to end.
+
+Compiling a train step costs tens of seconds on 2 cores, so the steps are compiled once
+per module (single device, 8 devices, conv_impl="xla") and every test reuses them.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from configs import demo
+from inbetweening import train
+from inbetweening.models import create_models
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# One width everywhere: flax's init compiles its truncated normal once per distinct
+# kernel shape, which dominates the CLI run's start-up on this machine.
+TINY_MODEL = dict(image_size=16, noise_dim=8, latent_channels=8, num_latent_blocks=3,
+                  encoder_channels=(8,) * 6, video_generator_channels=(8,) * 6,
+                  video_discriminator_channels=(8,) * 4,
+                  image_discriminator_channels=(8,) * 4)
+BATCH = 8  # one example per simulated device
+NUM_STEPS = 2
+
+
+def tiny_config(conv_impl="fast"):
+    config = demo.get_config()
+    for name, value in {**TINY_MODEL, "conv_impl": conv_impl}.items():
+        setattr(config.model, name, value)
+    config.batch_size = BATCH
+    return config
+
+
+def _host(tree):
+    """A host copy: the jitted step donates its input state."""
+    return jax.tree_util.tree_map(np.array, jax.device_get(tree))
+
+
+def _initial_state(config, models):
+    """create_train_state's structure with values filled in numpy: running its flax init
+    compiles a truncated normal per kernel shape (~30 s here; the CLI tests run it).
+    Kernels ~ 1/sqrt(fan-in), other parameters and batch statistics nonzero, Adam moments
+    and counts zero as a fresh optimizer's."""
+    shapes = jax.eval_shape(lambda key: train.create_train_state(config, models, key),
+                            jax.random.PRNGKey(0))
+    rng = np.random.default_rng(config.seed)
+
+    def fill(path, leaf):
+        field, name = path[0].name, getattr(path[-1], "key", None)
+        if field in ("step", "g_opt_state", "d_opt_state"):
+            return np.zeros(leaf.shape, leaf.dtype)
+        if field == "key":
+            return np.asarray(jax.random.PRNGKey(config.seed))
+        values = rng.normal(size=leaf.shape)
+        if name == "kernel":
+            values = values / np.sqrt(np.prod(leaf.shape[:-1]))
+        elif name == "var":
+            values = rng.uniform(0.5, 2.0, size=leaf.shape)
+        elif name == "scale":
+            values = 1.0 + 0.1 * values
+        else:
+            values = 0.1 * values
+        return values.astype(leaf.dtype)
+
+    return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    config = tiny_config()
+    models = create_models(config.model)
+    state = _initial_state(config, models)
+    videos = np.random.default_rng(0).integers(
+        0, 256, size=(NUM_STEPS, BATCH, 16, 16, 16, 3), dtype=np.uint8)
+    return config, models, state, videos
+
+
+def _run(step_fn, mesh, state, videos):
+    """Steps over `videos`; returns host copies of every state and metrics.
+
+    The state goes in as host arrays every time: jit caches host and device inputs
+    separately, and a second compilation would double the cost of the module."""
+    states, metrics = [], []
+    for batch in videos:
+        state, step_metrics = step_fn(state, train.global_batch(batch, mesh))
+        state = _host(state)
+        states.append(state)
+        metrics.append({k: float(v) for k, v in jax.device_get(step_metrics).items()})
+    return states, metrics
+
+
+@pytest.fixture(scope="module")
+def single_device(setup):
+    config, models, state, videos = setup
+    mesh = train.make_mesh(jax.devices()[:1])
+    step_fn = train.jit_train_step(config, models, mesh)
+    return step_fn, mesh, _run(step_fn, mesh, state, videos)
+
+
+@pytest.fixture(scope="module")
+def eight_devices(setup):
+    config, models, state, videos = setup
+    assert jax.device_count() == 8, "tests/conftest.py should simulate 8 CPU devices"
+    mesh = train.make_mesh(jax.devices())
+    return _run(train.jit_train_step(config, models, mesh), mesh, state, videos)
+
+
+def _leaves(tree):
+    return jax.tree_util.tree_leaves_with_path(tree)
+
+
+def test_steps_update_every_network_and_losses_are_finite(setup, single_device):
+    _, _, initial, _ = setup
+    _, _, (states, metrics) = single_device
+    assert [int(s.step) for s in states] == list(range(1, NUM_STEPS + 1))
+    final = states[-1]
+    for name, before, after in (("generator", initial.g_params, final.g_params),
+                                ("video D", initial.d_params["video"],
+                                 final.d_params["video"]),
+                                ("image D", initial.d_params["image"],
+                                 final.d_params["image"])):
+        # Every kernel moves: a parameter cut off from its loss would stay put.
+        for (path, a), (_, b) in zip(_leaves(before), _leaves(after)):
+            if path[-1].key == "kernel":
+                assert np.any(a != b), f"{name} {jax.tree_util.keystr(path)} did not change"
+    # Batch norm running statistics follow the training batches.
+    assert any(np.any(a != b) for (_, a), (_, b) in zip(_leaves(initial.g_batch_stats),
+                                                       _leaves(final.g_batch_stats)))
+    expected = {"d_loss", "g_loss", "d_video_loss", "d_image_loss", "g_video_loss",
+                "g_image_loss", "video_penalty", "image_penalty"}
+    for step_metrics in metrics:
+        assert expected <= set(step_metrics)
+        assert all(math.isfinite(v) for v in step_metrics.values()), step_metrics
+
+
+def test_eight_devices_match_one_device(single_device, eight_devices):
+    """Batch norm and the losses reduce over the global batch either way, so only the
+    order of float32 sums differs. Tolerances: losses rtol 1e-4; parameters atol 1e-5
+    after 2 Adam steps of lr 2e-4, whose updates are ~lr * g / |g|: a relative gradient
+    difference of 1e-5 moves a parameter by ~1e-9, far below atol, while a missing
+    cross-device reduction (per-device batch norm or loss) changes updates by ~lr."""
+    _, _, (one_states, one_metrics) = single_device
+    eight_states, eight_metrics = eight_devices
+    for one, eight in zip(one_metrics, eight_metrics):
+        for name in one:
+            np.testing.assert_allclose(eight[name], one[name], rtol=1e-4, atol=1e-6,
+                                       err_msg=name)
+    for field in ("g_params", "g_batch_stats", "d_params"):
+        for (path, a), (_, b) in zip(_leaves(getattr(one_states[-1], field)),
+                                     _leaves(getattr(eight_states[-1], field))):
+            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5,
+                                       err_msg=f"{field}{jax.tree_util.keystr(path)}")
+
+
+def test_same_seed_and_batches_give_identical_parameters(setup, single_device):
+    _, _, initial, videos = setup
+    step_fn, mesh, (states, metrics) = single_device
+    again, again_metrics = _run(step_fn, mesh, initial, videos[:1])
+    assert again_metrics[0] == metrics[0]
+    for (_, a), (_, b) in zip(_leaves(again[0]), _leaves(states[0])):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_step_number_changes_the_noise(setup, single_device):
+    """Same parameters and batch, only state.step differs: fold_in(key, step) must draw a
+    different u and frame index, hence different losses."""
+    _, _, initial, videos = setup
+    step_fn, mesh, (_, metrics) = single_device
+    _, later = _run(step_fn, mesh, initial.replace(step=np.asarray(5, np.int32)), videos[:1])
+    assert later[0]["g_loss"] != metrics[0]["g_loss"]
+    assert later[0]["d_loss"] != metrics[0]["d_loss"]
+
+
+def test_conv_impl_xla_matches_fast(setup, single_device):
+    """Same parameters (both forms read the same kernels), one step: float32 differences
+    of summation order only."""
+    _, _, initial, videos = setup
+    _, _, (_, fast_metrics) = single_device
+    config = tiny_config("xla")
+    mesh = train.make_mesh(jax.devices()[:1])
+    _, xla_metrics = _run(train.jit_train_step(config, create_models(config.model), mesh),
+                          mesh, initial, videos[:1])
+    for name in fast_metrics[0]:
+        np.testing.assert_allclose(xla_metrics[0][name], fast_metrics[0][name], rtol=1e-4,
+                                   atol=1e-6, err_msg=name)
+
+
+def test_pick_frames_equals_fancy_indexing():
+    rng = np.random.default_rng(3)
+    videos = rng.normal(size=(5, 6, 3, 2, 2)).astype(np.float32)
+    index = rng.integers(0, 6, size=5)
+    np.testing.assert_array_equal(train.pick_frames(videos, index),
+                                  videos[np.arange(5), index])
+
+
+def _cli(workdir, *flags):
+    overrides = [f"--config.model.{name}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+                 for name, v in TINY_MODEL.items()]
+    command = [sys.executable, "-m", "inbetweening.main", "--config=configs/demo.py",
+               f"--workdir={workdir}", f"--config.batch_size={BATCH}",
+               "--config.num_sample_videos=2", "--config.num_samples_per_video=1",
+               "--config.log_every_steps=1", *overrides, *flags]
+    env = {**os.environ, "PYTHONPATH": REPO}
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
+    workdir = tmp_path / "run"
+    result = _cli(workdir, "--config.num_train_steps=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert metrics["steps"] == 2
+    assert metrics["final_losses"] and all(math.isfinite(v)
+                                           for v in metrics["final_losses"].values())
+    assert (workdir / "samples.gif").read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+
+
+def test_cli_rejects_invalid_override_before_writing(tmp_path):
+    workdir = tmp_path / "run"
+    result = _cli(workdir, "--config.num_train_steps=2", "--config.model.num_frames=10")
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "num_frames" in errors[0] and "10" in errors[0], result.stderr
+    assert not workdir.exists() or not any(workdir.iterdir())
+
+
+def test_cli_summary_writes_kernel_counts(tmp_path):
+    """Kernel counts at the tiny sizes (C = D = 8, every width 8, RGB), derived like
+    Appendix A's:
+    E: 16*3*8 + 9*8*8 + 16*8*8 + 9*8*8 + 16*8*8 + 9*8*8 + 9*8*8 = 4,736;
+    G_Z, 3 blocks at T = 4, 8, 16: dense 8*8*(4+8+16) = 1,792, per block 3 temporal
+    3*8*8 + 2 spatial 27*8*8 = 4,032, so 1,792 + 3*4,032 = 13,888;
+    G_V: 4 * 27*8*8 + 2 * 48*8*8 + 48*8*3 = 14,208;
+    D_V: 64*3*8 + 3 * 64*8*8 + dense (16-12)*1*1*8 = 13,856;
+    D_I: L1 9*3*3 + stride-2 stages (16*3*8 + 3*8) + 3 * (16*8*8 + 8*8) + the 3x3 convs
+    after all but the last stage 3 * 9*8*8 + dense 1*1*8 = 5,489."""
+    workdir = tmp_path / "summary"
+    result = _cli(workdir, "--mode=summary")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((workdir / "summary.json").read_text())
+    modules = summary["generator_modules"]
+    assert modules["ImageEncoder_0"]["kernel_params"] == 4_736
+    assert modules["LatentGenerator_0"]["kernel_params"] == 13_888
+    assert modules["VideoGenerator_0"]["kernel_params"] == 14_208
+    assert summary["generator"]["kernel_params"] == 4_736 + 13_888 + 14_208
+    assert summary["video_discriminator"]["kernel_params"] == 13_856
+    assert summary["image_discriminator"]["kernel_params"] == 5_489
