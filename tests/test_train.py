@@ -252,3 +252,16 @@ def test_cli_summary_writes_kernel_counts(tmp_path):
     assert summary["generator"]["kernel_params"] == 4_736 + 13_888 + 14_208
     assert summary["video_discriminator"]["kernel_params"] == 13_856
     assert summary["image_discriminator"]["kernel_params"] == 5_489
+
+
+def test_a_non_finite_loss_stops_training_before_anything_is_written(tmp_path):
+    config = tiny_config()
+    # Adam's steps are about lr each: 1e30 overflows the activations on the next step.
+    config.learning_rate = 1e30
+    config.num_train_steps = 5
+    config.eval.validation_fvd = False
+    with pytest.raises(train.NonFiniteLossError, match=r"training stopped at step \d: \w+ = "):
+        train.train_and_evaluate(config, str(tmp_path))
+    assert not (tmp_path / "metrics.json").exists()
+    assert not (tmp_path / "samples.gif").exists()
+    assert not any((tmp_path / "checkpoints").glob("[0-9]*"))
