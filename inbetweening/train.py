@@ -185,19 +185,6 @@ def check_finite(step: int, metrics: dict[str, float]) -> None:
                 "after the last finite step")
 
 
-
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; training stopped before writing anything more."""
-
-
-def check_finite(step: int, metrics: dict[str, float]) -> None:
-    for name, value in metrics.items():
-        if not np.isfinite(value):
-            raise NonFiniteLossError(
-                f"training stopped at step {step}: {name} = {value}; nothing was written "
-                "after the last finite step")
-
-
 def _write_samples(reporter: Reporter, config, models: Models, state: TrainState,
                    held_out: np.ndarray, tag: str) -> str:
     variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
