@@ -12,6 +12,7 @@ from inbetweening.models import create_models
 from inbetweening.models.encoder import ImageEncoder
 from inbetweening.models.latent_generator import LatentGenerator
 from inbetweening.models.video_generator import VideoGenerator
+from random_values import parameter_value
 
 B = 2
 KEY = jax.random.PRNGKey(0)
@@ -177,25 +178,10 @@ def test_shipped_configs_are_valid(make):
 
 
 def _random_variables(shapes, seed):
-    """Values for traced variables, filled in numpy (flax's init compiles a truncated normal
-    per shape, seconds each here): kernels ~ 1/sqrt(fan-in), nonzero offsets, and running
-    statistics away from (0, 1) so inference-mode batch norm is not the identity."""
     rng = np.random.default_rng(seed)
-
-    def fill(path, leaf):
-        name = path[-1].key
-        values = rng.normal(size=leaf.shape)
-        if name == "kernel":
-            values = values / np.sqrt(np.prod(leaf.shape[:-1]))
-        elif name == "var":
-            values = rng.uniform(0.5, 2.0, size=leaf.shape)
-        elif name == "scale":
-            values = 1.0 + 0.2 * values
-        else:
-            values = 0.2 * values
-        return values.astype(np.float32)
-
-    return jax.tree_util.tree_map_with_path(fill, shapes)
+    return jax.tree_util.tree_map_with_path(
+        lambda path, leaf: parameter_value(path[-1].key, leaf.shape, rng, 0.2).astype(np.float32),
+        shapes)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import pytest
 from configs import demo
 from inbetweening import train
 from inbetweening.models import create_models
+from random_values import parameter_value
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # One width everywhere: flax's init compiles its truncated normal once per distinct
@@ -57,16 +58,7 @@ def _initial_state(config, models):
             return np.zeros(leaf.shape, leaf.dtype)
         if field == "key":
             return np.asarray(jax.random.PRNGKey(config.seed))
-        values = rng.normal(size=leaf.shape)
-        if name == "kernel":
-            values = values / np.sqrt(np.prod(leaf.shape[:-1]))
-        elif name == "var":
-            values = rng.uniform(0.5, 2.0, size=leaf.shape)
-        elif name == "scale":
-            values = 1.0 + 0.1 * values
-        else:
-            values = 0.1 * values
-        return values.astype(leaf.dtype)
+        return parameter_value(name, leaf.shape, rng, 0.1).astype(leaf.dtype)
 
     return jax.tree_util.tree_map_with_path(fill, shapes)
 

@@ -9,7 +9,10 @@ import os
 import pathlib
 
 from absl import logging
+import numpy as np
 import tensorflow_datasets as tfds
+
+from inbetweening.data import video_io
 
 # The paper's sub-sequence length: a video with fewer frames cannot give one example.
 MIN_FRAMES = 16
@@ -74,6 +77,21 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         logging.warning("Skipping %s: %s", name, reason)
         self.skipped_files.append(name)
         self.info.metadata["skipped_files"] = list(self.skipped_files)
+
+    def _read_usable_video(self, path: pathlib.Path) -> np.ndarray | None:
+        """The video file or frame folder at `path`, cropped and resized: uint8
+        [T, S, S, C]; None (and a warning, counted in the summary) when it cannot be decoded
+        or has fewer than MIN_FRAMES frames."""
+        try:
+            video = (video_io.read_frame_folder(path, self.CHANNELS) if path.is_dir()
+                     else video_io.read_video(path, self.CHANNELS))
+        except video_io.UnreadableVideoError as error:
+            self._skip(str(path), str(error))
+            return None
+        if len(video) < MIN_FRAMES:
+            self._skip(str(path), f"{len(video)} frames, fewer than {MIN_FRAMES}")
+            return None
+        return video_io.crop_square_and_resize(video, self.image_size)
 
     def _video_feature(self, length: int | None) -> tfds.features.Video:
         return tfds.features.Video(shape=(length, self.image_size, self.image_size, self.CHANNELS))

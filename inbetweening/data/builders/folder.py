@@ -87,16 +87,6 @@ class VideoFolder(common.VideoBuilder):
     def _generate_examples(self, root: str, relative_paths: list[str]):
         for relative_path in relative_paths:
             path = pathlib.Path(root) / relative_path
-            try:
-                video = (video_io.read_frame_folder(path, self.CHANNELS)
-                         if path.is_dir() else video_io.read_video(path, self.CHANNELS))
-            except video_io.UnreadableVideoError as error:
-                self._skip(str(path), str(error))
-                continue
-            if len(video) < common.MIN_FRAMES:
-                self._skip(str(path), f"{len(video)} frames, fewer than {common.MIN_FRAMES}")
-                continue
-            yield relative_path, {
-                "video": video_io.crop_square_and_resize(video, self.image_size),
-                "path": relative_path
-            }
+            video = self._read_usable_video(path)
+            if video is not None:
+                yield relative_path, {"video": video, "path": relative_path}

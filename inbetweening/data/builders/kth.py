@@ -67,15 +67,9 @@ class KthActions(common.VideoBuilder):
 
     def _generate_examples(self, videos):
         for path, person, action, scenario in videos:
-            try:
-                video = video_io.read_video(path, channels=self.CHANNELS)
-            except video_io.UnreadableVideoError as error:
-                self._skip(str(path), str(error))
+            video = self._read_usable_video(path)
+            if video is None:
                 continue
-            if len(video) < CLIP_LENGTH:
-                self._skip(str(path), f"{len(video)} frames, fewer than {CLIP_LENGTH}")
-                continue
-            video = video_io.crop_square_and_resize(video, self.image_size)
             for clip_index, clip in enumerate(video_io.split_into_clips(video, CLIP_LENGTH)):
                 yield f"{path.stem}_{clip_index}", {
                     "video": clip,

@@ -13,7 +13,6 @@ import numpy as np
 import rarfile
 import tensorflow_datasets as tfds
 
-from inbetweening.data import video_io
 from inbetweening.data.builders import common
 
 VALIDATION_FRACTION = 0.05
@@ -101,16 +100,6 @@ class Ucf101(common.VideoBuilder):
             if path is None:
                 self._skip(name, "listed in the split files but not among the videos")
                 continue
-            try:
-                video = video_io.read_video(path, channels=self.CHANNELS)
-            except video_io.UnreadableVideoError as error:
-                self._skip(str(path), str(error))
-                continue
-            if len(video) < common.MIN_FRAMES:
-                self._skip(str(path), f"{len(video)} frames, fewer than {common.MIN_FRAMES}")
-                continue
-            yield name, {
-                "video": video_io.crop_square_and_resize(video, self.image_size),
-                "label": name.split("/")[0],
-                "path": name
-            }
+            video = self._read_usable_video(path)
+            if video is not None:
+                yield name, {"video": video, "label": name.split("/")[0], "path": name}
