@@ -49,7 +49,8 @@ class TrainingCheckpoints:
         options = ocp.CheckpointManagerOptions(
             preservation_policy=None if read_only else policy, best_fn=_fvd,
             best_mode="min", create=not read_only, read_only=read_only,
-            enable_async_checkpointing=True)
+            # Removes what a save killed before its final rename left behind.
+            cleanup_tmp_directories=not read_only, enable_async_checkpointing=True)
         self.directory = checkpoint_dir(workdir)
         # Handlers named up front, so a fresh manager can read metadata before restoring.
         self._manager = ocp.CheckpointManager(

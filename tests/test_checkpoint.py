@@ -1,5 +1,5 @@
 """Checkpoints: keep-last-k and keep-best, partial saves, shape mismatches, and a training
-run killed with SIGKILL that resumes to the same parameters, bit for bit."""
+run killed with SIGKILL during a save that resumes to the same parameters, bit for bit."""
 import os
 import pathlib
 import signal
@@ -100,10 +100,16 @@ def test_an_unfinished_save_is_ignored(tmp_path):
     checkpoints.wait_until_finished()
     checkpoints.close()
     # What a save killed before orbax's final rename leaves behind.
-    partial = tmp_path / "checkpoints" / "4.orbax-checkpoint-tmp-1234567"
+    partial = tmp_path / "checkpoints" / "4.orbax-checkpoint-tmp"
     (partial / "state").mkdir(parents=True)
     (partial / "state" / "half_written").write_bytes(b"\0" * 10)
-    assert TrainingCheckpoints(str(tmp_path), keep=3).latest_step() == 2
+    assert TrainingCheckpoints(str(tmp_path), keep=3, read_only=True).latest_step() == 2
+    resumed = TrainingCheckpoints(str(tmp_path), keep=3)
+    assert resumed.latest_step() == 2
+    resumed.save(4, _state(4), tiny_config())  # as a resumed run does, over the leftover
+    resumed.wait_until_finished()
+    assert resumed.all_steps() == [2, 4] and not partial.exists()
+    np.testing.assert_array_equal(resumed.restore_raw(4)[0]["w"], np.full((2, 3), 4.0))
 
 
 def test_checkpoints_of_another_config_refuse_to_start_and_stay(tiny_workdir):
@@ -126,23 +132,28 @@ def _environment(cache_dir) -> dict:
             "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
 
 
+def _saving_after_a_complete_step(checkpoint_root) -> bool:
+    names = [path.name for path in checkpoint_root.iterdir()]
+    return (any(name.isdigit() for name in names)
+            and any(".orbax-checkpoint-tmp" in name for name in names))
+
+
 def _final_state(workdir):
     checkpoints = TrainingCheckpoints(str(workdir), keep=3, read_only=True)
     assert checkpoints.latest_step() == 12
     return flatten_with_names(checkpoints.restore_raw(12)[0])
 
 
-def test_run_killed_during_training_resumes_to_the_same_parameters(tmp_path):
+def test_run_killed_during_a_save_resumes_to_the_same_parameters(tmp_path):
     env = _environment(tmp_path / "jax_cache")
     killed = tmp_path / "killed"
     process = subprocess.Popen(_train_command(killed), cwd=REPO, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint_root = killed / "checkpoints"
-    while not (checkpoint_root.exists() and any(
-            p.name.isdigit() for p in checkpoint_root.iterdir())):
-        assert process.poll() is None, "training ended before its first checkpoint"
-        time.sleep(0.02)
-    assert process.poll() is None, "training finished before it could be killed"
+    # Killed while orbax writes a step, after at least one step is complete.
+    while not (checkpoint_root.exists() and _saving_after_a_complete_step(checkpoint_root)):
+        assert process.poll() is None, "training ended before it could be killed mid-save"
+        time.sleep(0.001)
     process.send_signal(signal.SIGKILL)
     process.wait()
 
