@@ -104,7 +104,8 @@ class TrainingCheckpoints:
 
 
 def check_compatible(saved_shapes: dict[str, tuple], abstract_state, directory: str) -> None:
-    expected = {path: tuple(leaf.shape) for path, leaf in flatten_with_names(abstract_state).items()}
+    expected = {path: tuple(leaf.shape)
+                for path, leaf in flatten_with_names(abstract_state).items()}
     for path in sorted(expected.keys() | saved_shapes.keys()):
         saved, wanted = saved_shapes.get(path), expected.get(path)
         if saved == wanted:

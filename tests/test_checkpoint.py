@@ -115,7 +115,8 @@ def test_an_unfinished_save_is_ignored(tmp_path):
 def test_checkpoints_of_another_config_refuse_to_start_and_stay(tiny_workdir):
     before = {p: p.stat().st_mtime_ns for p in pathlib.Path(tiny_workdir).rglob("*")}
     wider = tiny_config(**{"model.latent_channels": "16", "batch_size": "8"})
-    with pytest.raises(CheckpointMismatchError, match=r"has shape \(.*\) there but \(.*16.*\) in this"):
+    expected = r"has shape \(.*\) there but \(.*16.*\) in this config"
+    with pytest.raises(CheckpointMismatchError, match=expected):
         train.train_and_evaluate(wider, tiny_workdir)
     assert {p: p.stat().st_mtime_ns for p in pathlib.Path(tiny_workdir).rglob("*")} == before
 

@@ -1,4 +1,5 @@
 """The Inbetweener API and the sample CLI on a tiny untrained checkpoint."""
+import logging
 import os
 import subprocess
 import sys
@@ -46,10 +47,13 @@ def test_sample_keeps_the_key_frames_and_varies_with_the_seed(tiny_workdir):  # 
     np.testing.assert_array_equal(as_float, videos)
 
 
-def test_key_frames_of_another_size_are_cropped_and_resized(tiny_workdir, key_frame_files):  # noqa: F811
+def test_key_frames_of_another_size_are_cropped_and_resized(  # noqa: F811
+        tiny_workdir, key_frame_files, caplog):
     model = Inbetweener.load(tiny_workdir)
-    videos = model.sample(key_frame_files["wide"], key_frame_files["wide_end"])
+    with caplog.at_level(logging.INFO):
+        videos = model.sample(key_frame_files["wide"], key_frame_files["wide_end"])
     assert videos.shape == (1, NUM_FRAMES, SIZE, SIZE, 3)
+    assert "Key frames are 40x24: centre-cropped and resized to 16x16" in caplog.text
 
 
 @pytest.mark.parametrize("start,end,message", [
@@ -97,7 +101,8 @@ def test_mp4_and_png_contact_sheet(tmp_path):
         assert sheet.size == (NUM_FRAMES * (SIZE + 2) + 2, 3 * (SIZE + 2) + 2)
 
 
-def test_cli_bad_input_exits_2_without_output(tiny_workdir, key_frame_files, tmp_path):  # noqa: F811
+def test_cli_bad_input_exits_2_without_output(  # noqa: F811
+        tiny_workdir, key_frame_files, tmp_path):
     out = tmp_path / "out.gif"
     result = _sample_cli(f"--checkpoint={tiny_workdir}", f"--start={key_frame_files['text']}",
                          f"--end={key_frame_files['end']}", f"--out={out}")
