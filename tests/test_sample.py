@@ -50,7 +50,7 @@ def test_sample_keeps_the_key_frames_and_varies_with_the_seed(tiny_workdir):  # 
 def test_key_frames_of_another_size_are_cropped_and_resized(  # noqa: F811
         tiny_workdir, key_frame_files, caplog):
     model = Inbetweener.load(tiny_workdir)
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="absl"):
         videos = model.sample(key_frame_files["wide"], key_frame_files["wide_end"])
     assert videos.shape == (1, NUM_FRAMES, SIZE, SIZE, 3)
     assert "Key frames are 40x24: centre-cropped and resized to 16x16" in caplog.text
