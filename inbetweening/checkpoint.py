@@ -11,7 +11,6 @@ from typing import Any
 
 import jax
 import ml_collections
-import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
@@ -63,7 +62,7 @@ class TrainingCheckpoints:
         """Starts saving `state` as step `step`; `metrics` (e.g. {"val_fvd": x}) rank it."""
         meta = {"config": config.to_dict(), "next_train_batch": step}
         self._manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(_jsonable(meta))),
+            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
             metrics=metrics, force=True)
 
     def latest_step(self) -> int | None:
@@ -133,12 +132,3 @@ def _key_name(key) -> str:
             return str(getattr(key, attribute))
     return str(key)
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
