@@ -121,6 +121,15 @@ def test_checkpoints_of_another_config_refuse_to_start_and_stay(tiny_workdir):
     assert {p: p.stat().st_mtime_ns for p in pathlib.Path(tiny_workdir).rglob("*")} == before
 
 
+def test_cli_exits_2_naming_the_mismatch(tiny_workdir, tmp_path):
+    command = _train_command(tiny_workdir) + ["--config.model.latent_channels=16"]
+    result = subprocess.run(command, cwd=REPO, env=_environment(tmp_path / "jax_cache"),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: the checkpoints in ") and "there but" in last_line
+
+
 def _train_command(workdir) -> list[str]:
     overrides = [f"--config.{name}={value}" for name, value in TINY_OVERRIDES.items()]
     return [sys.executable, "-m", "inbetweening.main", "--config=configs/demo.py",
