@@ -21,6 +21,12 @@ def get_config() -> ml_collections.ConfigDict:
     # "fast" (stride-1 convolutions + depth/space rearrangements) or "xla"; same function
     # and parameters. "fast" is ~10-500x faster on XLA:CPU; GPU and TPU run either.
     model.conv_impl = "fast"
+    # "float32" or "bfloat16": dtype of activations and convolutions. Parameters, optimizer
+    # state, normalisation statistics, logits and losses stay float32 either way.
+    model.compute_dtype = "float32"
+    # Recompute each latent block's activations in the backward pass instead of keeping
+    # them: less memory for about one more forward pass of G_Z. Same parameters.
+    model.remat_latent_blocks = False
 
     config.data = data = ml_collections.ConfigDict()
     data.name = "synthetic"

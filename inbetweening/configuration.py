@@ -9,7 +9,8 @@ from inbetweening.models.layers import CONV_IMPLS
 # Each of the video discriminator's four temporal convolutions (kernel 4, no temporal
 # padding) removes 3 frames.
 MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR = 13
-NAIVE_NUM_FRAMES = 16  # z(0) has 2 steps; the naive decoder doubles time three times.
+NAIVE_NUM_FRAMES = 16
+COMPUTE_DTYPES = ("float32", "bfloat16")  # z(0) has 2 steps; the naive decoder doubles time three times.
 
 
 class ConfigError(ValueError):
@@ -27,6 +28,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
              f"config.model.variant={m.variant!r}: must be one of {VARIANTS}")
     _require(m.conv_impl in CONV_IMPLS,
              f"config.model.conv_impl={m.conv_impl!r}: must be one of {CONV_IMPLS}")
+    _require(m.compute_dtype in COMPUTE_DTYPES,
+             f"config.model.compute_dtype={m.compute_dtype!r}: must be one of "
+             f"{COMPUTE_DTYPES}")
     _require(m.num_frames % 4 == 0,
              f"config.model.num_frames={m.num_frames}: must be a multiple of 4 (the latent "
              "generator's levels have T/4, T/2 and T steps)")

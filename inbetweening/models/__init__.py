@@ -1,6 +1,7 @@
 """Model components; `create_models` builds them from `config.model`."""
 import dataclasses
 
+import jax.numpy as jnp
 import ml_collections
 
 from inbetweening.models.discriminators import ImageDiscriminator, VideoDiscriminator
@@ -16,17 +17,20 @@ class Models:
 
 def create_models(model_config: ml_collections.ConfigDict) -> Models:
     m = model_config
+    # Model configs saved before these fields existed (exports, checkpoints) lack them.
+    dtype = jnp.dtype(m.get("compute_dtype", "float32"))
     return Models(
         generator=Inbetweener(
             num_frames=m.num_frames, image_channels=m.image_channels, noise_dim=m.noise_dim,
             latent_channels=m.latent_channels, num_latent_blocks=m.num_latent_blocks,
             encoder_channels=tuple(m.encoder_channels),
             video_generator_channels=tuple(m.video_generator_channels),
-            variant=m.variant, conv_impl=m.conv_impl),
+            variant=m.variant, conv_impl=m.conv_impl, dtype=dtype,
+            remat_latent_blocks=m.get("remat_latent_blocks", False)),
         video_discriminator=VideoDiscriminator(tuple(m.video_discriminator_channels),
-                                               m.conv_impl),
+                                               m.conv_impl, dtype),
         image_discriminator=ImageDiscriminator(tuple(m.image_discriminator_channels),
-                                               m.conv_impl),
+                                               m.conv_impl, dtype),
     )
 
 

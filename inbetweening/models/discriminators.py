@@ -5,16 +5,25 @@ Layer norm normalises each example over all its positions and channels, with a l
 per-channel scale and offset, so an example's logit never depends on the rest of the batch
 (the gradient penalty differentiates per example).
 """
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 from flax import linen as nn
 
 from inbetweening.models.layers import Conv, leaky_relu
 
 
 def layer_norm(x: jax.Array) -> jax.Array:
-    return nn.LayerNorm(reduction_axes=tuple(range(1, x.ndim)), feature_axes=-1)(x)
+    """Output in x's dtype; flax computes the statistics in float32 whatever that is."""
+    return nn.LayerNorm(reduction_axes=tuple(range(1, x.ndim)), feature_axes=-1,
+                        dtype=x.dtype)(x)
+
+
+def _logit(x: jax.Array) -> jax.Array:
+    """[B, ...] -> float32 logit [B]: the losses and the gradient penalty reduce logits, so
+    they leave a lower compute dtype before any reduction."""
+    return nn.Dense(1, dtype=x.dtype)(x.reshape(x.shape[0], -1))[:, 0].astype(jnp.float32)
 
 
 class VideoDiscriminator(nn.Module):
@@ -23,15 +32,17 @@ class VideoDiscriminator(nn.Module):
 
     channels: Sequence[int]
     conv_impl: str = "fast"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, video: jax.Array) -> jax.Array:
         x = video
         for features in self.channels:
             x = Conv(features, (4, 4, 4), strides=(1, 2, 2),
-                     padding=((0, 0), (1, 1), (1, 1)), conv_impl=self.conv_impl)(x)
+                     padding=((0, 0), (1, 1), (1, 1)), conv_impl=self.conv_impl,
+                     dtype=self.dtype)(x)
             x = leaky_relu(layer_norm(x))
-        return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]
+        return _logit(x)
 
 
 class ImageDiscriminator(nn.Module):
@@ -45,18 +56,19 @@ class ImageDiscriminator(nn.Module):
 
     channels: Sequence[int]
     conv_impl: str = "fast"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, frames: jax.Array) -> jax.Array:
-        x = Conv(frames.shape[-1], (3, 3), conv_impl=self.conv_impl)(frames)
+        x = Conv(frames.shape[-1], (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(frames)
         x = leaky_relu(layer_norm(x))
         for index, features in enumerate(self.channels):
             down = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                        conv_impl=self.conv_impl)(x)
-            shortcut = Conv(features, (1, 1), conv_impl=self.conv_impl)(
+                        conv_impl=self.conv_impl, dtype=self.dtype)(x)
+            shortcut = Conv(features, (1, 1), conv_impl=self.conv_impl, dtype=self.dtype)(
                 nn.avg_pool(x, (2, 2), strides=(2, 2)))
             x = leaky_relu(layer_norm(down + shortcut))
             if index < len(self.channels) - 1:
-                x = Conv(features, (3, 3), conv_impl=self.conv_impl)(x)
+                x = Conv(features, (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
                 x = leaky_relu(layer_norm(x))
-        return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]
+        return _logit(x)

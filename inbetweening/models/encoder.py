@@ -1,15 +1,18 @@
 """Image encoder E (Section 3.1, Appendix A): frame [B, H, W, C_img] -> [B, H/8, W/8, C]."""
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 from flax import linen as nn
 
 from inbetweening.models.layers import Conv, leaky_relu
 
 
-def batch_norm(train: bool) -> nn.BatchNorm:
-    """The generator's normalisation (every 2D/3D convolution of E, G_Z and G_V)."""
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+def batch_norm(train: bool, dtype: Any) -> nn.BatchNorm:
+    """The generator's normalisation (every 2D/3D convolution of E, G_Z and G_V). Output
+    in `dtype`; flax computes the statistics in float32 whatever the input's dtype."""
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                        dtype=dtype)
 
 
 class ImageEncoder(nn.Module):
@@ -19,6 +22,7 @@ class ImageEncoder(nn.Module):
     channels: Sequence[int]
     latent_channels: int
     conv_impl: str = "fast"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, frames: jax.Array, train: bool) -> jax.Array:
@@ -26,9 +30,9 @@ class ImageEncoder(nn.Module):
         for index, features in enumerate(self.channels):
             if index % 2 == 0:
                 conv = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                            conv_impl=self.conv_impl)
+                            conv_impl=self.conv_impl, dtype=self.dtype)
             else:
-                conv = Conv(features, (3, 3), conv_impl=self.conv_impl)
-            x = leaky_relu(batch_norm(train)(conv(x)))
-        x = Conv(self.latent_channels, (3, 3), conv_impl=self.conv_impl)(x)
-        return leaky_relu(batch_norm(train)(x))
+                conv = Conv(features, (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)
+            x = leaky_relu(batch_norm(train, self.dtype)(conv(x)))
+        x = Conv(self.latent_channels, (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
+        return leaky_relu(batch_norm(train, self.dtype)(x))

@@ -4,6 +4,8 @@ z(0) = (E(xs), E(xe)) is up-sampled in time (nearest) to T/4, T/2 and T before e
 the L residual blocks; each block fuses the key-frame encodings into z with gates driven by
 the noise u.
 """
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
@@ -46,14 +48,17 @@ class LatentBlock(nn.Module):
     noise_dim: int
     fusion: bool = True
     conv_impl: str = "fast"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, previous: jax.Array, start_encoding: jax.Array,
                  end_encoding: jax.Array, noise: jax.Array, train: bool) -> jax.Array:
         batch, length, _, _, channels = previous.shape
-        block_noise = nn.Dense(length * channels, name="noise_projection")(noise)
+        block_noise = nn.Dense(length * channels, dtype=self.dtype,
+                               name="noise_projection")(noise)
         block_noise = block_noise.reshape(batch, length, channels)  # u(l), eq. 1
-        temporal_conv = lambda name: nn.Conv(channels, (3,), padding="SAME", name=name)
+        temporal_conv = lambda name: nn.Conv(channels, (3,), padding="SAME", dtype=self.dtype,
+                                             name=name)
         stochastic_term = temporal_conv("noise_conv")(block_noise)  # n(l)
         if self.fusion:
             start_gate = nn.sigmoid(temporal_conv("start_gate")(block_noise))  # eq. 2
@@ -62,30 +67,45 @@ class LatentBlock(nn.Module):
                          stochastic_term)
         else:
             fused = previous + stochastic_term[:, :, None, None, :]
-        x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, name="conv1")(fused)
-        x = leaky_relu(batch_norm(train)(x))
-        x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, name="conv2")(x)
-        return leaky_relu(previous + batch_norm(train)(x))
+        x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype,
+                 name="conv1")(fused)
+        x = leaky_relu(batch_norm(train, self.dtype)(x))
+        x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype,
+                 name="conv2")(x)
+        return leaky_relu(previous + batch_norm(train, self.dtype)(x))
 
 
 class LatentGenerator(nn.Module):
     """G_Z: (E(xs), E(xe), u) -> z [B, T, S, S, C] through `num_blocks` blocks in three
-    temporal levels of length T/4, T/2, T."""
+    temporal levels of length T/4, T/2, T.
+
+    With remat_blocks each block's activations are recomputed in the backward pass instead
+    of kept (less memory, about one more forward pass of G_Z); the parameters are the same.
+    """
 
     num_frames: int
     num_blocks: int
     noise_dim: int
     fusion: bool = True
     conv_impl: str = "fast"
+    dtype: Any = jnp.float32
+    remat_blocks: bool = False
 
     @nn.compact
     def __call__(self, start_encoding: jax.Array, end_encoding: jax.Array,
                  noise: jax.Array, train: bool) -> jax.Array:
         z = jnp.stack([start_encoding, end_encoding], axis=1)
         blocks_per_level = self.num_blocks // 3
+        # `train` (argument 5, counting the module) selects batch or running statistics.
+        block_class = nn.remat(LatentBlock, static_argnums=(5,)) if self.remat_blocks \
+            else LatentBlock
+        index = 0
         for level_length in (self.num_frames // 4, self.num_frames // 2, self.num_frames):
             z = upsample_time(z, level_length)
             for _ in range(blocks_per_level):
-                z = LatentBlock(self.noise_dim, self.fusion, self.conv_impl)(
+                # Explicit names: nn.remat's class would otherwise rename the parameters.
+                z = block_class(self.noise_dim, self.fusion, self.conv_impl, self.dtype,
+                                name=f"LatentBlock_{index}")(
                     z, start_encoding, end_encoding, noise, train)
+                index += 1
         return z

@@ -9,7 +9,7 @@ gradient of a strided convolution (needed by the gradient penalty and by the gen
 gradient through the discriminators) about 500x slower; stride-1 convolutions and their
 gradients are all fast paths.
 """
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -142,7 +142,10 @@ def _interleave_phases(y: jax.Array, axis: int, size: int, phase_axis: int) -> j
 
 
 class Conv(nn.Module):
-    """Convolution with zero padding; strides of 1 or 2. Input [B, *S, C_in]."""
+    """Convolution with zero padding; strides of 1 or 2. Input [B, *S, C_in].
+
+    Parameters are float32; input and kernel are cast to `dtype` for the convolution.
+    """
 
     features: int
     kernel_size: Sequence[int]
@@ -150,6 +153,7 @@ class Conv(nn.Module):
     padding: Padding | None = None
     use_bias: bool = False
     conv_impl: str = "fast"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -157,14 +161,19 @@ class Conv(nn.Module):
         kernel = self.param("kernel", nn.initializers.lecun_normal(),
                             (*self.kernel_size, x.shape[-1], self.features))
         padding = self.padding or [((k - 1) // 2, k // 2) for k in self.kernel_size]
-        y = strided_conv(x, kernel, self.strides or (1,) * ndim, padding, self.conv_impl)
+        y = strided_conv(x.astype(self.dtype), kernel.astype(self.dtype),
+                         self.strides or (1,) * ndim, padding, self.conv_impl)
         if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+            bias = self.param("bias", nn.initializers.zeros, (self.features,))
+            y = y + bias.astype(self.dtype)
         return y
 
 
 class ConvTranspose(nn.Module):
-    """Transposed convolution of Appendix A (PyTorch-style padding p). Input [B, *S, C_in]."""
+    """Transposed convolution of Appendix A (PyTorch-style padding p). Input [B, *S, C_in].
+
+    Parameters are float32; input and kernel are cast to `dtype` for the convolution.
+    """
 
     features: int
     kernel_size: Sequence[int]
@@ -172,12 +181,15 @@ class ConvTranspose(nn.Module):
     padding: Sequence[int]
     use_bias: bool = False
     conv_impl: str = "fast"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", nn.initializers.lecun_normal(),
                             (*self.kernel_size, x.shape[-1], self.features))
-        y = upsampling_conv(x, kernel, self.strides, self.padding, self.conv_impl)
+        y = upsampling_conv(x.astype(self.dtype), kernel.astype(self.dtype), self.strides,
+                            self.padding, self.conv_impl)
         if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+            bias = self.param("bias", nn.initializers.zeros, (self.features,))
+            y = y + bias.astype(self.dtype)
         return y

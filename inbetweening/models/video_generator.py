@@ -1,7 +1,8 @@
 """Video generator G_V (Section 3.3, Appendix A): z [B, T', S, S, C] -> video in [-1, 1]."""
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 from flax import linen as nn
 
 from inbetweening.models.encoder import batch_norm
@@ -24,6 +25,7 @@ class VideoGenerator(nn.Module):
     out_channels: int
     upsample_time: bool = False
     conv_impl: str = "fast"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
@@ -33,9 +35,10 @@ class VideoGenerator(nn.Module):
         for index, features in enumerate(all_features):
             if index in UPSAMPLING_LAYERS:
                 x = ConvTranspose(features, (time_kernel, 4, 4), strides=(time_stride, 2, 2),
-                                  padding=(1, 1, 1), conv_impl=self.conv_impl)(x)
+                                  padding=(1, 1, 1), conv_impl=self.conv_impl,
+                                  dtype=self.dtype)(x)
             else:
-                x = Conv(features, (3, 3, 3), conv_impl=self.conv_impl)(x)
+                x = Conv(features, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
             if index < len(all_features) - 1:
-                x = leaky_relu(batch_norm(train)(x))
+                x = leaky_relu(batch_norm(train, self.dtype)(x))
         return nn.tanh(x)

@@ -1,0 +1,77 @@
+"""Mixed precision (config.model.compute_dtype) and rematerialised latent blocks on a tiny
+model: a bfloat16 train step tracks the float32 one from the same state and keeps every
+parameter and optimizer state in float32; remat changes memory, not results."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from inbetweening import train
+from inbetweening.models import create_models
+from tiny_setup import TINY_MODEL, initial_state, random_videos, tiny_config
+
+BATCH = 4
+LOSSES = ("d_video_loss", "d_image_loss", "d_loss", "g_video_loss", "g_image_loss",
+          "g_loss")
+PENALTIES = ("video_penalty", "image_penalty")
+# bfloat16 keeps 8 significant bits: each rounding is off by up to 2^-9 ~ 0.2% relative.
+# A logit passes ~10 rounded convolutions, each followed by a float32-statistics
+# normalisation that rescales rather than compounds the error, so the logits and the
+# losses (softplus of logits, slope < 1) move by ~0.5%; the generator's losses also see
+# the discriminators after one Adam step, whose first update is ~lr * sign(gradient) and
+# flips where a gradient is below bfloat16's resolution (measured: <= 1%). Bound: 3%.
+# The penalties are squared input gradients, computed by a bfloat16 backward pass through
+# layer norms, whose backward subtracts the mean gradient from each gradient: a
+# cancellation that loses relative precision (measured: <= 8%, on D_I's 3-channel first
+# layer). Bound: 15%.
+LOSS_RTOL, PENALTY_RTOL = 0.03, 0.15
+
+
+@pytest.fixture(scope="module")
+def setup():
+    config = tiny_config(BATCH)
+    return initial_state(config, create_models(config.model)), random_videos(1, BATCH)[0]
+
+
+def _step(config, state, videos):
+    mesh = train.make_mesh(jax.devices()[:1])
+    step_fn = train.jit_train_step(config, create_models(config.model), mesh)
+    new_state, metrics = step_fn(state, train.global_batch(videos, mesh))
+    return jax.device_get(new_state), {k: float(v) for k, v in metrics.items()}
+
+
+def test_bfloat16_step_matches_float32_and_keeps_float32_state(setup):
+    _, reference = _step(tiny_config(BATCH), *setup)
+    state, metrics = _step(tiny_config(BATCH, compute_dtype="bfloat16"), *setup)
+    for names, rtol in ((LOSSES, LOSS_RTOL), (PENALTIES, PENALTY_RTOL)):
+        for name in names:
+            np.testing.assert_allclose(metrics[name], reference[name], rtol=rtol,
+                                       err_msg=name)
+    for path, leaf in jax.tree_util.tree_leaves_with_path(state):
+        if jnp.issubdtype(leaf.dtype, jnp.floating):
+            assert leaf.dtype == jnp.float32, jax.tree_util.keystr(path)
+
+
+def test_remat_latent_blocks_changes_nothing(setup):
+    """The generator's output and parameter gradients with and without remat."""
+    state, videos = setup
+    frames = jnp.asarray(videos[:, 0], jnp.float32) / 127.5 - 1.0
+    noise = jax.random.normal(jax.random.PRNGKey(1), (BATCH, TINY_MODEL["noise_dim"]))
+
+    def video_and_grads(remat):
+        config = tiny_config(BATCH, remat_latent_blocks=remat)
+        generator = create_models(config.model).generator
+
+        def objective(params):
+            video, _ = generator.apply(
+                {"params": params, "batch_stats": state.g_batch_stats}, frames, frames,
+                noise, train=True, mutable=["batch_stats"])
+            return jnp.mean(jnp.square(video)), video
+
+        return jax.jit(jax.grad(objective, has_aux=True))(state.g_params)
+
+    grads, video = video_and_grads(False)
+    remat_grads, remat_video = video_and_grads(True)
+    np.testing.assert_allclose(remat_video, video, atol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+                 remat_grads, grads)
