@@ -5,6 +5,9 @@ Modes: train (default) trains (resuming from DIR's checkpoints) and writes resul
 DIR/eval/results.json and results.md; summary prints the parameters per module and the
 FLOPs of one train step, and writes DIR/summary.json.
 Config values are overridden with --config.FIELD=VALUE (e.g. --config.model.variant=naive).
+Multi-process (one process per host): --coordinator_address=HOST:PORT --num_processes=N
+--process_id=I on each, or --distributed_from_env under SLURM / on Cloud TPU VMs (see
+inbetweening/distributed.py and launch/).
 """
 import sys
 
@@ -12,7 +15,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from inbetweening import evaluate, summary, train
+from inbetweening import distributed, evaluate, summary, train
 from inbetweening.api import CheckpointNotFoundError
 from inbetweening.checkpoint import CheckpointMismatchError
 from inbetweening.configuration import ConfigError
@@ -24,17 +27,20 @@ config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/
 flags.DEFINE_string("workdir", None, "Directory for TensorBoard events, samples, results.")
 flags.DEFINE_enum("mode", "train", ["train", "eval", "summary"], "What to do.")
 flags.mark_flags_as_required(["config", "workdir"])
+distributed.define_flags()
 
 # Errors caused by what the user asked for: reported in one line, exit code 2.
 USER_ERRORS = (ConfigError, DatasetNotPreparedError, CheckpointMismatchError,
-               CheckpointNotFoundError)
+               CheckpointNotFoundError, distributed.DistributedFlagsError)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.info("JAX devices: %s", jax.devices())
     try:
+        # Before any other JAX call: the first one fixes the device list.
+        distributed.initialize(FLAGS)
+        logging.info("JAX devices: %s", jax.devices())
         if FLAGS.mode == "summary":
             summary.write_summary(FLAGS.config, FLAGS.workdir)
         elif FLAGS.mode == "eval":

@@ -1,0 +1,77 @@
+"""One process of a multi-process job started by tests/test_distributed.py.
+
+    python tests/distributed_worker.py --coordinator_address=127.0.0.1:PORT
+        --num_processes=2 --process_id=I --task=train|die --output=PATH
+
+train: NUM_STEPS train steps of the tiny model over the global mesh, this process feeding
+its slice of each global batch; process 0 writes the metrics and final state to --output.
+die: process 1 exits at once without a goodbye; process 0 waits in a cross-process
+collective that can only end by the coordination service noticing the death.
+"""
+import os
+import sys
+
+import jax
+import numpy as np
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_setup import initial_state, random_videos, tiny_config  # noqa: E402
+
+from inbetweening import distributed, train  # noqa: E402
+from inbetweening.models import create_models  # noqa: E402
+
+GLOBAL_BATCH = 4
+NUM_STEPS = 2
+
+distributed.define_flags()
+flags.DEFINE_enum("task", "train", ["train", "die"], "What this job does.")
+flags.DEFINE_string("output", None, "Process 0 writes its results here (.npz).")
+FLAGS = flags.FLAGS
+
+
+def _host(x: jax.Array) -> np.ndarray:
+    """A replicated global array's value, read from this process's first shard."""
+    return np.asarray(x.addressable_data(0))
+
+
+def run_steps(output: str) -> None:
+    config = tiny_config(GLOBAL_BATCH)
+    models = create_models(config.model)
+    mesh = train.make_mesh()
+    replicated = train.replicated(mesh)
+    state = jax.tree.map(
+        lambda leaf: jax.make_array_from_callback(leaf.shape, replicated,
+                                                  lambda index: leaf[index]),
+        initial_state(config, models))
+    per_process = GLOBAL_BATCH // jax.process_count()
+    first = jax.process_index() * per_process
+    step_fn = train.jit_train_step(config, models, mesh)
+    metrics = []
+    for videos in random_videos(NUM_STEPS, GLOBAL_BATCH):
+        state, step_metrics = step_fn(
+            state, train.global_batch(videos[first:first + per_process], mesh))
+        metrics.append({k: _host(v) for k, v in step_metrics.items()})
+    if jax.process_index() == 0:
+        leaves = jax.tree_util.tree_leaves_with_path(state)
+        np.savez(output, **{f"metrics{i}/{k}": v for i, m in enumerate(metrics)
+                            for k, v in m.items()},
+                 **{jax.tree_util.keystr(path): _host(leaf) for path, leaf in leaves})
+
+
+def main(argv):
+    del argv
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    distributed.initialize(FLAGS)
+    if FLAGS.task == "train":
+        run_steps(FLAGS.output)
+    elif jax.process_index() == 1:
+        os._exit(0)
+    else:
+        from jax.experimental import multihost_utils
+        multihost_utils.sync_global_devices("never reached by process 1")
+        print("process 0 passed a barrier that process 1 never reached", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
