@@ -1,0 +1,17 @@
+#!/bin/bash
+# Training on one GPU of this machine: launch/gpu_single.sh --config=configs/kth.py
+#   --workdir=DIR [--gpu=INDEX (default 0)] [--dry_run] [FLAG...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source launch/_args.sh
+parse_args "[--gpu=INDEX] " "$@"
+GPU=0
+FLAGS=()
+for flag in ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"}; do
+  case "$flag" in
+    --gpu=*) GPU="${flag#--gpu=}" ;;
+    *) FLAGS+=("$flag") ;;
+  esac
+done
+run env CUDA_VISIBLE_DEVICES="$GPU" "$PYTHON" -m inbetweening.main --config="$CONFIG" \
+  --workdir="$WORKDIR" ${FLAGS[@]+"${FLAGS[@]}"}

@@ -1,0 +1,79 @@
+"""The launch scripts' commands (--dry_run): right program, config, work directory and
+multi-process flags; extra flags passed through; missing arguments refused."""
+import os
+import shlex
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = [".venv/bin/python", "-m", "inbetweening.main", "--config=configs/kth.py"]
+OVERRIDE = "--config.model.compute_dtype=bfloat16"
+
+
+def dry_run(script: str, *args: str, **env: str) -> list[str]:
+    """The command `script` would run, as an argument list."""
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("PYTHON", "SLURM_SUBMIT_DIR", "SLURM_GPUS_ON_NODE",
+                                "GPUS_PER_NODE", "REPO_DIR")}
+    result = subprocess.run(["bash", os.path.join(REPO, "launch", script), "--dry_run",
+                             *args], env={**environment, **env}, cwd="/",
+                            capture_output=True, text=True, check=True)
+    return shlex.split(result.stdout)
+
+
+def test_gpu_single_pins_one_gpu():
+    assert dry_run("gpu_single.sh", "--config=configs/kth.py", "--workdir=/runs/kth",
+                   "--gpu=3", OVERRIDE) == [
+        "env", "CUDA_VISIBLE_DEVICES=3", *TRAIN, "--workdir=/runs/kth", OVERRIDE]
+    assert dry_run("gpu_single.sh", "--config=configs/kth.py", "--workdir=/runs/kth")[1] \
+        == "CUDA_VISIBLE_DEVICES=0"
+
+
+def test_gpu_host_runs_one_process_over_every_gpu():
+    assert dry_run("gpu_host.sh", "--workdir=/runs/kth", "--config=configs/kth.py",
+                   OVERRIDE, PYTHON="python3") == [
+        "python3", *TRAIN[1:], "--workdir=/runs/kth", OVERRIDE]
+
+
+def test_slurm_runs_one_process_per_host_with_all_its_gpus():
+    assert dry_run("slurm_multi_host.sbatch", "--config=configs/kth.py",
+                   "--workdir=/shared/kth", "--heartbeat_timeout_seconds=60",
+                   SLURM_GPUS_ON_NODE="4") == [
+        "srun", "--ntasks-per-node=1", *TRAIN, "--workdir=/shared/kth",
+        "--distributed_from_env", "--local_device_ids=0,1,2,3",
+        "--heartbeat_timeout_seconds=60"]
+
+
+def test_slurm_directives_ask_for_one_task_per_host():
+    with open(os.path.join(REPO, "launch", "slurm_multi_host.sbatch")) as script:
+        directives = [line.split()[1] for line in script if line.startswith("#SBATCH")]
+    assert "--ntasks-per-node=1" in directives
+
+
+def test_tpu_pod_runs_the_same_command_on_every_worker():
+    command = dry_run("tpu_pod.sh", "--tpu=my-pod", "--zone=us-central2-b",
+                      "--project=my-project", "--config=configs/kth.py",
+                      "--workdir=gs://bucket/kth", OVERRIDE)
+    assert command[:5] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh"]
+    assert command[5] == "my-pod"
+    assert {"--zone=us-central2-b", "--project=my-project", "--worker=all"} <= set(command)
+    (remote,) = [arg[len("--command="):] for arg in command if arg.startswith("--command=")]
+    change_dir, train = remote.split(" && ")
+    assert change_dir == "cd inbetweening"
+    assert shlex.split(train) == [*TRAIN, "--workdir=gs://bucket/kth",
+                                  "--distributed_from_env", OVERRIDE]
+
+
+@pytest.mark.parametrize("script, args", [
+    ("gpu_single.sh", ["--config=configs/kth.py"]),
+    ("gpu_host.sh", ["--workdir=/runs/kth"]),
+    ("slurm_multi_host.sbatch", []),
+    ("tpu_pod.sh", ["--config=configs/kth.py", "--workdir=gs://bucket/kth"]),
+])
+def test_missing_arguments_are_refused(script, args):
+    result = subprocess.run(["bash", os.path.join(REPO, "launch", script), "--dry_run",
+                             *args], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "--" in result.stderr
