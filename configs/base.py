@@ -36,6 +36,9 @@ def get_config() -> ml_collections.ConfigDict:
     data.camera = "image_aux1"  # BAIR: the camera the released model's demo uses
 
     config.batch_size = 32  # global, over all devices
+    # Devices per group that split the parameters and optimizer state between them (FSDP);
+    # the batch is split over all devices either way. 1: every device holds everything.
+    config.mesh_fsdp = 1
     config.num_train_steps = 500_000
     config.learning_rate = 5e-5
     config.adam_b1 = 0.5

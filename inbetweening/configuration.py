@@ -64,6 +64,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
     _require(config.batch_size > 0 and config.batch_size % num_devices == 0,
              f"config.batch_size={config.batch_size}: must be a positive multiple of the "
              f"number of devices ({num_devices})")
+    _require(config.mesh_fsdp > 0 and num_devices % config.mesh_fsdp == 0,
+             f"config.mesh_fsdp={config.mesh_fsdp}: must divide the number of devices "
+             f"({num_devices})")
     _require(config.gradient_penalty.form in PENALTY_FORMS,
              f"config.gradient_penalty.form={config.gradient_penalty.form!r}: must be one "
              f"of {PENALTY_FORMS}")

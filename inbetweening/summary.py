@@ -22,11 +22,6 @@ def count_parameters(params) -> dict[str, int]:
             "params": int(sum(np.prod(leaf.shape) for _, leaf in leaves))}
 
 
-def abstract_train_state(config: ml_collections.ConfigDict, models) -> train.TrainState:
-    return jax.eval_shape(
-        lambda key: train.create_train_state(config, models, key), jax.random.PRNGKey(0))
-
-
 def train_step_flops(config: ml_collections.ConfigDict, models, state) -> float:
     m = config.model
     videos = jax.ShapeDtypeStruct(
@@ -39,7 +34,7 @@ def train_step_flops(config: ml_collections.ConfigDict, models, state) -> float:
 def summarize(config: ml_collections.ConfigDict) -> dict:
     validate(config, jax.device_count())
     models = create_models(config.model)
-    state = abstract_train_state(config, models)
+    state = train.abstract_train_state(config, models)
     result = {"generator": count_parameters(state.g_params),
               "video_discriminator": count_parameters(state.d_params["video"]),
               "image_discriminator": count_parameters(state.d_params["image"]),

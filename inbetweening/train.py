@@ -23,6 +23,7 @@ from inbetweening.reporting import Reporter
 from inbetweening.sampling import sample_inbetweens
 
 DATA_AXIS = "data"
+FSDP_AXIS = "fsdp"
 
 
 @flax.struct.dataclass
@@ -145,27 +146,58 @@ def train_step(state: TrainState, videos: jax.Array, *, models: Models,
     return new_state, {**d_metrics, **g_metrics}
 
 
-def make_mesh(devices=None) -> Mesh:
-    """A 1-D data-parallel mesh over `devices` (default: every device of every process)."""
-    return Mesh(np.asarray(devices if devices is not None else jax.devices()), (DATA_AXIS,))
+def make_mesh(devices=None, fsdp: int = 1) -> Mesh:
+    """A (data, fsdp) mesh over `devices` (default: every device of every process), fsdp
+    devices per row. The batch is split over every device; parameters and optimizer state
+    over the fsdp devices of a row. Rows are runs of consecutive devices, so with one
+    process per host the parameters are gathered within a host."""
+    devices = np.asarray(devices if devices is not None else jax.devices())
+    return Mesh(devices.reshape(-1, fsdp), (DATA_AXIS, FSDP_AXIS))
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+    return NamedSharding(mesh, PartitionSpec((DATA_AXIS, FSDP_AXIS)))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
+def state_shardings(state, mesh: Mesh):
+    """A tree of shardings for `state` (arrays or jax.ShapeDtypeStructs): each float array
+    split over "fsdp" along its largest axis that the fsdp size divides; the rest (step,
+    key, Adam's counts, arrays with no such axis) replicated."""
+    fsdp = mesh.shape[FSDP_AXIS]
+
+    def sharding(leaf):
+        if fsdp == 1 or not jnp.issubdtype(leaf.dtype, jnp.floating):
+            return replicated(mesh)
+        divisible = [axis for axis in np.argsort(leaf.shape, kind="stable")[::-1]
+                     if leaf.shape[axis] % fsdp == 0]
+        if not divisible:
+            return replicated(mesh)
+        spec = [None] * len(leaf.shape)
+        spec[divisible[0]] = FSDP_AXIS
+        return NamedSharding(mesh, PartitionSpec(*spec))
+
+    return jax.tree.map(sharding, state)
+
+
+def abstract_train_state(config: ml_collections.ConfigDict, models: Models) -> TrainState:
+    """create_train_state's shapes and dtypes, computed without running it."""
+    return jax.eval_shape(lambda key: create_train_state(config, models, key),
+                          jax.random.PRNGKey(0))
+
+
 def jit_train_step(config: ml_collections.ConfigDict, models: Models, mesh: Mesh):
-    """train_step under jax.jit: batch split over the mesh, state replicated. Batch norm
-    and every loss reduce over the global batch, so the result does not depend on the
-    number of devices."""
+    """train_step under jax.jit: batch split over the mesh, state as `state_shardings`
+    (replicated unless the mesh has an fsdp axis). Batch norm and every loss reduce over
+    the global batch, so the result does not depend on the number of devices."""
     step = functools.partial(train_step, models=models, config=config,
                              tx=create_optimizer(config))
-    return jax.jit(step, in_shardings=(replicated(mesh), batch_sharding(mesh)),
-                   out_shardings=(replicated(mesh), replicated(mesh)), donate_argnums=0)
+    state_sharding = state_shardings(abstract_train_state(config, models), mesh)
+    return jax.jit(step, in_shardings=(state_sharding, batch_sharding(mesh)),
+                   out_shardings=(state_sharding, replicated(mesh)), donate_argnums=0)
 
 
 def global_batch(local_videos: np.ndarray, mesh: Mesh) -> jax.Array:
@@ -205,7 +237,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     """
     validate(config, jax.device_count())
     models = create_models(config.model)
-    mesh = make_mesh()
+    mesh = make_mesh(fsdp=config.mesh_fsdp)
     checkpoints = TrainingCheckpoints(workdir, config.get("checkpoints_to_keep", 3))
     state, first_step = _restore_or_init(checkpoints, config, models, mesh)
     if first_step > config.num_train_steps:
@@ -308,15 +340,18 @@ def _duration(seconds: float) -> str:
 def _restore_or_init(checkpoints: TrainingCheckpoints, config: ml_collections.ConfigDict,
                      models: Models, mesh: Mesh) -> tuple[TrainState, int]:
     """(state to train from, first step to run): the latest checkpoint's, else a new
-    state from config.seed. Every array is replicated over `mesh`."""
-    sharding = replicated(mesh)
+    state from config.seed. Arrays are placed on `mesh` as `state_shardings` says."""
+    shapes = abstract_train_state(config, models)
+    shardings = state_shardings(shapes, mesh)
     # Under jit: initialising op by op takes tens of seconds even for tiny models.
-    init = jax.jit(lambda key: create_train_state(config, models, key), out_shardings=sharding)
+    init = jax.jit(lambda key: create_train_state(config, models, key),
+                   out_shardings=shardings)
     key = jax.random.PRNGKey(config.seed)
     latest = checkpoints.latest_step()
     if latest is None:
         return init(key), 1
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-                            jax.eval_shape(init, key))
+    abstract = jax.tree.map(
+        lambda x, sharding: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+        shapes, shardings)
     logging.info("Resuming from %s/%d", checkpoints.directory, latest)
     return checkpoints.restore(latest, abstract), latest + 1

@@ -3,8 +3,10 @@
     python tests/distributed_worker.py --coordinator_address=127.0.0.1:PORT
         --num_processes=2 --process_id=I --task=train|die --output=PATH
 
-train: NUM_STEPS train steps of the tiny model over the global mesh, this process feeding
-its slice of each global batch; process 0 writes the metrics and final state to --output.
+train: NUM_STEPS train steps of the tiny model over the global mesh (with --mesh_fsdp
+devices per parameter shard), this process feeding its slice of each global batch;
+process 0 writes the metrics, the final state and how many of its arrays are sharded to
+--output.
 die: process 1 exits at once without a goodbye; process 0 waits in a cross-process
 collective that can only end by the coordination service noticing the death.
 """
@@ -14,6 +16,7 @@ import sys
 import jax
 import numpy as np
 from absl import app, flags
+from jax.experimental import multihost_utils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tiny_setup import initial_state, random_videos, tiny_config  # noqa: E402
@@ -27,23 +30,25 @@ NUM_STEPS = 2
 distributed.define_flags()
 flags.DEFINE_enum("task", "train", ["train", "die"], "What this job does.")
 flags.DEFINE_string("output", None, "Process 0 writes its results here (.npz).")
+flags.DEFINE_integer("mesh_fsdp", 1, "config.mesh_fsdp.")
 FLAGS = flags.FLAGS
 
 
 def _host(x: jax.Array) -> np.ndarray:
-    """A replicated global array's value, read from this process's first shard."""
-    return np.asarray(x.addressable_data(0))
+    """A global array's whole value, gathered from every process."""
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
-def run_steps(output: str) -> None:
+def run_steps(output: str, mesh_fsdp: int) -> None:
     config = tiny_config(GLOBAL_BATCH)
+    config.mesh_fsdp = mesh_fsdp
     models = create_models(config.model)
-    mesh = train.make_mesh()
-    replicated = train.replicated(mesh)
+    mesh = train.make_mesh(fsdp=config.mesh_fsdp)
+    state = initial_state(config, models)
     state = jax.tree.map(
-        lambda leaf: jax.make_array_from_callback(leaf.shape, replicated,
-                                                  lambda index: leaf[index]),
-        initial_state(config, models))
+        lambda leaf, sharding: jax.make_array_from_callback(leaf.shape, sharding,
+                                                            lambda index: leaf[index]),
+        state, train.state_shardings(state, mesh))
     per_process = GLOBAL_BATCH // jax.process_count()
     first = jax.process_index() * per_process
     step_fn = train.jit_train_step(config, models, mesh)
@@ -54,8 +59,10 @@ def run_steps(output: str) -> None:
         metrics.append({k: _host(v) for k, v in step_metrics.items()})
     if jax.process_index() == 0:
         leaves = jax.tree_util.tree_leaves_with_path(state)
-        np.savez(output, **{f"metrics{i}/{k}": v for i, m in enumerate(metrics)
-                            for k, v in m.items()},
+        sharded = sum(not leaf.sharding.is_fully_replicated for _, leaf in leaves)
+        np.savez(output, sharded_leaves=sharded,
+                 **{f"metrics{i}/{k}": v for i, m in enumerate(metrics)
+                    for k, v in m.items()},
                  **{jax.tree_util.keystr(path): _host(leaf) for path, leaf in leaves})
 
 
@@ -64,11 +71,10 @@ def main(argv):
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     distributed.initialize(FLAGS)
     if FLAGS.task == "train":
-        run_steps(FLAGS.output)
+        run_steps(FLAGS.output, FLAGS.mesh_fsdp)
     elif jax.process_index() == 1:
         os._exit(0)
     else:
-        from jax.experimental import multihost_utils
         multihost_utils.sync_global_devices("never reached by process 1")
         print("process 0 passed a barrier that process 1 never reached", flush=True)
 
