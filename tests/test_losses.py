@@ -1,5 +1,6 @@
 """Eq. 7-9 and the gradient penalty against numpy float64 formulas and finite differences."""
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -87,7 +88,7 @@ def test_squared_input_gradients_match_central_finite_differences():
     """A tiny image discriminator in float64: the vjp-based |d logit / d x|^2 per example
     must equal the squared norm of a central-difference gradient."""
     with jax.enable_x64(True):
-        discriminator = ImageDiscriminator((3, 4, 4, 8))
+        discriminator = ImageDiscriminator((3, 4, 4, 8), dtype=jnp.float64)
         images = np.random.default_rng(0).uniform(-1, 1, size=(2, 16, 16, 1))
         params = random_params(jax.eval_shape(discriminator.init, jax.random.PRNGKey(0),
                                               images)["params"])

@@ -21,9 +21,10 @@ def layer_norm(x: jax.Array) -> jax.Array:
 
 
 def _logit(x: jax.Array) -> jax.Array:
-    """[B, ...] -> float32 logit [B]: the losses and the gradient penalty reduce logits, so
-    they leave a lower compute dtype before any reduction."""
-    return nn.Dense(1, dtype=x.dtype)(x.reshape(x.shape[0], -1))[:, 0].astype(jnp.float32)
+    """[B, ...] -> logit [B] in at least float32: the losses and the gradient penalty
+    reduce logits, so they leave a lower compute dtype before any reduction."""
+    logits = nn.Dense(1, dtype=x.dtype)(x.reshape(x.shape[0], -1))[:, 0]
+    return logits.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
 class VideoDiscriminator(nn.Module):
