@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(PY) -m inbetweening.main --config=configs/demo.py --workdir=$(WORKDIR)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 tests
 
 summary: $(STAMP)
 	$(PY) -m inbetweening.main --config=configs/base.py --workdir=workdir/summary --mode=summary

@@ -65,4 +65,5 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_sample_videos = 4  # held-out videos in each sample grid
     config.num_samples_per_video = 3  # in-betweens per held-out video
     config.checkpoint_every_steps = 5_000
+    config.checkpoints_to_keep = 3  # the latest k; the best by validation FVD is kept too
     return config

@@ -238,7 +238,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     validate(config, jax.device_count())
     models = create_models(config.model)
     mesh = make_mesh(fsdp=config.mesh_fsdp)
-    checkpoints = TrainingCheckpoints(workdir, config.get("checkpoints_to_keep", 3))
+    checkpoints = TrainingCheckpoints(workdir, config.checkpoints_to_keep)
     state, first_step = _restore_or_init(checkpoints, config, models, mesh)
     if first_step > config.num_train_steps:
         logging.info("%s already holds step %d of %d: nothing to train",
