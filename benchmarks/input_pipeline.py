@@ -2,6 +2,7 @@
 
     python benchmarks/input_pipeline.py                      # a generated BAIR-format fixture
     python benchmarks/input_pipeline.py --dataset=kth --data_dir=~/tensorflow_datasets
+    python benchmarks/input_pipeline.py --dataset=synthetic --image_size=32   # the demo's data
 
 Without --data_dir, writes softmotion30_44k-format TFRecords of random frames (random
 pixels are the costliest to PNG-decode) to a temporary folder and prepares them.
@@ -17,13 +18,14 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
+from inbetweening.data import input_pipeline
 from inbetweening.data import prepare
-from inbetweening.data import tfds_input
 from inbetweening.data.builders import bair
 
 _DATASET = flags.DEFINE_string("dataset", "bair", "Prepared dataset to read.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Where it is prepared; default: a fixture.")
 _CHANNELS = flags.DEFINE_integer("image_channels", 3, "1 for KTH.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 64, "Frame side.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Global batch size.")
 _FIXTURE_SEQUENCES = flags.DEFINE_integer("fixture_sequences", 256, "Sequences in the fixture.")
 _WARMUP_BATCHES = flags.DEFINE_integer("warmup_batches", 5, "Batches read before timing.")
@@ -60,11 +62,12 @@ def _videos_per_second(data_dir: str) -> float:
         },
         "model": {
             "num_frames": 16,
-            "image_size": 64,
+            "image_size": _IMAGE_SIZE.value,
             "image_channels": _CHANNELS.value
         },
     })
-    batches = tfds_input.train_batches(config, start_step=0, process_index=0, process_count=1)
+    batches = input_pipeline.train_batches(config, start_step=0, process_index=0,
+                                           process_count=1)
     for _ in range(_WARMUP_BATCHES.value):
         next(batches)
     start = time.perf_counter()
@@ -75,7 +78,7 @@ def _videos_per_second(data_dir: str) -> float:
 
 def main(argv):
     del argv  # Everything comes in through flags.
-    if _DATA_DIR.value is not None:
+    if _DATA_DIR.value is not None or _DATASET.value == "synthetic":
         videos_per_second = _videos_per_second(_DATA_DIR.value)
     else:
         with tempfile.TemporaryDirectory(prefix="input_pipeline_benchmark_") as fixture_dir:
@@ -86,10 +89,10 @@ def main(argv):
     print(
         json.dumps({
             "dataset": _DATASET.value,
-            "fixture": _DATA_DIR.value is None,
+            "fixture": _DATA_DIR.value is None and _DATASET.value != "synthetic",
             "batch_size": _BATCH_SIZE.value,
             "num_frames": 16,
-            "image_size": 64,
+            "image_size": _IMAGE_SIZE.value,
             "timed_batches": _TIMED_BATCHES.value,
             "cpu_count": os.cpu_count(),
             "videos_per_second": round(videos_per_second, 1),

@@ -17,25 +17,15 @@ import pytest
 from configs import demo
 from inbetweening import train
 from inbetweening.models import create_models
-from random_values import parameter_value
+import tiny_setup
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# One width everywhere: flax's init compiles its truncated normal once per distinct
-# kernel shape, which dominates the CLI run's start-up on this machine.
-TINY_MODEL = dict(image_size=16, noise_dim=8, latent_channels=8, num_latent_blocks=3,
-                  encoder_channels=(8,) * 6, video_generator_channels=(8,) * 6,
-                  video_discriminator_channels=(8,) * 4,
-                  image_discriminator_channels=(8,) * 4)
 BATCH = 8  # one example per simulated device
 NUM_STEPS = 2
 
 
 def tiny_config(conv_impl="fast"):
-    config = demo.get_config()
-    for name, value in {**TINY_MODEL, "conv_impl": conv_impl}.items():
-        setattr(config.model, name, value)
-    config.batch_size = BATCH
-    return config
+    return tiny_setup.tiny_config(BATCH, conv_impl=conv_impl)
 
 
 def _host(tree):
@@ -43,31 +33,11 @@ def _host(tree):
     return jax.tree_util.tree_map(np.array, jax.device_get(tree))
 
 
-def _initial_state(config, models):
-    """create_train_state's structure with values filled in numpy: running its flax init
-    compiles a truncated normal per kernel shape (~30 s here; the CLI tests run it).
-    Kernels ~ 1/sqrt(fan-in), other parameters and batch statistics nonzero, Adam moments
-    and counts zero as a fresh optimizer's."""
-    shapes = jax.eval_shape(lambda key: train.create_train_state(config, models, key),
-                            jax.random.PRNGKey(0))
-    rng = np.random.default_rng(config.seed)
-
-    def fill(path, leaf):
-        field, name = path[0].name, getattr(path[-1], "key", None)
-        if field in ("step", "g_opt_state", "d_opt_state"):
-            return np.zeros(leaf.shape, leaf.dtype)
-        if field == "key":
-            return np.asarray(jax.random.PRNGKey(config.seed))
-        return parameter_value(name, leaf.shape, rng, 0.1).astype(leaf.dtype)
-
-    return jax.tree_util.tree_map_with_path(fill, shapes)
-
-
 @pytest.fixture(scope="module")
 def setup():
     config = tiny_config()
     models = create_models(config.model)
-    state = _initial_state(config, models)
+    state = tiny_setup.initial_state(config, models, config.seed)
     videos = np.random.default_rng(0).integers(
         0, 256, size=(NUM_STEPS, BATCH, 16, 16, 16, 3), dtype=np.uint8)
     return config, models, state, videos
@@ -193,7 +163,7 @@ def test_pick_frames_equals_fancy_indexing():
 
 def _cli(workdir, *flags):
     overrides = [f"--config.model.{name}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
-                 for name, v in TINY_MODEL.items()]
+                 for name, v in tiny_setup.TINY_MODEL.items()]
     command = [sys.executable, "-m", "inbetweening.main", "--config=configs/demo.py",
                f"--workdir={workdir}", f"--config.batch_size={BATCH}",
                "--config.num_sample_videos=2", "--config.num_samples_per_video=1",
