@@ -23,7 +23,7 @@ summary: $(STAMP)
 	$(PY) -m inbetweening.main --config=configs/base.py --workdir=workdir/summary --mode=summary
 
 benchmark: $(STAMP)
-	$(PY) benchmarks/train_step.py --config=configs/demo.py
+	PYTHONPATH=. $(PY) benchmarks/train_step.py --config=configs/demo.py
 
 clean:
 	rm -rf $(VENV) workdir
