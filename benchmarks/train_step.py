@@ -52,9 +52,11 @@ def main(_):
     config = FLAGS.config
     validate(config, jax.device_count())
     models = create_models(config.model)
-    mesh = train.make_mesh()
-    state = jax.device_put(train.create_train_state(config, models, jax.random.PRNGKey(0)),
-                           train.replicated(mesh))
+    mesh = train.make_mesh(fsdp=config.mesh_fsdp)
+    # Under jit: flax's init run op by op compiles a truncated normal per kernel shape.
+    shardings = train.state_shardings(train.abstract_train_state(config, models), mesh)
+    state = jax.jit(lambda key: train.create_train_state(config, models, key),
+                    out_shardings=shardings)(jax.random.PRNGKey(0))
     m = config.model
     videos = np.random.default_rng(0).integers(
         0, 256, (config.batch_size, m.num_frames, m.image_size, m.image_size, m.image_channels),

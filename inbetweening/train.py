@@ -277,18 +277,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                          step, config.num_train_steps, 100 * step / config.num_train_steps,
                          means["d_loss"], means["g_loss"], rate,
                          _duration((config.num_train_steps - step) / rate))
-        if step % config.sample_every_steps == 0:
+        sample_due = step % config.sample_every_steps == 0
+        checkpoint_due = (step % config.checkpoint_every_steps == 0
+                          or step == config.num_train_steps)
+        if (sample_due or checkpoint_due) and pending is not None:
+            # Nothing is written from a state whose losses are unchecked.
+            _finish_step(step, pending, history)
+            pending = None
+        if sample_due:
             _write_samples(reporter, config, models, state, held_out, "samples")
-        if step % config.checkpoint_every_steps == 0 or step == config.num_train_steps:
-            if pending is not None:  # never checkpoint a state whose losses are unchecked
-                _finish_step(step, pending, history)
-                pending = None
+        if checkpoint_due:
             checkpoints.save(step, state, config,
                              _validation_metrics(validation_fvd, config, models, state,
                                                  reporter))
-    if pending is not None:
-        _finish_step(config.num_train_steps, pending, history)
-
     elapsed = time.perf_counter() - started
     trained_steps = config.num_train_steps - first_step + 1
     samples_path = _write_samples(reporter, config, models, state, held_out, "samples")
