@@ -63,8 +63,10 @@ def _synthetic_eval_batches(config, split, process_index, process_count):
                          f"{', '.join(SYNTHETIC_SPLIT_OFFSETS)}")
     local_batch = config.batch_size // process_count
     indices = np.arange(config.data.num_eval_videos) + SYNTHETIC_SPLIT_OFFSETS[split]
-    shard = np.array_split(indices, process_count)[process_index]
-    num_batches = -(-len(np.array_split(indices, process_count)[0]) // local_batch)
+    shards = np.array_split(indices, process_count)
+    shard = shards[process_index]
+    # Every process yields as many batches as the largest shard (the first) needs.
+    num_batches = -(-len(shards[0]) // local_batch)
     for batch in range(num_batches):
         chunk = shard[batch * local_batch:(batch + 1) * local_batch]
         videos = _synthetic_videos(config, chunk)
