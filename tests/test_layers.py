@@ -23,6 +23,13 @@ UPSAMPLING_CASES = {
     "3d_k4_s2_p1 (naive baseline)":
         ((2, 2, 3, 4, 2), (4, 4, 4, 2, 3), (2, 2, 2), (1, 1, 1)),
 }
+# The stride-1 layers (G_Z, G_V, encoder L1, D_I L1 and shortcut), whose fast form carries
+# its own gradient: (x shape, kernel shape, padding).
+STRIDE1_CASES = {
+    "3d_k3_p1 (latent and video generator)": ((2, 4, 3, 5, 2), (3, 3, 3, 2, 3), ((1, 1),) * 3),
+    "2d_k1_p0 (shortcut)": ((2, 4, 6, 3), (1, 1, 3, 2), ((0, 0), (0, 0))),
+    "3d_k422_valid (folded video discriminator)": ((2, 6, 4, 4, 3), (4, 2, 2, 3, 2), "VALID"),
+}
 # float32 convolutions summed in different orders by the two forms.
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 
@@ -95,6 +102,45 @@ def test_upsampling_conv_fast_equals_xla_with_gradients(name):
     x_shape, k_shape, strides, padding = UPSAMPLING_CASES[name]
     _assert_same_function(lambda a, w, impl: upsampling_conv(a, w, strides, padding, impl),
                           _random(x_shape, 2), _random(k_shape, 3))
+
+
+@pytest.mark.parametrize("name", STRIDE1_CASES)
+def test_stride1_conv_fast_equals_xla_with_gradients(name):
+    x_shape, k_shape, padding = STRIDE1_CASES[name]
+    strides = (1,) * (len(k_shape) - 2)
+    _assert_same_function(lambda a, w, impl: strided_conv(a, w, strides, padding, impl),
+                          _random(x_shape, 13), _random(k_shape, 14))
+
+
+def _penalty_gradients(conv):
+    """Gradients of a gradient penalty |d/dx sum(tanh(conv(x, w)))|^2 with respect to x and
+    w: the second derivatives the discriminator update takes."""
+    def penalty(x, kernel):
+        input_gradient = jax.grad(lambda a: jnp.sum(jnp.tanh(conv(a, kernel))))(x)
+        return jnp.sum(input_gradient ** 2)
+    return jax.jit(jax.grad(penalty, argnums=(0, 1)))
+
+
+SECOND_ORDER_CASES = {
+    **{name: (x_shape, k_shape, (1,) * (len(k_shape) - 2), padding)
+       for name, (x_shape, k_shape, padding) in STRIDE1_CASES.items()},
+    **STRIDED_CASES,
+}
+
+
+@pytest.mark.parametrize("name", SECOND_ORDER_CASES)
+def test_fast_conv_second_derivatives_equal_xla(name):
+    x_shape, k_shape, strides, padding = SECOND_ORDER_CASES[name]
+    x, kernel = _random(x_shape, 15), _random(k_shape, 16)
+    fast, xla = (_penalty_gradients(lambda a, w, impl=impl: strided_conv(a, w, strides,
+                                                                         padding, impl))
+                 for impl in ("fast", "xla"))
+    for fast_value, xla_value, what in zip(fast(x, kernel), xla(x, kernel),
+                                           ("input", "kernel")):
+        # Sums of products of three random tensors: rounding scales with the largest value.
+        np.testing.assert_allclose(fast_value, xla_value, rtol=1e-4,
+                                   atol=1e-5 * np.abs(xla_value).max(),
+                                   err_msg=f"penalty gradient for the {what}")
 
 
 @pytest.mark.parametrize("name", STRIDED_CASES)

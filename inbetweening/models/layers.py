@@ -6,9 +6,12 @@ rearrangements. Both read the same `kernel` parameter ([*K, C_in, C_out]), so a 
 trained with one runs with the other. The rewrite exists because XLA:CPU runs a transposed
 convolution with stride 2 about 10x slower than a plain convolution, and the input
 gradient of a strided convolution (needed by the gradient penalty and by the generator's
-gradient through the discriminators) about 500x slower; stride-1 convolutions and their
-gradients are all fast paths.
+gradient through the discriminators) about 500x slower. The fast form's stride-1
+convolutions also carry their own gradient (`stride1_conv`), because XLA:CPU lowers the
+kernel gradient that autodiff writes to a slow path (1-2 GFLOP/s) inside the train step.
 """
+import functools
+import itertools
 from typing import Any, Sequence
 
 import jax
@@ -39,6 +42,55 @@ def _conv(x: jax.Array, kernel: jax.Array, padding, lhs_dilation=None, strides=N
         lhs_dilation=lhs_dilation, dimension_numbers=_dimension_numbers(ndim))
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def stride1_conv(x: jax.Array, kernel: jax.Array,
+                 padding: tuple[tuple[int, int], ...]) -> jax.Array:
+    """Stride-1 zero-padded convolution whose gradients take XLA:CPU's fast paths.
+
+    x: [B, *S, C_in]; kernel: [*K, C_in, C_out]; padding: (low, high) per spatial axis.
+    The input gradient is again a `stride1_conv` (flipped kernel, C_in and C_out swapped),
+    so second derivatives (the gradient penalty) stay on this path too. The kernel
+    gradient is one matmul per tap, contracting the cotangent [B, *S', C_out] with the
+    padded input shifted by the tap over B and S'.
+    """
+    return _conv(x, kernel, padding)
+
+
+def _stride1_conv_forward(x, kernel, padding):
+    return _conv(x, kernel, padding), (x, kernel)
+
+
+def _stride1_conv_backward(padding, residuals, cotangent):
+    x, kernel = residuals
+    ndim = kernel.ndim - 2
+    kernel_size = kernel.shape[:ndim]
+    adjoint = jnp.flip(kernel, tuple(range(ndim))).swapaxes(-1, -2)
+    x_cotangent = stride1_conv(
+        cotangent, adjoint, tuple((k - 1 - low, k - 1 - high)
+                                  for k, (low, high) in zip(kernel_size, padding)))
+    padded = jnp.pad(x, [(0, 0), *padding, (0, 0)])
+    out_size = cotangent.shape[1:-1]
+    summed = list(range(ndim + 1))
+    # Cotangent first: XLA:CPU then transposes it once and reads each shifted input as is.
+    taps = [lax.dot_general(
+        cotangent, lax.slice(padded, (0, *tap, 0),
+                             (padded.shape[0], *(t + n for t, n in zip(tap, out_size)),
+                              padded.shape[-1])),
+        ((summed, summed), ((), ())), preferred_element_type=jnp.float32)
+        for tap in itertools.product(*(range(k) for k in kernel_size))]
+    kernel_cotangent = jnp.stack(taps).swapaxes(-1, -2).reshape(kernel.shape)
+    return x_cotangent, kernel_cotangent.astype(kernel.dtype)
+
+
+stride1_conv.defvjp(_stride1_conv_forward, _stride1_conv_backward)
+
+
+def _static_padding(padding, ndim: int) -> tuple[tuple[int, int], ...]:
+    if padding == "VALID":
+        return ((0, 0),) * ndim
+    return tuple((int(low), int(high)) for low, high in padding)
+
+
 def strided_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
                  padding: Padding, impl: str) -> jax.Array:
     """Zero-padded convolution with strides of 1 or 2 per axis.
@@ -47,8 +99,10 @@ def strided_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
     The fast form pads, folds each stride-2 axis into channels (space-to-depth) and folds
     the kernel the same way: out[i] = sum_k xp[2i + k] w[k] = sum_{q, r} xp2[i + q, r] w[2q + r].
     """
-    if impl == "xla" or all(s == 1 for s in strides):
+    if impl == "xla":
         return _conv(x, kernel, padding, strides=strides)
+    if all(s == 1 for s in strides):
+        return stride1_conv(x, kernel, _static_padding(padding, len(strides)))
     x = jnp.pad(x, [(0, 0), *padding, (0, 0)])
     ndim = len(strides)
     for axis, (size, k, s) in enumerate(zip(x.shape[1:-1], kernel.shape[:ndim], strides)):
@@ -57,8 +111,9 @@ def strided_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
                 f"fast strided convolution needs stride 1 or 2 and, on stride-2 axes, an even "
                 f"padded size and kernel; axis {axis} has padded size {size}, kernel {k}, "
                 f"stride {s}: use conv_impl='xla'")
-    return _conv(_space_to_depth(x, strides, batch_dims=1),
-                 _space_to_depth(kernel, strides, batch_dims=0), "VALID")
+    return stride1_conv(_space_to_depth(x, strides, batch_dims=1),
+                        _space_to_depth(kernel, strides, batch_dims=0),
+                        _static_padding("VALID", ndim))
 
 
 def _space_to_depth(x: jax.Array, strides: Sequence[int], batch_dims: int) -> jax.Array:
@@ -96,9 +151,11 @@ def upsampling_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
     """
     ndim = len(strides)
     kernel_size = kernel.shape[:ndim]
-    if impl == "xla" or all(s == 1 for s in strides):
-        pads = [(k - 1 - p, k - 1 - p) for k, p in zip(kernel_size, padding)]
+    pads = tuple((k - 1 - p, k - 1 - p) for k, p in zip(kernel_size, padding))
+    if impl == "xla":
         return _conv(x, kernel, pads, lhs_dilation=tuple(strides))
+    if all(s == 1 for s in strides):
+        return stride1_conv(x, kernel, pads)
     up_axes = [axis for axis, s in enumerate(strides) if s != 1]
     for axis in up_axes:
         if (strides[axis], kernel_size[axis], padding[axis]) != (2, 4, 1):
@@ -121,9 +178,8 @@ def upsampling_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
     folded = kernel.reshape(*split, c_in, c_out).transpose(
         *tap_positions, position, *phase_positions, position + 1)
     folded = folded.reshape(*folded.shape[:ndim], c_in, (2 ** len(up_axes)) * c_out)
-    pads = [(1, 1) if axis in up_axes else (k - 1 - p, k - 1 - p)
-            for axis, (k, p) in enumerate(zip(kernel_size, padding))]
-    phased = _conv(x, folded, pads)
+    pads = tuple((1, 1) if axis in up_axes else pad for axis, pad in enumerate(pads))
+    phased = stride1_conv(x, folded, pads)
     phased = phased.reshape(*phased.shape[:-1], *([2] * len(up_axes)), c_out)
     for axis in up_axes:
         phased = _interleave_phases(phased, axis + 1, x.shape[axis + 1], phase_axis=ndim + 1)
