@@ -11,11 +11,13 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax import lax
 
 from configs import demo
-from inbetweening import train
+from inbetweening import summary, train
 from inbetweening.models import create_models
 import tiny_setup
 
@@ -206,14 +208,26 @@ def test_cli_summary_writes_kernel_counts(tmp_path):
     workdir = tmp_path / "summary"
     result = _cli(workdir, "--mode=summary")
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((workdir / "summary.json").read_text())
-    modules = summary["generator_modules"]
+    written = json.loads((workdir / "summary.json").read_text())
+    modules = written["generator_modules"]
     assert modules["ImageEncoder_0"]["kernel_params"] == 4_736
     assert modules["LatentGenerator_0"]["kernel_params"] == 13_888
     assert modules["VideoGenerator_0"]["kernel_params"] == 14_208
-    assert summary["generator"]["kernel_params"] == 4_736 + 13_888 + 14_208
-    assert summary["video_discriminator"]["kernel_params"] == 13_856
-    assert summary["image_discriminator"]["kernel_params"] == 5_489
+    assert written["generator"]["kernel_params"] == 4_736 + 13_888 + 14_208
+    assert written["video_discriminator"]["kernel_params"] == 13_856
+    assert written["image_discriminator"]["kernel_params"] == 5_489
+
+
+def test_flops_count_each_iteration_of_nested_loops():
+    """XLA's cost analysis counts a loop body once; summary.flops counts it per iteration,
+    here 4 outer x 5 inner products of [16, 32] @ [32, 8]."""
+    matrices, right = jnp.ones((4, 5, 16, 32)), jnp.ones((32, 8))
+    looped = lambda m, r: lax.map(lambda outer: lax.map(lambda a: a @ r, outer), m)
+    unrolled = lambda m, r: jnp.stack([jnp.stack([m[i, j] @ r for j in range(5)])
+                                       for i in range(4)])
+    products = 4 * 5 * 2 * 16 * 32 * 8
+    assert summary.flops(looped, matrices, right) == pytest.approx(products, rel=0.01)
+    assert summary.flops(unrolled, matrices, right) == pytest.approx(products, rel=0.01)
 
 
 def test_a_non_finite_loss_stops_training_before_anything_is_written(tmp_path):
