@@ -22,6 +22,7 @@ from inbetweening.models.layers import strided_conv
 
 config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 flags.DEFINE_integer("repeats", 3, "Timed steps after the compile step.")
+flags.DEFINE_bool("reference_rates", True, "Also measure matmul and conv3d GFLOP/s.")
 FLAGS = flags.FLAGS
 
 
@@ -75,18 +76,31 @@ def main(_):
     jax.block_until_ready(metrics)
     seconds = (time.perf_counter() - start) / FLAGS.repeats
     step_gflops = flops / seconds / 1e9
-    rates = reference_rates(FLAGS.repeats)
-    memory = compiled.memory_analysis()
-    print(json.dumps({
+    result = {
         "device": jax.devices()[0].device_kind, "num_devices": jax.device_count(),
         "batch_size": config.batch_size, "image_size": m.image_size,
-        "conv_impl": m.conv_impl, "compile_seconds": round(compile_seconds, 1),
+        "conv_impl": m.conv_impl, "compute_dtype": m.compute_dtype,
+        "compile_seconds": round(compile_seconds, 1),
         "seconds_per_step": round(seconds, 3), "steps_per_second": round(1 / seconds, 3),
         "train_step_gflop": round(flops / 1e9, 1), "train_step_gflops": round(step_gflops, 1),
-        **{k: round(v, 1) for k, v in rates.items()},
-        "step_to_conv3d_ratio": round(step_gflops / rates["conv3d_gflops"], 3),
-        "temp_bytes": getattr(memory, "temp_size_in_bytes", None),
-    }))
+        # The partitioned program of one device; XLA counts loop bodies once here.
+        "xla_gflop_per_device": round(compiled.cost_analysis()["flops"] / 1e9, 2),
+        **peak_memory(compiled),
+    }
+    if FLAGS.reference_rates:
+        rates = reference_rates(FLAGS.repeats)
+        result.update({k: round(v, 1) for k, v in rates.items()})
+        result["step_to_conv3d_ratio"] = round(step_gflops / rates["conv3d_gflops"], 3)
+    print(json.dumps(result))
+
+
+def peak_memory(compiled) -> dict[str, int]:
+    """Bytes per device from the compiled step's memory analysis: arguments + outputs +
+    temporaries, less the outputs that reuse argument buffers (the donated state)."""
+    memory = compiled.memory_analysis()
+    peak = (memory.argument_size_in_bytes + memory.output_size_in_bytes
+            + memory.temp_size_in_bytes - memory.alias_size_in_bytes)
+    return {"temp_bytes": memory.temp_size_in_bytes, "peak_bytes_per_device": peak}
 
 
 if __name__ == "__main__":
