@@ -19,6 +19,7 @@ from typing import Callable
 import jax
 import ml_collections
 import numpy as np
+from jax.experimental import multihost_utils
 
 from inbetweening import api
 from inbetweening.configuration import validate
@@ -123,22 +124,42 @@ def model_method(generator, variables, batch_size: int) -> Method:
     return generate
 
 
+def gather_rows(rows: np.ndarray) -> np.ndarray:
+    """Every process's rows [N_p, ...], concatenated in process order, on every process
+    (shards may differ in length)."""
+    if jax.process_count() == 1:
+        return rows
+    counts = multihost_utils.process_allgather(np.array(len(rows)))
+    padded = np.zeros((counts.max(), *rows.shape[1:]), rows.dtype)
+    padded[:len(rows)] = rows
+    gathered = multihost_utils.process_allgather(padded)
+    return np.concatenate([shard[:count] for shard, count in zip(gathered, counts)])
+
+
 class ValidationFVD:
     """FVD of one generation round on the validation split, for checkpoint selection.
 
-    The I3D and the real videos' embeddings are prepared once, at construction.
+    The I3D and the real videos' embeddings are prepared once, at construction. In a
+    multi-process job each process generates and embeds its own shard of the split on its
+    own devices; the embeddings are gathered, so every process computes the same FVD over
+    the whole split (and the processes agree on the best checkpoint).
     """
 
     def __init__(self, config: ml_collections.ConfigDict):
         self._embed = fvd.i3d_embedding_fn(batch_size=config.eval.embedding_batch_size)
         self._real = split_videos(config, "validation")
-        self._real_embeddings = self._embed(self._real)
+        self._real_embeddings = gather_rows(self._embed(self._real))
         self._batch_size = config.batch_size
 
     def __call__(self, generator, variables, key: jax.Array) -> float:
+        if jax.process_count() > 1:
+            # Generation runs on this process's devices: it needs the whole parameters.
+            variables = multihost_utils.process_allgather(variables, tiled=True)
+            key = jax.random.fold_in(key, jax.process_index())
         method = model_method(generator, variables, self._batch_size)
         generated = method(self._real[:, 0], self._real[:, -1], key)
-        return frechet.frechet_distance(self._real_embeddings, self._embed(generated))
+        return frechet.frechet_distance(self._real_embeddings,
+                                        gather_rows(self._embed(generated)))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:

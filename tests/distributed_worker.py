@@ -4,9 +4,11 @@
         --num_processes=2 --process_id=I --task=train|die --output=PATH
 
 train: NUM_STEPS train steps of the tiny model over the global mesh (with --mesh_fsdp
-devices per parameter shard), this process feeding its slice of each global batch;
-process 0 writes the metrics, the final state and how many of its arrays are sharded to
---output.
+devices per parameter shard), this process feeding its slice of each global batch; after
+the first step the state is checkpointed by both processes together and the run goes on
+from the restored checkpoint; process 0 writes the metrics, the final state and how many of
+its arrays are sharded to --output.
+gather: evaluate.gather_rows of process p's p + 1 rows of value p; process 0 writes it.
 die: process 1 exits at once without a goodbye; process 0 waits in a cross-process
 collective that can only end by the coordination service noticing the death.
 """
@@ -21,14 +23,15 @@ from jax.experimental import multihost_utils
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tiny_setup import initial_state, random_videos, tiny_config  # noqa: E402
 
-from inbetweening import distributed, train  # noqa: E402
+from inbetweening import distributed, evaluate, train  # noqa: E402
+from inbetweening.checkpoint import TrainingCheckpoints  # noqa: E402
 from inbetweening.models import create_models  # noqa: E402
 
 GLOBAL_BATCH = 4
 NUM_STEPS = 2
 
 distributed.define_flags()
-flags.DEFINE_enum("task", "train", ["train", "die"], "What this job does.")
+flags.DEFINE_enum("task", "train", ["train", "die", "gather"], "What this job does.")
 flags.DEFINE_string("output", None, "Process 0 writes its results here (.npz).")
 flags.DEFINE_integer("mesh_fsdp", 1, "config.mesh_fsdp.")
 FLAGS = flags.FLAGS
@@ -53,7 +56,9 @@ def run_steps(output: str, mesh_fsdp: int) -> None:
     first = jax.process_index() * per_process
     step_fn = train.jit_train_step(config, models, mesh)
     metrics = []
-    for videos in random_videos(NUM_STEPS, GLOBAL_BATCH):
+    for step, videos in enumerate(random_videos(NUM_STEPS, GLOBAL_BATCH)):
+        if step == 1:
+            state = save_and_restore(state, config, os.path.dirname(output))
         state, step_metrics = step_fn(
             state, train.global_batch(videos[first:first + per_process], mesh))
         metrics.append({k: _host(v) for k, v in step_metrics.items()})
@@ -66,12 +71,33 @@ def run_steps(output: str, mesh_fsdp: int) -> None:
                  **{jax.tree_util.keystr(path): _host(leaf) for path, leaf in leaves})
 
 
+def save_and_restore(state, config, workdir: str):
+    """The state after a round trip through a checkpoint that every process writes its
+    shards of, read back by a fresh manager into the same sharded layout."""
+    checkpoints = TrainingCheckpoints(workdir, keep=1)
+    checkpoints.save(1, state, config)
+    checkpoints.close()
+    abstract = jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=leaf.sharding),
+        state)
+    return TrainingCheckpoints(workdir, keep=1, read_only=True).restore(1, abstract)
+
+
+def gather(output: str) -> None:
+    index = jax.process_index()
+    rows = evaluate.gather_rows(np.full((index + 1, 3), index, np.float32))
+    if index == 0:
+        np.save(output, rows)
+
+
 def main(argv):
     del argv
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     distributed.initialize(FLAGS)
     if FLAGS.task == "train":
         run_steps(FLAGS.output, FLAGS.mesh_fsdp)
+    elif FLAGS.task == "gather":
+        gather(FLAGS.output)
     elif jax.process_index() == 1:
         os._exit(0)
     else:

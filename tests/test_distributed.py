@@ -1,7 +1,8 @@
 """Multi-process training on one machine: 2 processes with 2 CPU devices each, joined by
 jax.distributed over loopback (gloo collectives) into a (data 2, fsdp 2) mesh, take the
-same steps as 1 process with 4 data-parallel devices; and when one process dies the other
-stops, with a clear message, in bounded time.
+same steps as 1 process with 4 data-parallel devices, through a checkpoint written and
+restored by both; when one process dies the other stops, with a clear message, in bounded
+time; the validation FVD's gather gives every process every process's embeddings.
 
 The 2-process job shards parameters and optimizer state (FSDP) because that covers the
 replicated case too: the batch still spans both processes, so the gradients still cross
@@ -94,6 +95,19 @@ def test_two_processes_with_fsdp_match_one_process_with_four_devices(tmp_path):
         close += np.sum(np.isclose(value, leaf, rtol=1e-5, atol=1e-6))
         total += np.size(leaf)
     assert close >= 0.999 * total, f"{total - close} of {total} values differ"
+
+
+def test_gather_rows_joins_unequal_shards_in_process_order(tmp_path):
+    output = str(tmp_path / "gathered.npy")
+    workers = _start_workers("gather", output)
+    try:
+        logs = [_finish(worker, timeout=120) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    for worker, log in zip(workers, logs):
+        assert worker.returncode == 0, log[-3000:]
+    np.testing.assert_array_equal(np.load(output), [[0.0] * 3, [1.0] * 3, [1.0] * 3])
 
 
 def test_a_dead_process_stops_the_others(tmp_path):

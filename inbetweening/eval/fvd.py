@@ -41,14 +41,15 @@ def i3d_embedding_fn(
     """Returns embed(videos [N, T, H, W, C] uint8 or float in [-1, 1]) -> [N, classes] float32.
 
     `variables`: defaults to the pretrained Kinetics-400 weights. Each batch is split over the
-    mesh's "data" axis (all devices by default); `batch_size` is rounded up to a multiple of
-    the device count and the last batch is padded, its padding dropped. `frame_size` other
-    than 224x224 is only for small test models. Single-process only. Build it once and
-    reuse it: each new function compiles the I3D again.
+    mesh's "data" axis (by default this process's devices: in a multi-process job each
+    process embeds its own videos); `batch_size` is rounded up to a multiple of the device
+    count and the last batch is padded, its padding dropped. `frame_size` other than
+    224x224 is only for small test models. Build it once and reuse it: each new function
+    compiles the I3D again.
     """
     if variables is None:
         variables = i3d_weights.load_i3d_variables()
-    mesh = mesh or Mesh(np.array(jax.devices()), (DATA_AXIS,))
+    mesh = mesh or Mesh(np.array(jax.local_devices()), (DATA_AXIS,))
     num_devices = mesh.shape[DATA_AXIS]
     batch_size = _round_up(batch_size, num_devices)
     batch_sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
