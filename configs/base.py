@@ -22,8 +22,9 @@ def get_config() -> ml_collections.ConfigDict:
     # and parameters. "fast" is ~10-500x faster on XLA:CPU; GPU and TPU run either.
     model.conv_impl = "fast"
     # "float32" or "bfloat16": dtype of activations and convolutions. Parameters, optimizer
-    # state, normalisation statistics, logits and losses stay float32 either way.
-    model.compute_dtype = "float32"
+    # state, normalisation statistics, logits and losses stay float32 either way. "auto":
+    # bfloat16 on GPU and TPU, float32 on CPU.
+    model.compute_dtype = "auto"
     # Recompute each latent block's activations in the backward pass instead of keeping
     # them: less memory for about one more forward pass of G_Z. Same parameters.
     model.remat_latent_blocks = False

@@ -3,6 +3,7 @@ anything is compiled or written."""
 import ml_collections
 
 from inbetweening.losses import PENALTY_FORMS
+from inbetweening.models import COMPUTE_DTYPES
 from inbetweening.models.inbetweener import VARIANTS
 from inbetweening.models.layers import CONV_IMPLS
 
@@ -10,7 +11,6 @@ from inbetweening.models.layers import CONV_IMPLS
 # padding) removes 3 frames.
 MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR = 13
 NAIVE_NUM_FRAMES = 16
-COMPUTE_DTYPES = ("float32", "bfloat16")  # z(0) has 2 steps; the naive decoder doubles time three times.
 
 
 class ConfigError(ValueError):

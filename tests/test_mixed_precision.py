@@ -6,8 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import kth
 from inbetweening import train
-from inbetweening.models import create_models
+from inbetweening.models import compute_dtype, create_models
 from tiny_setup import TINY_MODEL, initial_state, random_videos, tiny_config
 
 BATCH = 4
@@ -75,3 +76,18 @@ def test_remat_latent_blocks_changes_nothing(setup):
     np.testing.assert_allclose(remat_video, video, atol=1e-6)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
                  remat_grads, grads)
+
+
+@pytest.mark.parametrize("backend, expected", [("gpu", jnp.bfloat16), ("tpu", jnp.bfloat16),
+                                               ("cpu", jnp.float32)])
+def test_auto_compute_dtype_is_bfloat16_on_accelerators_only(backend, expected):
+    assert compute_dtype("auto", backend) == expected
+    assert compute_dtype("float32", backend) == jnp.float32
+
+
+def test_paper_configs_compute_in_float32_on_this_cpu():
+    config = kth.get_config()
+    assert config.model.compute_dtype == "auto"
+    models = create_models(config.model)
+    assert models.generator.dtype == jnp.float32
+    assert models.video_discriminator.dtype == jnp.float32

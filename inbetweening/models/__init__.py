@@ -1,11 +1,23 @@
 """Model components; `create_models` builds them from `config.model`."""
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 
 from inbetweening.models.discriminators import ImageDiscriminator, VideoDiscriminator
 from inbetweening.models.inbetweener import VARIANTS, Inbetweener
+
+
+COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
+
+
+def compute_dtype(name: str, backend: str | None = None) -> jnp.dtype:
+    """config.model.compute_dtype as a dtype; "auto" is bfloat16 on accelerators (GPU,
+    TPU) and float32 on `backend` "cpu" (default: JAX's default backend)."""
+    if name == "auto":
+        name = "float32" if (backend or jax.default_backend()) == "cpu" else "bfloat16"
+    return jnp.dtype(name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,7 +30,7 @@ class Models:
 def create_models(model_config: ml_collections.ConfigDict) -> Models:
     m = model_config
     # Model configs saved before these fields existed (exports, checkpoints) lack them.
-    dtype = jnp.dtype(m.get("compute_dtype", "float32"))
+    dtype = compute_dtype(m.get("compute_dtype", "float32"))
     return Models(
         generator=Inbetweener(
             num_frames=m.num_frames, image_channels=m.image_channels, noise_dim=m.noise_dim,
@@ -34,5 +46,5 @@ def create_models(model_config: ml_collections.ConfigDict) -> Models:
     )
 
 
-__all__ = ["Models", "create_models", "VARIANTS", "Inbetweener", "VideoDiscriminator",
+__all__ = ["COMPUTE_DTYPES", "Models", "compute_dtype", "create_models", "VARIANTS", "Inbetweener", "VideoDiscriminator",
            "ImageDiscriminator"]
