@@ -44,6 +44,10 @@ def main(argv):
         if FLAGS.mode == "summary":
             summary.write_summary(FLAGS.config, FLAGS.workdir)
         elif FLAGS.mode == "eval":
+            if jax.process_count() > 1:
+                raise distributed.DistributedFlagsError(
+                    "--mode=eval runs in one process (its bootstrap intervals need every "
+                    "test video in one place): start it without the distributed flags")
             evaluate.run(FLAGS.config, FLAGS.workdir)
         else:
             train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
