@@ -18,7 +18,7 @@ def get_config():
     model.video_discriminator_channels = (16, 32, 64, 128)
     model.image_discriminator_channels = (16, 32, 64, 128)
     config.batch_size = 8
-    config.num_train_steps = 400
+    config.num_train_steps = 700
     config.learning_rate = 2e-4  # the paper's 5e-5 is for 500k steps; the demo has minutes
     # I3D at 224x224 embeds ~0.4 videos/s on 2 CPU cores: too slow for a 10-minute demo.
     config.eval.validation_fvd = False
