@@ -8,6 +8,7 @@ The 2-process job shards parameters and optimizer state (FSDP) because that cove
 replicated case too: the batch still spans both processes, so the gradients still cross
 them. (With --mesh_fsdp=1 the same test passes; each job costs ~75 s here.)
 """
+import contextlib
 import os
 import socket
 import subprocess
@@ -37,16 +38,22 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_workers(task: str, output: str, extra_flags=()) -> list[subprocess.Popen]:
+def _start_two_processes(command: list[str]) -> list[subprocess.Popen]:
+    """`command` + the flags that join the two processes, each with 2 CPU devices."""
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env.update(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu",
                PYTHONPATH=REPO)
     address = f"127.0.0.1:{_free_port()}"
     return [subprocess.Popen(
-        [sys.executable, WORKER, f"--coordinator_address={address}", "--num_processes=2",
-         f"--process_id={index}", f"--task={task}", f"--output={output}", *extra_flags],
+        [*command, f"--coordinator_address={address}", "--num_processes=2",
+         f"--process_id={index}"],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for index in range(2)]
+
+
+def _start_workers(task: str, output: str, extra_flags=()) -> list[subprocess.Popen]:
+    return _start_two_processes(
+        [sys.executable, WORKER, f"--task={task}", f"--output={output}", *extra_flags])
 
 
 def _finish(process: subprocess.Popen, timeout: float) -> str:
@@ -57,10 +64,24 @@ def _finish(process: subprocess.Popen, timeout: float) -> str:
         raise
 
 
+@contextlib.contextmanager
+def _killed_on_exit(processes: list[subprocess.Popen]):
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            process.kill()
+
+
+def _assert_all_succeed(workers: list[subprocess.Popen], timeout: float) -> None:
+    logs = [_finish(worker, timeout=timeout) for worker in workers]
+    for worker, log in zip(workers, logs):
+        assert worker.returncode == 0, log[-3000:]
+
+
 def test_two_processes_with_fsdp_match_one_process_with_four_devices(tmp_path):
     output = str(tmp_path / "two_processes.npz")
-    workers = _start_workers("train", output, ["--mesh_fsdp=2"])
-    try:
+    with _killed_on_exit(_start_workers("train", output, ["--mesh_fsdp=2"])) as workers:
         # Meanwhile the reference: this session's first 4 simulated devices.
         config = tiny_config(GLOBAL_BATCH)
         models = create_models(config.model)
@@ -70,12 +91,7 @@ def test_two_processes_with_fsdp_match_one_process_with_four_devices(tmp_path):
         for videos in random_videos(NUM_STEPS, GLOBAL_BATCH):
             state, metrics = step_fn(state, train.global_batch(videos, mesh))
             reference.append(jax.device_get(metrics))
-        logs = [_finish(worker, timeout=300) for worker in workers]
-    finally:
-        for worker in workers:
-            worker.kill()
-    for worker, log in zip(workers, logs):
-        assert worker.returncode == 0, log[-3000:]
+        _assert_all_succeed(workers, timeout=300)
     results = np.load(output)
     assert results["sharded_leaves"] > 0
     for step, metrics in enumerate(reference):
@@ -99,30 +115,32 @@ def test_two_processes_with_fsdp_match_one_process_with_four_devices(tmp_path):
 
 def test_gather_rows_joins_unequal_shards_in_process_order(tmp_path):
     output = str(tmp_path / "gathered.npy")
-    workers = _start_workers("gather", output)
-    try:
-        logs = [_finish(worker, timeout=120) for worker in workers]
-    finally:
-        for worker in workers:
-            worker.kill()
-    for worker, log in zip(workers, logs):
-        assert worker.returncode == 0, log[-3000:]
+    with _killed_on_exit(_start_workers("gather", output)) as workers:
+        _assert_all_succeed(workers, timeout=120)
     np.testing.assert_array_equal(np.load(output), [[0.0] * 3, [1.0] * 3, [1.0] * 3])
+
+
+def test_eval_mode_refuses_several_processes(tmp_path):
+    command = [sys.executable, "-m", "inbetweening.main", "--config=configs/demo.py",
+               f"--workdir={tmp_path}", "--mode=eval"]
+    with _killed_on_exit(_start_two_processes(command)) as processes:
+        logs = [_finish(process, timeout=120) for process in processes]
+    for process, log in zip(processes, logs):
+        assert process.returncode == 2, log[-3000:]
+        assert "--mode=eval runs in one process" in log.strip().splitlines()[-1]
+    assert not (tmp_path / "eval").exists()
 
 
 def test_a_dead_process_stops_the_others(tmp_path):
     """Process 1 exits at once; process 0, waiting for it in a barrier, is terminated by
     JAX once process 1 has missed heartbeats for HEARTBEAT_SECONDS."""
     started = time.monotonic()
-    survivor, dying = _start_workers(
+    workers = _start_workers(
         "die", str(tmp_path / "unused.npz"),
         [f"--heartbeat_timeout_seconds={HEARTBEAT_SECONDS}", "--shutdown_timeout_seconds=5"])
-    try:
+    with _killed_on_exit(workers) as (survivor, dying):
         survivor_log = _finish(survivor, timeout=DEATH_NOTICED_WITHIN_SECONDS)
         _finish(dying, timeout=10)
-    finally:
-        survivor.kill()
-        dying.kill()
     assert time.monotonic() - started < DEATH_NOTICED_WITHIN_SECONDS
     assert survivor.returncode != 0, survivor_log[-3000:]
     assert "barrier that process 1 never reached" not in survivor_log
