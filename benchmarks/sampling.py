@@ -2,9 +2,10 @@
 
     python benchmarks/sampling.py --config=configs/bair.py [--batch_size=16]
 
-Freshly initialised weights: the speed does not depend on their values. `latency` is one
-call making one video (one pair of key frames, one sample); `throughput` one call making
-`batch_size` in-betweens of one pair, as the evaluation protocol and the CLI do.
+Freshly initialised weights: the speed does not depend on their values.
+`latency_seconds_one_video` times a call making one video (one pair of key frames, one
+sample); the `..._batched` figures, calls making `batch_size` in-betweens of one pair, as
+the evaluation protocol and the sample CLI do.
 """
 import json
 import time

@@ -46,7 +46,8 @@ def reference_rates(repeats: int) -> dict[str, float]:
     kernel = jax.random.normal(key, (3, 3, 3, 64, 64))
     conv = lambda x, k: strided_conv(x, k, (1, 1, 1), [(1, 1)] * 3, "xla")
     conv_seconds, conv_flops = timed(conv, video, kernel, repeats=repeats)
-    return {"matmul_gflops": flops / seconds / 1e9, "conv3d_gflops": conv_flops / conv_seconds / 1e9}
+    return {"matmul_gflops": flops / seconds / 1e9,
+            "conv3d_gflops": conv_flops / conv_seconds / 1e9}
 
 
 def main(_):

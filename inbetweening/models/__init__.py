@@ -8,7 +8,6 @@ import ml_collections
 from inbetweening.models.discriminators import ImageDiscriminator, VideoDiscriminator
 from inbetweening.models.inbetweener import VARIANTS, Inbetweener
 
-
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 
 
@@ -46,5 +45,5 @@ def create_models(model_config: ml_collections.ConfigDict) -> Models:
     )
 
 
-__all__ = ["COMPUTE_DTYPES", "Models", "compute_dtype", "create_models", "VARIANTS", "Inbetweener", "VideoDiscriminator",
-           "ImageDiscriminator"]
+__all__ = ["COMPUTE_DTYPES", "Models", "compute_dtype", "create_models", "VARIANTS",
+           "Inbetweener", "VideoDiscriminator", "ImageDiscriminator"]
