@@ -116,8 +116,7 @@ def strided_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
                 f"padded size and kernel; axis {axis} has padded size {size}, kernel {k}, "
                 f"stride {s}: use conv_impl='xla'")
     return stride1_conv(_space_to_depth(x, strides, batch_dims=1),
-                        _space_to_depth(kernel, strides, batch_dims=0),
-                        _static_padding("VALID", ndim))
+                        _space_to_depth(kernel, strides, batch_dims=0), ((0, 0),) * ndim)
 
 
 def _space_to_depth(x: jax.Array, strides: Sequence[int], batch_dims: int) -> jax.Array:
