@@ -18,6 +18,12 @@ def get_config() -> ml_collections.ConfigDict:
     model.video_generator_channels = (256, 256, 128, 128, 64, 64)
     model.video_discriminator_channels = (64, 128, 256, 512)
     model.image_discriminator_channels = (64, 128, 256, 512)
+    # What D_I's residual shortcuts read: "block_input" (Appendix A's L2 = Conv(L1) +
+    # Shortcut(x), as ResNet discriminators) or "previous_layer" (the 3x3 conv's output).
+    model.image_discriminator_shortcut = "block_input"
+    model.batch_norm_momentum = 0.99  # TensorFlow's default, as the paper's code would use
+    # Scale of G_V's last-layer initialisation (LeCun normal = 1).
+    model.output_init_scale = 1.0
     # "fast" (stride-1 convolutions + depth/space rearrangements) or "xla"; same function
     # and parameters. "fast" is ~10-500x faster on XLA:CPU; GPU and TPU run either.
     model.conv_impl = "fast"
@@ -34,6 +40,9 @@ def get_config() -> ml_collections.ConfigDict:
     data.data_dir = "~/tensorflow_datasets"
     data.seed = 0
     data.num_eval_videos = 256  # per held-out split of the synthetic dataset
+    # Simpler variants of the synthetic dataset: fewer objects (1-3), a "plain" background.
+    data.synthetic_max_objects = 3
+    data.synthetic_background = "varied"
     data.camera = "image_aux1"  # BAIR: the camera the released model's demo uses
 
     config.batch_size = 32  # global, over all devices
@@ -46,6 +55,13 @@ def get_config() -> ml_collections.ConfigDict:
     config.adam_b2 = 0.999
     config.adam_eps = 1e-8
 
+    # What D_I and its generator term (eq. 8-9) see of each video: "all" its T - 2 middle
+    # frames, as the equations average; "one" uniformly sampled middle frame (the same
+    # expectation for a fraction of the cost, and 1 / (T - 2) of the gradient signal).
+    config.image_discriminator_frames = "one"
+    # D_V also sees real videos under another video's key frames as fakes (matching-aware
+    # discriminator), so that it checks the middle frames against the key frames early.
+    config.mismatched_key_frames = False
     config.gradient_penalty = penalty = ml_collections.ConfigDict()
     # Roth et al. 2017 with a constant coefficient instead of their annealing. Forms:
     # "roth": E_real[(1 - D)^2 |grad|^2] + E_fake[D^2 |grad|^2] (D = sigmoid of the logit);
@@ -60,6 +76,10 @@ def get_config() -> ml_collections.ConfigDict:
     evaluation.embedding_batch_size = 16
     # FVD on the validation split at every checkpoint, to keep the best (Section 4.1).
     evaluation.validation_fvd = True
+    # At every sample step: best-of-N SSIM and PSNR of the middle frames on held-out
+    # (validation) videos, beside a cross-fade and the repeated key frames. No I3D.
+    evaluation.quality_videos = 32
+    evaluation.quality_samples = 8  # the N of best-of-N
 
     config.log_every_steps = 100
     config.sample_every_steps = 5_000

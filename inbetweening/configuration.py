@@ -4,6 +4,7 @@ import ml_collections
 
 from inbetweening.losses import PENALTY_FORMS
 from inbetweening.models import COMPUTE_DTYPES
+from inbetweening.models.discriminators import SHORTCUTS
 from inbetweening.models.inbetweener import VARIANTS
 from inbetweening.models.layers import CONV_IMPLS
 
@@ -11,6 +12,7 @@ from inbetweening.models.layers import CONV_IMPLS
 # padding) removes 3 frames.
 MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR = 13
 NAIVE_NUM_FRAMES = 16
+IMAGE_DISCRIMINATOR_FRAMES = ("one", "all")
 
 
 class ConfigError(ValueError):
@@ -61,12 +63,20 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
     _require(len(m.image_discriminator_channels) == 4,
              f"config.model.image_discriminator_channels="
              f"{tuple(m.image_discriminator_channels)}: needs 4 widths (one per stride-2 stage)")
+    _require(m.image_discriminator_shortcut in SHORTCUTS,
+             f"config.model.image_discriminator_shortcut={m.image_discriminator_shortcut!r}: "
+             f"must be one of {SHORTCUTS}")
+    _require(0 <= m.batch_norm_momentum < 1,
+             f"config.model.batch_norm_momentum={m.batch_norm_momentum}: must be in [0, 1)")
     _require(config.batch_size > 0 and config.batch_size % num_devices == 0,
              f"config.batch_size={config.batch_size}: must be a positive multiple of the "
              f"number of devices ({num_devices})")
     _require(config.mesh_fsdp > 0 and num_devices % config.mesh_fsdp == 0,
              f"config.mesh_fsdp={config.mesh_fsdp}: must divide the number of devices "
              f"({num_devices})")
+    _require(config.image_discriminator_frames in IMAGE_DISCRIMINATOR_FRAMES,
+             f"config.image_discriminator_frames={config.image_discriminator_frames!r}: "
+             f"must be one of {IMAGE_DISCRIMINATOR_FRAMES}")
     _require(config.gradient_penalty.form in PENALTY_FORMS,
              f"config.gradient_penalty.form={config.gradient_penalty.form!r}: must be one "
              f"of {PENALTY_FORMS}")

@@ -24,7 +24,7 @@ from jax.experimental import multihost_utils
 from inbetweening import api
 from inbetweening.configuration import validate
 from inbetweening.data import input_pipeline
-from inbetweening.eval import bootstrap, diversity, frechet, fvd, ssim
+from inbetweening.eval import bootstrap, diversity, frechet, fvd, middle_frames, ssim
 from inbetweening.sampling import sample_inbetweens
 from inbetweening.visualize import write_atomically
 
@@ -32,24 +32,10 @@ Method = Callable[[np.ndarray, np.ndarray, jax.Array], np.ndarray]
 METRICS = ("fvd", "diversity", "ssim")
 
 
-def cross_fade(start: np.ndarray, end: np.ndarray, num_frames: int) -> np.ndarray:
-    """uint8 [N, H, W, C] key frames -> [N, T, H, W, C] linear blends."""
-    weights = np.linspace(0.0, 1.0, num_frames)[None, :, None, None, None]
-    blend = (1 - weights) * start[:, None].astype(np.float64) + weights * end[:, None]
-    return np.round(blend).astype(np.uint8)
-
-
-def repeat_key_frames(start: np.ndarray, end: np.ndarray, num_frames: int) -> np.ndarray:
-    """[N, T, H, W, C]: the start frame for frames 0..T/2-1, the end frame after."""
-    half = num_frames // 2
-    return np.concatenate([np.repeat(start[:, None], half, axis=1),
-                           np.repeat(end[:, None], num_frames - half, axis=1)], axis=1)
-
-
 def reference_methods(num_frames: int) -> dict[str, tuple[Method, int]]:
     """Deterministic methods, so one generation round each."""
-    return {"cross-fade": (lambda s, e, key: cross_fade(s, e, num_frames), 1),
-            "repeat start, then end": (lambda s, e, key: repeat_key_frames(s, e, num_frames), 1)}
+    return {name: (lambda s, e, key, method=method: method(s, e, num_frames), 1)
+            for name, method in middle_frames.REFERENCES.items()}
 
 
 def _summary(samples: np.ndarray, num_resamples: int) -> dict:

@@ -8,8 +8,9 @@ PENALTY_FORMS = ("roth", "real", "real_fake")
 
 
 def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
-    """-log D(real) - log(1 - D(fake)), mean over the batch; D = sigmoid(logit)."""
-    return jnp.mean(jax.nn.softplus(-real_logits) + jax.nn.softplus(fake_logits))
+    """-log D(real) - log(1 - D(fake)), each term a mean over its own examples (there may
+    be more fakes than reals); D = sigmoid(logit)."""
+    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
 
 
 def generator_loss(fake_logits: jax.Array) -> jax.Array:

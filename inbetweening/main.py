@@ -15,7 +15,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from inbetweening import distributed, evaluate, summary, train
+from inbetweening import compilation_cache, distributed, evaluate, summary, train
 from inbetweening.api import CheckpointNotFoundError
 from inbetweening.checkpoint import CheckpointMismatchError
 from inbetweening.configuration import ConfigError
@@ -28,6 +28,7 @@ flags.DEFINE_string("workdir", None, "Directory for TensorBoard events, samples,
 flags.DEFINE_enum("mode", "train", ["train", "eval", "summary"], "What to do.")
 flags.mark_flags_as_required(["config", "workdir"])
 distributed.define_flags()
+compilation_cache.define_flags()
 
 # Errors caused by what the user asked for: reported in one line, exit code 2.
 USER_ERRORS = (ConfigError, DatasetNotPreparedError, CheckpointMismatchError,
@@ -40,6 +41,7 @@ def main(argv):
     try:
         # Before any other JAX call: the first one fixes the device list.
         distributed.initialize(FLAGS)
+        compilation_cache.enable(FLAGS.compilation_cache_dir)
         logging.info("JAX devices: %s", jax.devices())
         if FLAGS.mode == "summary":
             summary.write_summary(FLAGS.config, FLAGS.workdir)

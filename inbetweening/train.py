@@ -10,12 +10,14 @@ import ml_collections
 import numpy as np
 import optax
 from absl import logging
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from inbetweening import losses
 from inbetweening.checkpoint import TrainingCheckpoints
 from inbetweening.configuration import validate
 from inbetweening.data import input_pipeline
+from inbetweening.eval.middle_frames import MiddleFrameQuality
 from inbetweening.evaluate import ValidationFVD
 from inbetweening.models import Models, create_models
 from inbetweening.pixels import to_model_range
@@ -68,23 +70,46 @@ def pick_frames(videos: jax.Array, frame_index: jax.Array) -> jax.Array:
     return jnp.einsum("bt,bthwc->bhwc", one_hot, videos)
 
 
+def image_discriminator_frames(videos: jax.Array, frame_index: jax.Array | None) -> jax.Array:
+    """The frames D_I judges, from videos [B, T, H, W, C]: with frame_index [B], one
+    sampled middle frame per video [B, H, W, C]; with None, every middle frame
+    [B * (T - 2), H, W, C] (eq. 8-9's average over the T - 2 frames)."""
+    if frame_index is None:
+        return videos[:, 1:-1].reshape(-1, *videos.shape[2:])
+    return pick_frames(videos, frame_index)
+
+
 def _logit_fns(models: Models, d_params):
     video_logits = lambda v: models.video_discriminator.apply({"params": d_params["video"]}, v)
     image_logits = lambda f: models.image_discriminator.apply({"params": d_params["image"]}, f)
     return video_logits, image_logits
 
 
+def mismatched_key_frames(videos: jax.Array) -> jax.Array:
+    """videos [B, T, H, W, C] with the key frames (0 and T - 1) of the next video in the
+    batch: real frames that do not belong between their key frames."""
+    other = jnp.roll(videos, 1, axis=0)
+    return jnp.concatenate([other[:, :1], videos[:, 1:-1], other[:, -1:]], axis=1)
+
+
 def discriminator_objective(d_params, real: jax.Array, fake: jax.Array,
                             frame_index: jax.Array, models: Models,
-                            penalty: ml_collections.ConfigDict):
-    """Eq. 7 + eq. 8 (one sampled intermediate frame per video) + coefficient/2 * Omega."""
+                            penalty: ml_collections.ConfigDict, mismatched: bool = False):
+    """Eq. 7 + eq. 8 + coefficient/2 * Omega. frame_index: as image_discriminator_frames.
+
+    With `mismatched`, D_V also learns to reject real videos under another video's key
+    frames (a matching-aware discriminator, Reed et al. 2016): its fake half is then
+    generated and mismatched videos in equal parts.
+    """
     video_logits, image_logits = _logit_fns(models, d_params)
-    batch = real.shape[0]
     metrics, total = {}, 0.0
+    video_fakes = (jnp.concatenate([fake, mismatched_key_frames(real)]) if mismatched
+                   else fake)
     for name, logit_fn, real_x, fake_x in (
-            ("video", video_logits, real, fake),
-            ("image", image_logits, pick_frames(real, frame_index),
-             pick_frames(fake, frame_index))):
+            ("video", video_logits, real, video_fakes),
+            ("image", image_logits, image_discriminator_frames(real, frame_index),
+             image_discriminator_frames(fake, frame_index))):
+        batch = real_x.shape[0]
         # Real and fake in one batch: both discriminators treat every example on its own.
         logits, sq_grads = losses.logits_and_squared_input_gradients(
             logit_fn, jnp.concatenate([real_x, fake_x]))
@@ -99,10 +124,11 @@ def discriminator_objective(d_params, real: jax.Array, fake: jax.Array,
 
 
 def generator_objective(fake: jax.Array, d_params, frame_index: jax.Array, models: Models):
-    """Eq. 9 with one sampled intermediate frame per video."""
+    """Eq. 9. frame_index: as image_discriminator_frames."""
     video_logits, image_logits = _logit_fns(models, d_params)
     video_term = losses.generator_loss(video_logits(fake))
-    image_term = losses.generator_loss(image_logits(pick_frames(fake, frame_index)))
+    image_term = losses.generator_loss(image_logits(image_discriminator_frames(fake,
+                                                                                frame_index)))
     total = video_term + image_term
     return total, {"g_video_loss": video_term, "g_image_loss": image_term, "g_loss": total}
 
@@ -118,7 +144,8 @@ def train_step(state: TrainState, videos: jax.Array, *, models: Models,
     batch, num_frames = videos.shape[:2]
     noise_key, frame_key = jax.random.split(jax.random.fold_in(state.key, state.step))
     noise = jax.random.normal(noise_key, (batch, config.model.noise_dim))
-    frame_index = jax.random.randint(frame_key, (batch,), 1, num_frames - 1)
+    frame_index = (jax.random.randint(frame_key, (batch,), 1, num_frames - 1)
+                   if config.image_discriminator_frames == "one" else None)
 
     def generate(g_params):
         fake, updates = models.generator.apply(
@@ -130,7 +157,7 @@ def train_step(state: TrainState, videos: jax.Array, *, models: Models,
 
     d_grads, d_metrics = jax.grad(discriminator_objective, has_aux=True)(
         state.d_params, videos, jax.lax.stop_gradient(fake), frame_index, models,
-        config.gradient_penalty)
+        config.gradient_penalty, config.mismatched_key_frames)
     d_updates, d_opt_state = tx.update(d_grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, d_updates)
 
@@ -217,13 +244,50 @@ def check_finite(step: int, metrics: dict[str, float]) -> None:
                 "after the last finite step")
 
 
+def _generator_variables(state: TrainState):
+    """The generator's variables, whole on every process (each samples on its own)."""
+    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    if jax.process_count() > 1:
+        variables = multihost_utils.process_allgather(variables, tiled=True)
+    return variables
+
+
+def _sampler(config: ml_collections.ConfigDict, models: Models, state: TrainState):
+    """A middle_frames.Sampler over the state's generator, about a training batch of
+    videos per call."""
+    variables = _generator_variables(state)
+
+    def sample(start, end, num_samples, key):
+        chunk = max(1, config.batch_size // num_samples)
+        return np.concatenate([
+            sample_inbetweens(models.generator, variables, start[i:i + chunk],
+                              end[i:i + chunk], num_samples, jax.random.fold_in(key, i))
+            for i in range(0, len(start), chunk)])
+    return sample
+
+
 def _write_samples(reporter: Reporter, config, models: Models, state: TrainState,
                    held_out: np.ndarray, tag: str) -> str:
-    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
-    generated = sample_inbetweens(models.generator, variables, held_out[:, 0],
-                                  held_out[:, -1], config.num_samples_per_video,
-                                  _evaluation_key(config, int(state.step)))
+    generated = _sampler(config, models, state)(
+        held_out[:, 0], held_out[:, -1], config.num_samples_per_video,
+        _evaluation_key(config, int(state.step)))
     return reporter.samples(int(state.step), held_out, generated, tag)
+
+
+def _middle_frame_metrics(quality: MiddleFrameQuality, config, models: Models,
+                          state: TrainState, reporter: Reporter) -> dict[str, float]:
+    """Best-of-N SSIM and PSNR on held-out videos, logged with the references beside."""
+    step = int(state.step)
+    # Its own stream: the sample grid's noise is _evaluation_key(config, step).
+    key = jax.random.fold_in(_evaluation_key(config, step), 1)
+    metrics = quality(_sampler(config, models, state), key)
+    reporter.scalars(step, {f"held_out/{name}": value for name, value in metrics.items()})
+    logging.info("step %d: held-out best-of-%d SSIM %.3f, PSNR %.2f dB (cross-fade %.3f, "
+                 "%.2f dB; repeated key frames %.3f, %.2f dB)", step, quality.num_samples,
+                 metrics["model_ssim"], metrics["model_psnr"], metrics["cross-fade_ssim"],
+                 metrics["cross-fade_psnr"], metrics["repeat start, then end_ssim"],
+                 metrics["repeat start, then end_psnr"])
+    return metrics
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
@@ -248,6 +312,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     batches = input_pipeline.train_batches(config, first_step - 1, jax.process_index(),
                                            jax.process_count())
     held_out = input_pipeline.held_out_videos(config, config.num_sample_videos)
+    quality = MiddleFrameQuality(
+        input_pipeline.held_out_videos(config, config.eval.quality_videos),
+        config.eval.quality_samples)
     step_fn = jit_train_step(config, models, mesh)
     reporter = Reporter(workdir)
     validation_fvd = ValidationFVD(config) if config.eval.validation_fvd else None
@@ -286,6 +353,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
             pending = None
         if sample_due:
             _write_samples(reporter, config, models, state, held_out, "samples")
+            held_out_metrics = _middle_frame_metrics(quality, config, models, state,
+                                                     reporter)
         if checkpoint_due:
             checkpoints.save(step, state, config,
                              _validation_metrics(validation_fvd, config, models, state,
@@ -293,17 +362,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     elapsed = time.perf_counter() - started
     trained_steps = config.num_train_steps - first_step + 1
     samples_path = _write_samples(reporter, config, models, state, held_out, "samples")
+    if config.num_train_steps % config.sample_every_steps:
+        held_out_metrics = _middle_frame_metrics(quality, config, models, state, reporter)
     final = {k: float(v) for k, v in jax.device_get(metrics).items()}
     metrics_path = reporter.json("metrics.json", {
         "steps": config.num_train_steps, "seconds": round(elapsed, 1),
         "steps_per_second": round(trained_steps / elapsed, 3),
-        "final_losses": final, "samples": samples_path})
+        "final_losses": final, "held_out": held_out_metrics,
+        "held_out_videos": len(quality.real), "held_out_samples": quality.num_samples,
+        "samples": samples_path})
     checkpoints.wait_until_finished()
     checkpoints.close()
     reporter.close()
     logging.info("Samples (rows: real video, then %d in-betweens): %s",
                  config.num_samples_per_video, samples_path)
     logging.info("Metrics: %s", metrics_path)
+    if jax.process_index() == 0:
+        print(f"Middle frames at step {config.num_train_steps}:\n"
+              f"{quality.table(held_out_metrics)}")
     return state
 
 

@@ -26,23 +26,6 @@ def _scipy_frechet(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
 
 
-def test_cross_fade_blends_linearly_from_start_to_end():
-    start = np.full((2, 4, 4, 1), 10, np.uint8)
-    end = np.full((2, 4, 4, 1), 160, np.uint8)
-    video = evaluate.cross_fade(start, end, T)
-    assert video.shape == (2, T, 4, 4, 1) and video.dtype == np.uint8
-    np.testing.assert_array_equal(video[:, 0], start)
-    np.testing.assert_array_equal(video[:, -1], end)
-    assert video[0, 5, 0, 0, 0] == round(10 + 150 * 5 / 15)
-
-
-def test_repeat_key_frames_switches_at_the_middle():
-    start = np.zeros((1, 2, 2, 3), np.uint8)
-    end = np.full((1, 2, 2, 3), 255, np.uint8)
-    video = evaluate.repeat_key_frames(start, end, T)
-    assert np.all(video[0, :8] == 0) and np.all(video[0, 8:] == 255)
-
-
 def test_the_real_videos_score_perfectly():
     real = _videos(0)
     methods = {"oracle": (lambda s, e, key: real, 3)}

@@ -92,6 +92,21 @@ def test_objects_in_view_and_object_counts():
     assert counts == {1, 2, 3}
 
 
+def test_simpler_variants_keep_the_objects_and_motion_of_each_video():
+    varied = generate_batch(0, range(40), 16, 64, 64, 3)
+    simple = generate_batch(0, range(40), 16, 64, 64, 3, max_objects=1, background="plain")
+    assert {_num_objects(video[0]) for video in simple} == {1}
+    background = ~_foreground(simple)
+    # One grey everywhere but at the antialiased edges of the object.
+    assert np.mean(simple[background] == 60) > 0.98
+    # The first object of each video is drawn the same way: its centroid path is the same
+    # in both variants wherever it is the only object of the varied video.
+    single = [n for n in range(40) if all(_num_objects(varied[n, t]) == 1 for t in (0, 8, 15))]
+    assert len(single) >= 5
+    for c_varied, c_simple in zip(_centroids(varied[single]), _centroids(simple[single])):
+        np.testing.assert_allclose(c_varied, c_simple, atol=1.0)
+
+
 def test_frames_move():
     videos = generate_batch(0, range(30), 16, 32, 32, 3).astype(np.int16)
     # Every step changes some pixels, and the key frames differ clearly.
@@ -128,6 +143,9 @@ def test_objects_bounce_off_walls():
     (dict(height=32.0), "height"),
     (dict(seed=-1), "seed"),
     (dict(index=-2), "index"),
+    (dict(max_objects=0), "max_objects"),
+    (dict(max_objects=4), "max_objects"),
+    (dict(background="striped"), "background"),
 ])
 def test_bad_arguments_raise(kwargs, name):
     args = dict(seed=0, index=0, num_frames=4, height=16, width=16, channels=3) | kwargs

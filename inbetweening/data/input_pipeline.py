@@ -22,7 +22,9 @@ class DatasetNotPreparedError(ValueError):
 def _synthetic_videos(config: ml_collections.ConfigDict, indices) -> np.ndarray:
     m = config.model
     return synthetic.generate_batch(config.data.seed, indices, m.num_frames, m.image_size,
-                                    m.image_size, m.image_channels)
+                                    m.image_size, m.image_channels,
+                                    config.data.synthetic_max_objects,
+                                    config.data.synthetic_background)
 
 
 def train_batches(config: ml_collections.ConfigDict, start_step: int, process_index: int,

@@ -50,16 +50,21 @@ _SPEED_RANGE = (0.025, 0.06)
 _OBJECT_VALUES = (130.0, 170.0, 210.0, 250.0)
 _BACKGROUND_VALUE_RANGE = (40.0, 80.0)
 _BACKGROUND_GRADIENT = 12.0
+# "varied": a colour and gradient per video; "plain": one mid-dark grey for every video.
+BACKGROUNDS = ("varied", "plain")
+_PLAIN_BACKGROUND_VALUE = 60.0
 
 
 def generate_video(seed: int, index: int, num_frames: int, height: int, width: int,
-                   channels: int) -> np.ndarray:
+                   channels: int, max_objects: int = _MAX_OBJECTS,
+                   background: str = "varied") -> np.ndarray:
     """Video `index` of the dataset with seed `seed`, uint8 [num_frames, height, width, channels].
 
-    channels is 1 (grayscale) or 3 (RGB). Each video depends only on (seed, index), so any video
+    channels is 1 (grayscale) or 3 (RGB). max_objects (1-3) and background (BACKGROUNDS)
+    make simpler variants of the dataset, for a model that has minutes to learn. Each video depends only on (seed, index), so any video
     can be made on its own: for exact resume and for sharding indices across processes.
     """
-    _validate(num_frames, height, width, channels)
+    _validate(num_frames, height, width, channels, max_objects, background)
     _check_int("seed", seed, 0)
     _check_int("index", index, 0)
     rng = np.random.default_rng([seed, index])
@@ -74,11 +79,14 @@ def generate_video(seed: int, index: int, num_frames: int, height: int, width: i
                 + np.sin(angle) * (ys[:, None] / height - 0.5))
     # Channels first while compositing: numpy is much faster when the broadcast colour varies
     # along the outermost axis than along a size-3 innermost one.
-    background = bg_colour[:, None, None] + 2 * _BACKGROUND_GRADIENT * gradient
-    frames = np.repeat(background[:, None].astype(np.float32), num_frames, axis=1)
+    canvas = bg_colour[:, None, None] + 2 * _BACKGROUND_GRADIENT * gradient
+    if background == "plain":
+        canvas = np.full((channels, height, width), _PLAIN_BACKGROUND_VALUE)
+    frames = np.repeat(canvas[:, None].astype(np.float32), num_frames, axis=1)
 
     num_objects = int(rng.integers(1, _MAX_OBJECTS + 1))
-    values = rng.choice(_OBJECT_VALUES, size=num_objects, replace=False)
+    # Drawn as for the full dataset, then cut: with fewer objects a video keeps the first ones.
+    values = rng.choice(_OBJECT_VALUES, size=num_objects, replace=False)[:max_objects]
     t = np.arange(num_frames, dtype=np.float32)
     # Drawing in list order is the depth order: later objects occlude earlier ones.
     for value in values:
@@ -105,15 +113,17 @@ def generate_video(seed: int, index: int, num_frames: int, height: int, width: i
 
 
 def generate_batch(seed: int, indices: Sequence[int], num_frames: int, height: int, width: int,
-                   channels: int) -> np.ndarray:
+                   channels: int, max_objects: int = _MAX_OBJECTS,
+                   background: str = "varied") -> np.ndarray:
     """Videos `indices` of the dataset with seed `seed`, uint8 [len(indices), T, H, W, C].
 
     Equal to stacking generate_video(seed, i, ...) for i in indices.
     """
-    _validate(num_frames, height, width, channels)
+    _validate(num_frames, height, width, channels, max_objects, background)
     batch = np.empty((len(indices), num_frames, height, width, channels), np.uint8)
     for row, index in enumerate(indices):
-        batch[row] = generate_video(seed, index, num_frames, height, width, channels)
+        batch[row] = generate_video(seed, index, num_frames, height, width, channels,
+                                    max_objects, background)
     return batch
 
 
@@ -149,10 +159,16 @@ def _check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _validate(num_frames: int, height: int, width: int, channels: int) -> None:
+def _validate(num_frames: int, height: int, width: int, channels: int, max_objects: int,
+              background: str) -> None:
     _check_int("num_frames", num_frames, 2)
     _check_int("height", height, 1)
     _check_int("width", width, 1)
     if (isinstance(channels, bool) or not isinstance(channels, numbers.Integral)
             or channels not in (1, 3)):
         raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+    _check_int("max_objects", max_objects, 1)
+    if max_objects > _MAX_OBJECTS:
+        raise ValueError(f"max_objects must be at most {_MAX_OBJECTS}, got {max_objects}")
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {BACKGROUNDS}, got {background!r}")

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from inbetweening.models.discriminators import ImageDiscriminator, VideoDiscriminator
+from inbetweening.models.encoder import BATCH_NORM_MOMENTUM
 from inbetweening.models.inbetweener import VARIANTS, Inbetweener
 
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
@@ -37,11 +38,14 @@ def create_models(model_config: ml_collections.ConfigDict) -> Models:
             encoder_channels=tuple(m.encoder_channels),
             video_generator_channels=tuple(m.video_generator_channels),
             variant=m.variant, conv_impl=m.conv_impl, dtype=dtype,
-            remat_latent_blocks=m.get("remat_latent_blocks", False)),
+            remat_latent_blocks=m.get("remat_latent_blocks", False),
+            batch_norm_momentum=m.get("batch_norm_momentum", BATCH_NORM_MOMENTUM),
+            output_init_scale=m.get("output_init_scale", 1.0)),
         video_discriminator=VideoDiscriminator(tuple(m.video_discriminator_channels),
                                                m.conv_impl, dtype),
-        image_discriminator=ImageDiscriminator(tuple(m.image_discriminator_channels),
-                                               m.conv_impl, dtype),
+        image_discriminator=ImageDiscriminator(
+            tuple(m.image_discriminator_channels), m.conv_impl, dtype,
+            m.get("image_discriminator_shortcut", "previous_layer")),
     )
 
 

@@ -5,6 +5,7 @@ Layer norm normalises each example over all its positions and channels, with a l
 per-channel scale and offset, so an example's logit never depends on the rest of the batch
 (the gradient penalty differentiates per example).
 """
+import functools
 from typing import Any, Sequence
 
 import jax
@@ -46,30 +47,40 @@ class VideoDiscriminator(nn.Module):
         return _logit(x)
 
 
-class ImageDiscriminator(nn.Module):
-    """L1: 3x3 convolution to the image's own channel count; then per stage a 4x4 stride-2
-    convolution plus Shortcut(previous) = 1x1 conv of a 2x2 average pool, followed (except
-    in the last stage) by a 3x3 convolution; then a dense layer to one logit.
+SHORTCUTS = ("block_input", "previous_layer")
 
-    The shortcut takes the previous layer's output: Appendix A's Shortcut(x) cannot be the
-    input image, whose size differs from L4 on (PAPER_NOTES.md).
+
+class ImageDiscriminator(nn.Module):
+    """Four residual blocks, then a dense layer to one logit. Block k (Appendix A's
+    {L1, L2}, {L3, L4}, {L5, L6}, {L7, L8}): a 3x3 convolution keeping the channel count,
+    then a 4x4 stride-2 convolution to `channels[k]`, plus Shortcut = 1x1 convolution of a
+    2x2 average pool; layer norm and leaky ReLU after every convolution (after the sum for
+    the stride-2 one).
+
+    `shortcut` names what the shortcut reads: "block_input" (the block's input, the
+    discriminator's input x for the first block, as Appendix A writes
+    L2 = Conv(L1) + Shortcut(x), and as ResNet discriminators do) or "previous_layer" (the
+    3x3 convolution's output: each residual then spans one strided convolution). The
+    parameter shapes and names are the same either way.
     """
 
     channels: Sequence[int]
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
+    shortcut: str = "block_input"
 
     @nn.compact
     def __call__(self, frames: jax.Array) -> jax.Array:
-        x = Conv(frames.shape[-1], (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(frames)
-        x = leaky_relu(layer_norm(x))
-        for index, features in enumerate(self.channels):
-            down = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                        conv_impl=self.conv_impl, dtype=self.dtype)(x)
-            shortcut = Conv(features, (1, 1), conv_impl=self.conv_impl, dtype=self.dtype)(
-                nn.avg_pool(x, (2, 2), strides=(2, 2)))
-            x = leaky_relu(layer_norm(down + shortcut))
-            if index < len(self.channels) - 1:
-                x = Conv(features, (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
-                x = leaky_relu(layer_norm(x))
+        if self.shortcut not in SHORTCUTS:
+            raise ValueError(f"image discriminator shortcut {self.shortcut!r}: must be one "
+                             f"of {SHORTCUTS}")
+        conv = functools.partial(Conv, conv_impl=self.conv_impl, dtype=self.dtype)
+        x = block_input = frames
+        for features in self.channels:
+            x = leaky_relu(layer_norm(conv(x.shape[-1], (3, 3))(x)))
+            shortcut_source = block_input if self.shortcut == "block_input" else x
+            down = conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))(x)
+            shortcut = conv(features, (1, 1))(
+                nn.avg_pool(shortcut_source, (2, 2), strides=(2, 2)))
+            x = block_input = leaky_relu(layer_norm(down + shortcut))
         return _logit(x)

@@ -8,10 +8,15 @@ from flax import linen as nn
 from inbetweening.models.layers import Conv, leaky_relu
 
 
-def batch_norm(train: bool, dtype: Any) -> nn.BatchNorm:
+# TensorFlow's (and Flax's) default; the paper's TensorFlow code would have used it.
+BATCH_NORM_MOMENTUM = 0.99
+
+
+def batch_norm(train: bool, dtype: Any, momentum: float) -> nn.BatchNorm:
     """The generator's normalisation (every 2D/3D convolution of E, G_Z and G_V). Output
-    in `dtype`; flax computes the statistics in float32 whatever the input's dtype."""
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+    in `dtype`; flax computes the statistics in float32 whatever the input's dtype.
+    `momentum`: the running averages' decay per training step."""
+    return nn.BatchNorm(use_running_average=not train, momentum=momentum, epsilon=1e-5,
                         dtype=dtype)
 
 
@@ -23,6 +28,7 @@ class ImageEncoder(nn.Module):
     latent_channels: int
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
+    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
 
     @nn.compact
     def __call__(self, frames: jax.Array, train: bool) -> jax.Array:
@@ -33,6 +39,6 @@ class ImageEncoder(nn.Module):
                             conv_impl=self.conv_impl, dtype=self.dtype)
             else:
                 conv = Conv(features, (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)
-            x = leaky_relu(batch_norm(train, self.dtype)(conv(x)))
+            x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(conv(x)))
         x = Conv(self.latent_channels, (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
-        return leaky_relu(batch_norm(train, self.dtype)(x))
+        return leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(x))

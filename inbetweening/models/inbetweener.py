@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from inbetweening.models.encoder import ImageEncoder
+from inbetweening.models.encoder import BATCH_NORM_MOMENTUM, ImageEncoder
 from inbetweening.models.latent_generator import LatentGenerator
 from inbetweening.models.video_generator import VideoGenerator
 
@@ -28,6 +28,8 @@ class Inbetweener(nn.Module):
     conv_impl: str = "fast"
     dtype: Any = jnp.float32  # of activations and convolutions; parameters are float32
     remat_latent_blocks: bool = False
+    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    output_init_scale: float = 1.0
 
     @nn.compact
     def __call__(self, start: jax.Array, end: jax.Array, noise: jax.Array,
@@ -35,7 +37,7 @@ class Inbetweener(nn.Module):
         """start, end: [B, H, W, C] in [-1, 1]; noise u: [B, D] -> video [B, T, H, W, C]."""
         batch = start.shape[0]
         encoder = ImageEncoder(self.encoder_channels, self.latent_channels, self.conv_impl,
-                               self.dtype)
+                               self.dtype, self.batch_norm_momentum)
         # One pass over both key frames: E is shared, and its batch statistics cover both.
         encodings = encoder(jnp.concatenate([start, end], axis=0), train)
         start_encoding, end_encoding = encodings[:batch], encodings[batch:]
@@ -47,11 +49,14 @@ class Inbetweener(nn.Module):
         else:
             z = LatentGenerator(self.num_frames, self.num_latent_blocks, self.noise_dim,
                                 fusion=self.variant == "full", conv_impl=self.conv_impl,
-                                dtype=self.dtype, remat_blocks=self.remat_latent_blocks)(
+                                dtype=self.dtype, remat_blocks=self.remat_latent_blocks,
+                                batch_norm_momentum=self.batch_norm_momentum)(
                 start_encoding, end_encoding, noise, train)
         video = VideoGenerator(self.video_generator_channels, self.image_channels,
                                upsample_time=self.variant == "naive",
-                               conv_impl=self.conv_impl, dtype=self.dtype)(z, train)
+                               conv_impl=self.conv_impl, dtype=self.dtype,
+                               batch_norm_momentum=self.batch_norm_momentum,
+                               output_init_scale=self.output_init_scale)(z, train)
         # float32 out whatever the compute dtype: the key frames are passed through exactly.
         return jnp.concatenate([start[:, None], video[:, 1:-1].astype(start.dtype),
                                 end[:, None]], axis=1)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from inbetweening.models.encoder import batch_norm
+from inbetweening.models.encoder import BATCH_NORM_MOMENTUM, batch_norm
 from inbetweening.models.layers import Conv, leaky_relu
 
 
@@ -49,6 +49,7 @@ class LatentBlock(nn.Module):
     fusion: bool = True
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
+    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
 
     @nn.compact
     def __call__(self, previous: jax.Array, start_encoding: jax.Array,
@@ -69,10 +70,10 @@ class LatentBlock(nn.Module):
             fused = previous + stochastic_term[:, :, None, None, :]
         x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype,
                  name="conv1")(fused)
-        x = leaky_relu(batch_norm(train, self.dtype)(x))
+        x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
         x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype,
                  name="conv2")(x)
-        return leaky_relu(previous + batch_norm(train, self.dtype)(x))
+        return leaky_relu(previous + batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
 
 
 class LatentGenerator(nn.Module):
@@ -89,6 +90,7 @@ class LatentGenerator(nn.Module):
     fusion: bool = True
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
+    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
     remat_blocks: bool = False
 
     @nn.compact
@@ -105,7 +107,7 @@ class LatentGenerator(nn.Module):
             for _ in range(blocks_per_level):
                 # Explicit names: nn.remat's class would otherwise rename the parameters.
                 z = block_class(self.noise_dim, self.fusion, self.conv_impl, self.dtype,
-                                name=f"LatentBlock_{index}")(
+                                self.batch_norm_momentum, name=f"LatentBlock_{index}")(
                     z, start_encoding, end_encoding, noise, train)
                 index += 1
         return z

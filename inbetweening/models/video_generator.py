@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from inbetweening.models.encoder import batch_norm
+from inbetweening.models.encoder import BATCH_NORM_MOMENTUM, batch_norm
 from inbetweening.models.layers import Conv, ConvTranspose, leaky_relu
 
 # Layers L3, L5 and L7 up-sample; the others are stride-1 (transposed and regular
@@ -14,7 +14,8 @@ UPSAMPLING_LAYERS = (2, 4, 6)
 
 
 class VideoGenerator(nn.Module):
-    """Seven layers; batch norm + leaky ReLU on all but the last, which ends in tanh (the
+    """Seven layers; batch norm + leaky ReLU on all but the last, which has a bias and ends
+    in tanh (the
     paper names no output activation; tanh matches pixels in [-1, 1]).
 
     With upsample_time (the naive baseline) the up-sampling layers also double time, with
@@ -26,6 +27,8 @@ class VideoGenerator(nn.Module):
     upsample_time: bool = False
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
+    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    output_init_scale: float = 1.0
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
@@ -33,12 +36,20 @@ class VideoGenerator(nn.Module):
         all_features = (*self.channels, self.out_channels)
         x = z
         for index, features in enumerate(all_features):
+            # The last layer has no norm after it whose offset could serve as its bias.
+            last = index == len(all_features) - 1
             if index in UPSAMPLING_LAYERS:
                 x = ConvTranspose(features, (time_kernel, 4, 4), strides=(time_stride, 2, 2),
-                                  padding=(1, 1, 1), conv_impl=self.conv_impl,
-                                  dtype=self.dtype)(x)
+                                  padding=(1, 1, 1), use_bias=last, conv_impl=self.conv_impl,
+                                  dtype=self.dtype, kernel_init=self._kernel_init(last))(x)
             else:
                 x = Conv(features, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
-            if index < len(all_features) - 1:
-                x = leaky_relu(batch_norm(train, self.dtype)(x))
+            if not last:
+                x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
         return nn.tanh(x)
+
+    def _kernel_init(self, last: bool):
+        """LeCun normal, scaled by output_init_scale on the last layer: at a small scale
+        an untrained generator draws nearly flat frames instead of high-contrast noise."""
+        scale = self.output_init_scale if last else 1.0
+        return nn.initializers.variance_scaling(scale ** 2, "fan_in", "truncated_normal")

@@ -1,0 +1,113 @@
+"""Why a training run in-betweens or not: CLI over a work directory's latest checkpoint.
+
+    python -m inbetweening.diagnose --workdir=DIR [--num_videos=32]
+
+prints JSON with
+- influence: mean absolute change (0..255) of the generated middle frames, per middle
+  frame, when the start frame, the end frame or the noise is replaced by another held-out
+  example's (everything else fixed). A generator that ignores its key frames shows ~0
+  for them; the start frame should matter most early, the end frame late.
+- gradient_norms: the global norm of each module's gradient at that state, on one
+  training batch: the generator's modules from the generator loss, the discriminators'
+  from their loss (penalty included).
+- losses: the losses of that batch, for the balance of the discriminators against the
+  generator.
+"""
+import json
+import sys
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from absl import app, flags
+
+from inbetweening import train
+from inbetweening.checkpoint import TrainingCheckpoints, checkpoint_dir
+from inbetweening.data import input_pipeline
+from inbetweening.models import create_models
+from inbetweening.pixels import to_model_range
+from inbetweening.sampling import sample_inbetweens
+
+
+def key_frame_influence(generator, variables, real: np.ndarray, key: jax.Array) -> dict:
+    """real: uint8 [N, T, H, W, C], N >= 2. {"start" | "end" | "noise": [T - 2] mean
+    absolute change of each middle frame}."""
+    start, end = real[:, 0], real[:, -1]
+    other = lambda frames: np.roll(frames, 1, axis=0)
+    generate = lambda s, e, k: sample_inbetweens(generator, variables, s, e, 1, k)[
+        :, 0, 1:-1].astype(np.float64)
+    reference = generate(start, end, key)
+    changed = {"start": generate(other(start), end, key),
+               "end": generate(start, other(end), key),
+               "noise": generate(start, end, jax.random.fold_in(key, 1))}
+    return {name: np.abs(video - reference).mean(axis=(0, 2, 3, 4)).round(2).tolist()
+            for name, video in changed.items()}
+
+
+def gradient_norms(config: ml_collections.ConfigDict, models, state: dict,
+                   videos: np.ndarray, key: jax.Array) -> tuple[dict, dict]:
+    """(norm per module, losses) of one training batch videos uint8 [B, T, H, W, C]."""
+    real = to_model_range(videos)
+    noise_key, frame_key = jax.random.split(key)
+    noise = jax.random.normal(noise_key, (len(real), config.model.noise_dim))
+    frame_index = (jax.random.randint(frame_key, (len(real),), 1, real.shape[1] - 1)
+                   if config.get("image_discriminator_frames", "one") == "one" else None)
+
+    def generator_loss(g_params):
+        fake = models.generator.apply(
+            {"params": g_params, "batch_stats": state["g_batch_stats"]}, real[:, 0],
+            real[:, -1], noise, train=True, mutable=["batch_stats"])[0]
+        return train.generator_objective(fake, state["d_params"], frame_index, models)[0], fake
+
+    (g_loss, fake), g_grads = jax.jit(jax.value_and_grad(generator_loss, has_aux=True))(
+        state["g_params"])
+    d_objective = lambda d_params, fake: train.discriminator_objective(
+        d_params, real, fake, frame_index, models, config.gradient_penalty,
+        config.get("mismatched_key_frames", False))
+    d_grads, d_metrics = jax.jit(jax.grad(d_objective, has_aux=True))(state["d_params"], fake)
+    norms = {f"generator/{name}": optax.global_norm(tree) for name, tree in g_grads.items()}
+    norms.update({f"discriminator/{name}": optax.global_norm(tree)
+                  for name, tree in d_grads.items()})
+    losses = {"g_loss": g_loss, **d_metrics}
+    as_floats = lambda tree: {k: round(float(v), 5) for k, v in tree.items()}
+    return as_floats(norms), as_floats(losses)
+
+
+def diagnose(workdir: str, num_videos: int) -> dict:
+    checkpoints = TrainingCheckpoints(workdir, keep=1, read_only=True)
+    step = checkpoints.latest_step()
+    if step is None:
+        raise FileNotFoundError(f"{checkpoint_dir(workdir)} holds no complete checkpoint")
+    state, meta = checkpoints.restore_raw(step)
+    state = jax.tree.map(jnp.asarray, state)
+    config = ml_collections.ConfigDict(meta["config"])
+    models = create_models(config.model)
+    key = jax.random.PRNGKey(config.seed)
+    variables = {"params": state["g_params"], "batch_stats": state["g_batch_stats"]}
+    real = input_pipeline.held_out_videos(config, num_videos)
+    batch = next(input_pipeline.train_batches(config, step, 0, 1))
+    norms, losses = gradient_norms(config, models, state, batch, key)
+    return {"step": step,
+            "influence": key_frame_influence(models.generator, variables, real, key),
+            "gradient_norms": norms, "losses": losses}
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Training work directory with checkpoints/.")
+flags.DEFINE_integer("num_videos", 32, "Held-out videos for the influence measurement.")
+
+
+def main(argv):
+    del argv
+    try:
+        print(json.dumps(diagnose(FLAGS.workdir, FLAGS.num_videos), indent=1))
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["workdir"])
+    app.run(main)

@@ -1,0 +1,123 @@
+"""Model details the paper leaves open or writes tersely (PAPER_NOTES.md, WORKSPACE.md):
+the image discriminator's shortcuts against an independent computation of both readings,
+the video generator's output bias and initial scale, batch-norm momentum."""
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from configs import base, demo
+from inbetweening.models import create_models
+from inbetweening.models.discriminators import ImageDiscriminator
+from inbetweening.models.encoder import batch_norm
+
+CHANNELS = (3, 4, 5, 6)
+LN_EPSILON = 1e-6  # flax.linen.LayerNorm's default
+
+
+def _conv(x, kernel, stride, padding):
+    return lax.conv_general_dilated(x, kernel, (stride, stride), padding,
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                    precision="highest")
+
+
+def _layer_norm_lrelu(x, scale, bias):
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)
+    variance = x.var(axis=(1, 2, 3), keepdims=True)
+    y = (x - mean) / jnp.sqrt(variance + LN_EPSILON) * scale + bias
+    return jnp.where(y > 0, y, 0.2 * y)
+
+
+def _pool(x):
+    b, h, w, c = x.shape
+    return x.reshape(b, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+
+def _image_discriminator(params, frames, shortcut):
+    """Appendix A written out: blocks {L1, L2}, ..., {L7, L8}; flax names layers in call
+    order: Conv_{3k} the 3x3, Conv_{3k+1} the 4x4 stride 2, Conv_{3k+2} the shortcut."""
+    norm = lambda x, i: _layer_norm_lrelu(x, params[f"LayerNorm_{i}"]["scale"],
+                                          params[f"LayerNorm_{i}"]["bias"])
+    x = block_input = frames
+    for k in range(len(CHANNELS)):
+        x = norm(_conv(x, params[f"Conv_{3 * k}"]["kernel"], 1, ((1, 1), (1, 1))), 2 * k)
+        source = block_input if shortcut == "block_input" else x
+        down = _conv(x, params[f"Conv_{3 * k + 1}"]["kernel"], 2, ((1, 1), (1, 1)))
+        skip = _conv(_pool(source), params[f"Conv_{3 * k + 2}"]["kernel"], 1, "VALID")
+        x = block_input = norm(down + skip, 2 * k + 1)
+    dense = params["Dense_0"]
+    return x.reshape(len(x), -1) @ dense["kernel"][:, 0] + dense["bias"][0]
+
+
+@pytest.mark.parametrize("shortcut", ["block_input", "previous_layer"])
+def test_image_discriminator_matches_appendix_a_written_out(shortcut):
+    frames = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
+    module = ImageDiscriminator(CHANNELS, shortcut=shortcut)
+    params = module.init(jax.random.PRNGKey(0), frames)["params"]
+    # Non-trivial norm parameters, so that a mix-up of layer norms would show.
+    params = jax.tree.map(lambda p: p + 0.1 * jnp.arange(p.size).reshape(p.shape) / p.size,
+                          params)
+    expected = _image_discriminator(params, frames, shortcut)
+    actual = module.apply({"params": params}, frames)
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_the_two_shortcut_readings_differ_with_the_same_parameters():
+    frames = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
+    block = ImageDiscriminator(CHANNELS, shortcut="block_input")
+    previous = ImageDiscriminator(CHANNELS, shortcut="previous_layer")
+    params = block.init(jax.random.PRNGKey(0), frames)["params"]
+    assert (jax.tree.structure(params)
+            == jax.tree.structure(previous.init(jax.random.PRNGKey(0), frames)["params"]))
+    assert not np.allclose(block.apply({"params": params}, frames),
+                           previous.apply({"params": params}, frames))
+
+
+def test_paper_configs_read_the_shortcut_from_the_block_input():
+    assert base.get_config().model.image_discriminator_shortcut == "block_input"
+    assert create_models(base.get_config().model).image_discriminator.shortcut == "block_input"
+
+
+def _generator_params(model_config):
+    m = model_config
+    frames = jnp.zeros((1, m.image_size, m.image_size, m.image_channels))
+    # Under jit: initialising op by op takes tens of seconds.
+    init = jax.jit(lambda key: create_models(m).generator.init(
+        key, frames, frames, jnp.zeros((1, m.noise_dim)))["params"])
+    return init(jax.random.PRNGKey(0))
+
+
+@pytest.mark.parametrize("variant", ["full", "naive"])
+def test_only_the_video_generators_last_layer_has_a_bias(variant):
+    m = demo.get_config().model
+    m.variant = variant
+    flat = flax.traverse_util.flatten_dict(_generator_params(m)["VideoGenerator_0"])
+    biased = sorted(path[0] for path in flat if path[-1] == "bias" and "BatchNorm" not in path[0])
+    assert biased == ["ConvTranspose_2"]
+    assert flat[("ConvTranspose_2", "bias")].shape == (m.image_channels,)
+
+
+def test_output_init_scale_scales_the_last_layer_only():
+    config = demo.get_config()
+    config.model.output_init_scale = 1.0
+    reference = _generator_params(config.model)["VideoGenerator_0"]
+    config.model.output_init_scale = 0.01
+    scaled = _generator_params(config.model)["VideoGenerator_0"]
+    np.testing.assert_allclose(scaled["ConvTranspose_2"]["kernel"],
+                               0.01 * reference["ConvTranspose_2"]["kernel"], rtol=1e-5,
+                               atol=1e-9)
+    np.testing.assert_array_equal(scaled["ConvTranspose_1"]["kernel"],
+                                  reference["ConvTranspose_1"]["kernel"])
+
+
+def test_batch_norm_running_mean_moves_by_one_minus_momentum():
+    x = jax.random.normal(jax.random.PRNGKey(0), (8, 4, 4, 3)) + jnp.arange(3.0)
+    layer = batch_norm(train=True, dtype=jnp.float32,
+                       momentum=base.get_config().model.batch_norm_momentum)
+    variables = layer.init(jax.random.PRNGKey(0), x)
+    _, updates = layer.apply(variables, x, mutable=["batch_stats"])
+    np.testing.assert_allclose(updates["batch_stats"]["mean"], 0.01 * x.mean(axis=(0, 1, 2)),
+                               rtol=1e-5)
+    assert base.get_config().model.batch_norm_momentum == 0.99
