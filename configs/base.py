@@ -22,15 +22,15 @@ def get_config() -> ml_collections.ConfigDict:
     # Shortcut(x), as ResNet discriminators) or "previous_layer" (the 3x3 conv's output).
     model.image_discriminator_shortcut = "block_input"
     model.batch_norm_momentum = 0.99  # TensorFlow's default, as the paper's code would use
-    # Scale of G_V's last-layer initialisation (LeCun normal = 1).
-    model.output_init_scale = 1.0
-    # "fast" (stride-1 convolutions + depth/space rearrangements) or "xla"; same function
-    # and parameters. "fast" is ~10-500x faster on XLA:CPU; GPU and TPU run either.
-    model.conv_impl = "fast"
-    # "float32" or "bfloat16": dtype of activations and convolutions. Parameters, optimizer
-    # state, normalisation statistics, logits and losses stay float32 either way. "auto":
-    # bfloat16 on GPU and TPU, float32 on CPU.
-    model.compute_dtype = "auto"
+    # "fast" (stride-1 convolutions + depth/space rearrangements, with their own gradients,
+    # built for XLA:CPU) or "xla"; same function and parameters. "auto": "fast" on CPU,
+    # where it is ~10-500x faster, "xla" on GPU and TPU, where "fast" was never measured.
+    model.conv_impl = "auto"
+    # "float32" (the paper's; recent GPUs still use TF32 inside convolutions) or
+    # "bfloat16": dtype of activations and convolutions, a speed/fidelity trade-off
+    # (parameters, optimizer state, normalisation statistics, logits and losses stay
+    # float32). "auto": bfloat16 on GPU and TPU, float32 on CPU.
+    model.compute_dtype = "float32"
     # Recompute each latent block's activations in the backward pass instead of keeping
     # them: less memory for about one more forward pass of G_Z. Same parameters.
     model.remat_latent_blocks = False
@@ -50,7 +50,8 @@ def get_config() -> ml_collections.ConfigDict:
     # the batch is split over all devices either way. 1: every device holds everything.
     config.mesh_fsdp = 1
     config.num_train_steps = 500_000
-    config.learning_rate = 5e-5
+    config.learning_rate = 5e-5  # the generator's
+    config.discriminator_learning_rate = 5e-5  # the paper's one rate for both
     config.adam_b1 = 0.5
     config.adam_b2 = 0.999
     config.adam_eps = 1e-8
@@ -67,6 +68,9 @@ def get_config() -> ml_collections.ConfigDict:
     # "roth": E_real[(1 - D)^2 |grad|^2] + E_fake[D^2 |grad|^2] (D = sigmoid of the logit);
     # "real": E_real |grad|^2 (R1); "real_fake": E_real |grad|^2 + E_fake |grad|^2.
     penalty.form = "roth"
+    # The loss adds coefficient / 2 * Omega, reading the paper's "0.1" as Roth et al.'s
+    # gamma (their loss has gamma / 2 * Omega): 0.1 adds 0.05 * Omega. For the other
+    # reading, 0.1 * Omega, set coefficient = 0.2.
     penalty.coefficient = 0.1
 
     config.eval = evaluation = ml_collections.ConfigDict()

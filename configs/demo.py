@@ -19,7 +19,10 @@ def get_config():
     model.image_discriminator_channels = (16, 32, 64, 128)
     config.batch_size = 8
     config.num_train_steps = 700
-    config.learning_rate = 2e-4  # the paper's 5e-5 is for 500k steps; the demo has minutes
+    # The paper's 5e-5 is for 500k steps; the demo has minutes. 1e-3 made both
+    # discriminators collapse to a constant output within 100 steps (WORKSPACE.md).
+    config.learning_rate = 2e-4
+    config.discriminator_learning_rate = 2e-4
     # I3D at 224x224 embeds ~0.4 videos/s on 2 CPU cores: too slow for a 10-minute demo.
     config.eval.validation_fvd = False
     config.eval.num_generations = 2

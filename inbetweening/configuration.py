@@ -3,10 +3,9 @@ anything is compiled or written."""
 import ml_collections
 
 from inbetweening.losses import PENALTY_FORMS
-from inbetweening.models import COMPUTE_DTYPES
+from inbetweening.models import COMPUTE_DTYPES, CONV_IMPL_CHOICES
 from inbetweening.models.discriminators import SHORTCUTS
 from inbetweening.models.inbetweener import VARIANTS
-from inbetweening.models.layers import CONV_IMPLS
 
 # Each of the video discriminator's four temporal convolutions (kernel 4, no temporal
 # padding) removes 3 frames.
@@ -28,8 +27,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
     m = config.model
     _require(m.variant in VARIANTS,
              f"config.model.variant={m.variant!r}: must be one of {VARIANTS}")
-    _require(m.conv_impl in CONV_IMPLS,
-             f"config.model.conv_impl={m.conv_impl!r}: must be one of {CONV_IMPLS}")
+    _require(m.conv_impl in CONV_IMPL_CHOICES,
+             f"config.model.conv_impl={m.conv_impl!r}: must be one of {CONV_IMPL_CHOICES}")
     _require(m.compute_dtype in COMPUTE_DTYPES,
              f"config.model.compute_dtype={m.compute_dtype!r}: must be one of "
              f"{COMPUTE_DTYPES}")
@@ -83,5 +82,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
     _require(config.gradient_penalty.coefficient >= 0,
              f"config.gradient_penalty.coefficient={config.gradient_penalty.coefficient}: "
              "must be >= 0")
+    for name in ("learning_rate", "discriminator_learning_rate"):
+        _require(config[name] > 0, f"config.{name}={config[name]}: must be positive")
     _require(config.num_train_steps > 0,
              f"config.num_train_steps={config.num_train_steps}: must be positive")

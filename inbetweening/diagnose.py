@@ -14,6 +14,7 @@ prints JSON with
   generator.
 """
 import json
+import os
 import sys
 
 import jax
@@ -76,6 +77,9 @@ def gradient_norms(config: ml_collections.ConfigDict, models, state: dict,
 
 
 def diagnose(workdir: str, num_videos: int) -> dict:
+    if not os.path.isdir(checkpoint_dir(workdir)):
+        raise FileNotFoundError(f"{workdir}: no checkpoints/ directory (not a training "
+                                "work directory?)")
     checkpoints = TrainingCheckpoints(workdir, keep=1, read_only=True)
     step = checkpoints.latest_step()
     if step is None:

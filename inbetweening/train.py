@@ -39,9 +39,11 @@ class TrainState:
     d_opt_state: Any
 
 
-def create_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """Adam of Section 4.1; one instance each for the generator and the discriminators."""
-    return optax.adam(config.learning_rate, b1=config.adam_b1, b2=config.adam_b2,
+def create_optimizer(config: ml_collections.ConfigDict,
+                     learning_rate: float) -> optax.GradientTransformation:
+    """Adam of Section 4.1; one instance each for the generator (config.learning_rate) and
+    the discriminators (config.discriminator_learning_rate)."""
+    return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2,
                       eps=config.adam_eps)
 
 
@@ -54,7 +56,8 @@ def create_train_state(config: ml_collections.ConfigDict, models: Models,
     g_vars = models.generator.init(g_key, frames, frames, jnp.zeros((1, m.noise_dim)))
     d_params = {"video": models.video_discriminator.init(video_key, video)["params"],
                 "image": models.image_discriminator.init(image_key, frames)["params"]}
-    tx = create_optimizer(config)
+    # Adam's state does not depend on the learning rate.
+    tx = create_optimizer(config, config.learning_rate)
     return TrainState(step=jnp.zeros((), jnp.int32), key=step_key,
                       g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
                       d_params=d_params, g_opt_state=tx.init(g_vars["params"]),
@@ -134,7 +137,8 @@ def generator_objective(fake: jax.Array, d_params, frame_index: jax.Array, model
 
 
 def train_step(state: TrainState, videos: jax.Array, *, models: Models,
-               config: ml_collections.ConfigDict, tx: optax.GradientTransformation):
+               config: ml_collections.ConfigDict, g_tx: optax.GradientTransformation,
+               d_tx: optax.GradientTransformation):
     """One discriminator update, then one generator update against the updated
     discriminators; the generator runs forward once (its pullback serves the G update).
 
@@ -158,13 +162,13 @@ def train_step(state: TrainState, videos: jax.Array, *, models: Models,
     d_grads, d_metrics = jax.grad(discriminator_objective, has_aux=True)(
         state.d_params, videos, jax.lax.stop_gradient(fake), frame_index, models,
         config.gradient_penalty, config.mismatched_key_frames)
-    d_updates, d_opt_state = tx.update(d_grads, state.d_opt_state, state.d_params)
+    d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, d_updates)
 
     fake_grads, g_metrics = jax.grad(generator_objective, has_aux=True)(
         fake, d_params, frame_index, models)
     (g_grads,) = generator_pullback(fake_grads)
-    g_updates, g_opt_state = tx.update(g_grads, state.g_opt_state, state.g_params)
+    g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
 
     new_state = state.replace(
         step=state.step + 1, g_params=optax.apply_updates(state.g_params, g_updates),
@@ -221,7 +225,9 @@ def jit_train_step(config: ml_collections.ConfigDict, models: Models, mesh: Mesh
     (replicated unless the mesh has an fsdp axis). Batch norm and every loss reduce over
     the global batch, so the result does not depend on the number of devices."""
     step = functools.partial(train_step, models=models, config=config,
-                             tx=create_optimizer(config))
+                             g_tx=create_optimizer(config, config.learning_rate),
+                             d_tx=create_optimizer(config,
+                                                   config.discriminator_learning_rate))
     state_sharding = state_shardings(abstract_train_state(config, models), mesh)
     return jax.jit(step, in_shardings=(state_sharding, batch_sharding(mesh)),
                    out_shardings=(state_sharding, replicated(mesh)), donate_argnums=0)

@@ -8,7 +8,7 @@ import pytest
 
 from configs import kth
 from inbetweening import train
-from inbetweening.models import compute_dtype, create_models
+from inbetweening.models import compute_dtype, conv_impl, create_models
 from tiny_setup import TINY_MODEL, initial_state, random_videos, tiny_config
 
 BATCH = 4
@@ -85,9 +85,17 @@ def test_auto_compute_dtype_is_bfloat16_on_accelerators_only(backend, expected):
     assert compute_dtype("float32", backend) == jnp.float32
 
 
-def test_paper_configs_compute_in_float32_on_this_cpu():
+@pytest.mark.parametrize("backend, expected", [("gpu", "xla"), ("tpu", "xla"),
+                                               ("cpu", "fast")])
+def test_auto_conv_impl_is_fast_on_cpu_only(backend, expected):
+    assert conv_impl("auto", backend) == expected
+    assert conv_impl("xla", "cpu") == "xla" and conv_impl("fast", "gpu") == "fast"
+
+
+def test_paper_configs_compute_in_float32_on_every_backend():
     config = kth.get_config()
-    assert config.model.compute_dtype == "auto"
+    assert config.model.compute_dtype == "float32"
+    assert compute_dtype(config.model.compute_dtype, "gpu") == jnp.float32
     models = create_models(config.model)
     assert models.generator.dtype == jnp.float32
     assert models.video_discriminator.dtype == jnp.float32

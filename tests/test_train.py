@@ -17,7 +17,7 @@ import pytest
 from jax import lax
 
 from configs import demo
-from inbetweening import summary, train
+from inbetweening import diagnose, summary, train
 from inbetweening.models import create_models
 import tiny_setup
 
@@ -169,21 +169,39 @@ def _cli(workdir, *flags):
     command = [sys.executable, "-m", "inbetweening.main", "--config=configs/demo.py",
                f"--workdir={workdir}", f"--config.batch_size={BATCH}",
                "--config.num_sample_videos=2", "--config.num_samples_per_video=1",
-               "--config.log_every_steps=1", *overrides, *flags]
+               "--config.eval.quality_videos=3", "--config.eval.quality_samples=2",
+               "--config.log_every_steps=1", "--compilation_cache_dir=", *overrides, *flags]
     env = {**os.environ, "PYTHONPATH": REPO}
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
 
 
 def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
-    workdir = tmp_path / "run"
-    result = _cli(workdir, "--config.num_train_steps=2")
+    workdir, cache = tmp_path / "run", tmp_path / "compilation_cache"
+    # The last --compilation_cache_dir wins: this run keeps its compiled programs there.
+    result = _cli(workdir, "--config.num_train_steps=2", f"--compilation_cache_dir={cache}")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert any(cache.iterdir()), "the train step's compilation should be cached"
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["steps"] == 2
     assert metrics["final_losses"] and all(math.isfinite(v)
                                            for v in metrics["final_losses"].values())
     assert (workdir / "samples.gif").read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    # The held-out middle-frame metric, with its references, in metrics.json and stdout.
+    held_out = metrics["held_out"]
+    assert metrics["held_out_videos"] == 3 and metrics["held_out_samples"] == 2
+    for method in ("model", "cross-fade", "repeat start, then end"):
+        assert 0 < held_out[f"{method}_ssim"] <= 1 and held_out[f"{method}_psnr"] > 0
+    assert "| cross-fade |" in result.stdout and "best-of-2 SSIM" in result.stdout
+
+
+def test_diagnose_without_checkpoints_exits_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "inbetweening.diagnose", f"--workdir={tmp_path}"], cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error:")
+    assert str(tmp_path) in result.stderr
 
 
 def test_cli_rejects_invalid_override_before_writing(tmp_path):
@@ -241,3 +259,79 @@ def test_a_non_finite_loss_stops_training_before_anything_is_written(tmp_path):
     assert not (tmp_path / "metrics.json").exists()
     assert not (tmp_path / "samples.gif").exists()
     assert not any((tmp_path / "checkpoints").glob("[0-9]*"))
+
+
+def _tiny_models():
+    return create_models(tiny_setup.tiny_config(2).model)
+
+
+def _d_params(models, videos):
+    init = jax.jit(lambda key: {
+        "video": models.video_discriminator.init(key, videos)["params"],
+        "image": models.image_discriminator.init(key, videos[:, 0])["params"]})
+    return init(jax.random.PRNGKey(0))
+
+
+def test_mismatched_key_frames_take_the_next_videos_key_frames():
+    videos = np.arange(3 * 5).reshape(3, 5, 1, 1, 1).astype(np.float32)
+    mismatched = np.asarray(train.mismatched_key_frames(videos))
+    np.testing.assert_array_equal(mismatched[:, 1:-1], videos[:, 1:-1])
+    np.testing.assert_array_equal(mismatched[:, [0, -1]], videos[[2, 0, 1]][:, [0, -1]])
+
+
+@pytest.mark.parametrize("image_frames,mismatched", [("all", False), ("one", True)])
+def test_discriminator_losses_against_per_example_logits(image_frames, mismatched):
+    """d_video_loss and d_image_loss from the discriminators applied one video or one
+    frame at a time: D_I's average over every middle frame (eq. 8) or over one sampled
+    frame; D_V's fakes extended by the mismatched videos."""
+    models = _tiny_models()
+    rng = np.random.default_rng(0)
+    real = jnp.asarray(rng.uniform(-1, 1, (2, 16, 16, 16, 3)), jnp.float32)
+    fake = jnp.asarray(rng.uniform(-1, 1, (2, 16, 16, 16, 3)), jnp.float32)
+    d_params = _d_params(models, real)
+    frame_index = None if image_frames == "all" else jnp.array([3, 9])
+    config = tiny_setup.tiny_config(2)
+    objective = jax.jit(lambda p: train.discriminator_objective(
+        p, real, fake, frame_index, models, config.gradient_penalty, mismatched))
+    _, metrics = objective(d_params)
+
+    # One example at a time (under jit: op by op each call would take seconds).
+    video_apply = jax.jit(lambda v: models.video_discriminator.apply(
+        {"params": d_params["video"]}, v[None])[0])
+    image_apply = jax.jit(lambda f: models.image_discriminator.apply(
+        {"params": d_params["image"]}, f[None])[0])
+    video_logit = lambda v: float(video_apply(v))
+    image_logit = lambda f: float(image_apply(f))
+    softplus = lambda x: np.logaddexp(0.0, x)
+    fakes = list(fake) + (list(train.mismatched_key_frames(real)) if mismatched else [])
+    expected_video = (np.mean([softplus(-video_logit(v)) for v in real])
+                      + np.mean([softplus(video_logit(v)) for v in fakes]))
+    frames = (lambda v, n: v[1:-1]) if image_frames == "all" else (
+        lambda v, n: v[int(frame_index[n])][None])
+    real_frames = [f for n, v in enumerate(real) for f in frames(v, n)]
+    fake_frames = [f for n, v in enumerate(fake) for f in frames(v, n)]
+    assert len(real_frames) == (28 if image_frames == "all" else 2)
+    expected_image = (np.mean([softplus(-image_logit(f)) for f in real_frames])
+                      + np.mean([softplus(image_logit(f)) for f in fake_frames]))
+    assert float(metrics["d_video_loss"]) == pytest.approx(expected_video, rel=1e-4)
+    assert float(metrics["d_image_loss"]) == pytest.approx(expected_image, rel=1e-4)
+
+
+def test_diagnostics_measure_influence_and_gradient_norms(setup):
+    config, models, state, videos = setup
+    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    influence = diagnose.key_frame_influence(models.generator, variables, videos[0],
+                                             jax.random.PRNGKey(0))
+    for name in ("start", "end", "noise"):
+        assert len(influence[name]) == 14
+    # An untrained generator still depends on every input.
+    assert max(influence["start"]) > 0 and max(influence["noise"]) > 0
+    state_dict = {"g_params": state.g_params, "g_batch_stats": state.g_batch_stats,
+                  "d_params": state.d_params}
+    norms, losses = diagnose.gradient_norms(config, models, state_dict, videos[0],
+                                            jax.random.PRNGKey(0))
+    assert set(norms) == {"generator/ImageEncoder_0", "generator/LatentGenerator_0",
+                          "generator/VideoGenerator_0", "discriminator/video",
+                          "discriminator/image"}
+    assert all(value > 0 and math.isfinite(value) for value in norms.values())
+    assert {"g_loss", "d_loss", "d_video_loss", "d_image_loss"} <= set(losses)

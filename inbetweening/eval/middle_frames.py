@@ -68,7 +68,7 @@ Sampler = Callable[[np.ndarray, np.ndarray, int, jax.Array], np.ndarray]
 
 class MiddleFrameQuality:
     """Best-of-N SSIM and PSNR of a model's middle frames on fixed held-out videos, with
-    the references beside them (computed once, at construction).
+    the references beside them (computed once, at the first call).
 
     real: uint8 [N, T, H, W, C]; num_samples: the N of best-of-N.
     """
@@ -78,12 +78,14 @@ class MiddleFrameQuality:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         self.real = real
         self.num_samples = num_samples
-        self.references = reference_scores(real)
+        self._references = None
 
     def __call__(self, sample: Sampler, key: jax.Array) -> dict[str, float]:
         """Flat metrics: "model_ssim", "model_psnr", "cross-fade_ssim", ..."""
+        if self._references is None:
+            self._references = reference_scores(self.real)
         generated = sample(self.real[:, 0], self.real[:, -1], self.num_samples, key)
-        scores = {"model": best_of_n(generated, self.real), **self.references}
+        scores = {"model": best_of_n(generated, self.real), **self._references}
         return {f"{name}_{metric}": value for name, values in scores.items()
                 for metric, value in values.items()}
 

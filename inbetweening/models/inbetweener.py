@@ -29,7 +29,6 @@ class Inbetweener(nn.Module):
     dtype: Any = jnp.float32  # of activations and convolutions; parameters are float32
     remat_latent_blocks: bool = False
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
-    output_init_scale: float = 1.0
 
     @nn.compact
     def __call__(self, start: jax.Array, end: jax.Array, noise: jax.Array,
@@ -55,8 +54,7 @@ class Inbetweener(nn.Module):
         video = VideoGenerator(self.video_generator_channels, self.image_channels,
                                upsample_time=self.variant == "naive",
                                conv_impl=self.conv_impl, dtype=self.dtype,
-                               batch_norm_momentum=self.batch_norm_momentum,
-                               output_init_scale=self.output_init_scale)(z, train)
+                               batch_norm_momentum=self.batch_norm_momentum)(z, train)
         # float32 out whatever the compute dtype: the key frames are passed through exactly.
         return jnp.concatenate([start[:, None], video[:, 1:-1].astype(start.dtype),
                                 end[:, None]], axis=1)

@@ -213,12 +213,11 @@ class Conv(nn.Module):
     use_bias: bool = False
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
-    kernel_init: Any = nn.initializers.lecun_normal()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         ndim = len(self.kernel_size)
-        kernel = self.param("kernel", self.kernel_init,
+        kernel = self.param("kernel", nn.initializers.lecun_normal(),
                             (*self.kernel_size, x.shape[-1], self.features))
         padding = self.padding or [((k - 1) // 2, k // 2) for k in self.kernel_size]
         y = strided_conv(x.astype(self.dtype), kernel.astype(self.dtype),
@@ -242,11 +241,10 @@ class ConvTranspose(nn.Module):
     use_bias: bool = False
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
-    kernel_init: Any = nn.initializers.lecun_normal()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", self.kernel_init,
+        kernel = self.param("kernel", nn.initializers.lecun_normal(),
                             (*self.kernel_size, x.shape[-1], self.features))
         y = upsampling_conv(x.astype(self.dtype), kernel.astype(self.dtype), self.strides,
                             self.padding, self.conv_impl)

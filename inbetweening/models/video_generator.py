@@ -28,7 +28,6 @@ class VideoGenerator(nn.Module):
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
-    output_init_scale: float = 1.0
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
@@ -41,15 +40,9 @@ class VideoGenerator(nn.Module):
             if index in UPSAMPLING_LAYERS:
                 x = ConvTranspose(features, (time_kernel, 4, 4), strides=(time_stride, 2, 2),
                                   padding=(1, 1, 1), use_bias=last, conv_impl=self.conv_impl,
-                                  dtype=self.dtype, kernel_init=self._kernel_init(last))(x)
+                                  dtype=self.dtype)(x)
             else:
                 x = Conv(features, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
             if not last:
                 x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
         return nn.tanh(x)
-
-    def _kernel_init(self, last: bool):
-        """LeCun normal, scaled by output_init_scale on the last layer: at a small scale
-        an untrained generator draws nearly flat frames instead of high-contrast noise."""
-        scale = self.output_init_scale if last else 1.0
-        return nn.initializers.variance_scaling(scale ** 2, "fan_in", "truncated_normal")
