@@ -18,7 +18,7 @@ def get_config():
     model.video_discriminator_channels = (16, 32, 64, 128)
     model.image_discriminator_channels = (16, 32, 64, 128)
     config.batch_size = 8
-    config.num_train_steps = 700
+    config.num_train_steps = 400
     # The paper's 5e-5 is for 500k steps; the demo has minutes. 1e-3 made both
     # discriminators collapse to a constant output within 100 steps (WORKSPACE.md).
     config.learning_rate = 2e-4
@@ -27,6 +27,6 @@ def get_config():
     config.eval.validation_fvd = False
     config.eval.num_generations = 2
     config.log_every_steps = 25
-    config.sample_every_steps = 100
+    config.sample_every_steps = 200  # samples and the held-out table
     config.checkpoint_every_steps = 100
     return config

@@ -68,8 +68,8 @@ def gradient_norms(config: ml_collections.ConfigDict, models, state: dict,
         d_params, real, fake, frame_index, models, config.gradient_penalty,
         config.get("mismatched_key_frames", False))
     d_grads, d_metrics = jax.jit(jax.grad(d_objective, has_aux=True))(state["d_params"], fake)
-    norms = {f"generator/{name}": optax.global_norm(tree) for name, tree in g_grads.items()}
-    norms.update({f"discriminator/{name}": optax.global_norm(tree)
+    norms = {f"generator/{name}": optax.tree.norm(tree) for name, tree in g_grads.items()}
+    norms.update({f"discriminator/{name}": optax.tree.norm(tree)
                   for name, tree in d_grads.items()})
     losses = {"g_loss": g_loss, **d_metrics}
     as_floats = lambda tree: {k: round(float(v), 5) for k, v in tree.items()}
