@@ -53,8 +53,7 @@ def gradient_norms(config: ml_collections.ConfigDict, models, state: dict,
     real = to_model_range(videos)
     noise_key, frame_key = jax.random.split(key)
     noise = jax.random.normal(noise_key, (len(real), config.model.noise_dim))
-    frame_index = (jax.random.randint(frame_key, (len(real),), 1, real.shape[1] - 1)
-                   if config.get("image_discriminator_frames", "one") == "one" else None)
+    frame_index = train.sample_frame_index(config, frame_key, len(real), real.shape[1])
 
     def generator_loss(g_params):
         fake = models.generator.apply(

@@ -82,6 +82,15 @@ def image_discriminator_frames(videos: jax.Array, frame_index: jax.Array | None)
     return pick_frames(videos, frame_index)
 
 
+def sample_frame_index(config: ml_collections.ConfigDict, key: jax.Array, batch: int,
+                       num_frames: int) -> jax.Array | None:
+    """The frame_index of image_discriminator_frames: one uniformly sampled middle frame
+    per video [B], or None when config.image_discriminator_frames is "all"."""
+    if config.get("image_discriminator_frames", "one") == "all":
+        return None
+    return jax.random.randint(key, (batch,), 1, num_frames - 1)
+
+
 def _logit_fns(models: Models, d_params):
     video_logits = lambda v: models.video_discriminator.apply({"params": d_params["video"]}, v)
     image_logits = lambda f: models.image_discriminator.apply({"params": d_params["image"]}, f)
@@ -148,8 +157,7 @@ def train_step(state: TrainState, videos: jax.Array, *, models: Models,
     batch, num_frames = videos.shape[:2]
     noise_key, frame_key = jax.random.split(jax.random.fold_in(state.key, state.step))
     noise = jax.random.normal(noise_key, (batch, config.model.noise_dim))
-    frame_index = (jax.random.randint(frame_key, (batch,), 1, num_frames - 1)
-                   if config.image_discriminator_frames == "one" else None)
+    frame_index = sample_frame_index(config, frame_key, batch, num_frames)
 
     def generate(g_params):
         fake, updates = models.generator.apply(
