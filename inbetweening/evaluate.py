@@ -24,12 +24,12 @@ from jax.experimental import multihost_utils
 from inbetweening import api
 from inbetweening.configuration import validate
 from inbetweening.data import input_pipeline
-from inbetweening.eval import bootstrap, diversity, frechet, fvd, middle_frames, ssim
+from inbetweening.eval import (aggregate, bootstrap, diversity, frechet, fvd, middle_frames,
+                               ssim, tables)
 from inbetweening.sampling import sample_inbetweens
 from inbetweening.visualize import write_atomically
 
 Method = Callable[[np.ndarray, np.ndarray, jax.Array], np.ndarray]
-METRICS = ("fvd", "diversity", "ssim")
 
 
 def reference_methods(num_frames: int) -> dict[str, tuple[Method, int]]:
@@ -38,19 +38,13 @@ def reference_methods(num_frames: int) -> dict[str, tuple[Method, int]]:
             for name, method in middle_frames.REFERENCES.items()}
 
 
-def _summary(samples: np.ndarray, num_resamples: int) -> dict:
-    samples = np.asarray(samples, np.float64)
-    if len(samples) < 2:
-        value = float(samples[0])
-        return {"mean": value, "low": value, "high": value}
-    interval = bootstrap.bootstrap_interval(samples, num_resamples)
-    return {"mean": interval.estimate, "low": interval.low, "high": interval.high}
-
-
 def method_metrics(real: np.ndarray, method: Method, num_generations: int,
                    real_embeddings: np.ndarray, embed: Callable[[np.ndarray], np.ndarray],
                    num_resamples: int, key: jax.Array) -> dict:
-    """real: uint8 [N, T, H, W, C]; real_embeddings: embed(real) [N, D]."""
+    """real: uint8 [N, T, H, W, C]; real_embeddings: embed(real) [N, D].
+
+    The summaries, and under "raw" the values they summarise (aggregate.RAW_METRICS), which
+    eval.aggregate combines over training runs."""
     fvds, embeddings, best_ssims = [], [], np.full(len(real), -np.inf)
     for round_index in range(num_generations):
         videos = method(real[:, 0], real[:, -1], jax.random.fold_in(key, round_index))
@@ -60,9 +54,12 @@ def method_metrics(real: np.ndarray, method: Method, num_generations: int,
         best_ssims = np.maximum(best_ssims, np.asarray(ssim.best_ssim(videos[:, None], real)))
     spreads = (diversity.pairwise_cosine_distance(np.stack(embeddings, axis=1))
                if num_generations > 1 else np.zeros(len(real)))
-    return {"fvd": _summary(fvds, num_resamples), "diversity": _summary(spreads, num_resamples),
-            "ssim": _summary(best_ssims, num_resamples),
-            "num_videos": len(real), "num_generations": num_generations}
+    values = {"fvd": fvds, "diversity": spreads, "ssim": best_ssims}
+    return {**{metric: bootstrap.mean_interval(values[metric], num_resamples)
+               for metric in tables.METRICS},
+            "num_videos": len(real), "num_generations": num_generations,
+            "raw": {aggregate.RAW_METRICS[metric]: np.asarray(v, np.float64).tolist()
+                    for metric, v in values.items()}}
 
 
 def evaluate_methods(real: np.ndarray, methods: dict[str, tuple[Method, int]],
@@ -76,21 +73,6 @@ def evaluate_methods(real: np.ndarray, methods: dict[str, tuple[Method, int]],
     return {name: method_metrics(real, method, num_generations, real_embeddings, embed,
                                  num_resamples, jax.random.fold_in(key, index))
             for index, (name, (method, num_generations)) in enumerate(methods.items())}
-
-
-def markdown_table(results: dict[str, dict], title: str) -> str:
-    """Rows: methods; columns: FVD (lower is better), diversity and SSIM (higher)."""
-    lines = [f"### {title}", "",
-             "| method | FVD | diversity | SSIM (best of G) |", "|---|---|---|---|"]
-    for name, metrics in results.items():
-        cells = [f"{metrics[m]['mean']:.{1 if m == 'fvd' else 3}f} "
-                 f"[{metrics[m]['low']:.{1 if m == 'fvd' else 3}f}, "
-                 f"{metrics[m]['high']:.{1 if m == 'fvd' else 3}f}]" for m in METRICS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    any_result = next(iter(results.values()))
-    lines += ["", f"{any_result['num_videos']} test videos; 95% bootstrap intervals. "
-              "Reference methods are deterministic: one generation, diversity 0."]
-    return "\n".join(lines) + "\n"
 
 
 def split_videos(config: ml_collections.ConfigDict, split: str) -> np.ndarray:
@@ -150,7 +132,8 @@ class ValidationFVD:
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """--mode=eval: the best checkpoint of `workdir` and the reference methods on
-    config.eval.split; writes workdir/eval/results.json and results.md."""
+    config.eval.split; writes workdir/eval/results.json and results.md, and the raw values
+    for eval.aggregate in raw.json."""
     validate(config, jax.device_count())
     model = api.Inbetweener.load(workdir)
     real = split_videos(config, config.eval.split)
@@ -162,11 +145,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     results = evaluate_methods(real, methods, embed, config.eval.num_bootstrap_resamples,
                                jax.random.PRNGKey(config.seed))
     title = f"{config.data.name}, {config.eval.split} split"
+    raw = {"settings": aggregate.settings_of(config),
+           "methods": {name: metrics.pop("raw") for name, metrics in results.items()}}
     out = os.path.join(workdir, "eval")
     os.makedirs(out, exist_ok=True)
+    write_atomically(aggregate.raw_path(workdir), (json.dumps(raw) + "\n").encode())
     write_atomically(os.path.join(out, "results.json"),
                      (json.dumps({"title": title, "results": results}, indent=2) + "\n").encode())
-    table = markdown_table(results, title)
+    table = tables.markdown_table(
+        results, title, f"{len(real)} test videos; 95% bootstrap intervals. Reference methods "
+        "are deterministic: one generation, diversity 0.")
     write_atomically(os.path.join(out, "results.md"), table.encode())
     print(table)
     return results

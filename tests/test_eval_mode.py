@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 TINY = ["--config=configs/demo.py", "--config.model.image_size=16",
         "--config.model.num_latent_blocks=3", "--config.batch_size=2",
         "--config.model.encoder_channels=(4,4,4,4,8,8)",
@@ -43,6 +45,23 @@ def test_validation_fvd_selects_checkpoints_and_eval_writes_the_table(tmp_path):
             assert metrics[name]["low"] <= metrics[name]["mean"] <= metrics[name]["high"]
     table = (tmp_path / "eval" / "results.md").read_text()
     assert "| model (full) |" in table and "| cross-fade |" in table
+
+    # One run aggregated: the same numbers, from the raw values eval left beside them.
+    out = tmp_path / "combined" / "tables"
+    aggregated = subprocess.run(
+        [sys.executable, "-m", "inbetweening.eval.aggregate", str(tmp_path),
+         f"--out={out}", "--num_resamples=50"], capture_output=True, text=True, timeout=300,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert aggregated.returncode == 0, aggregated.stderr[-3000:]
+    with open(f"{out}.json") as handle:
+        combined = json.load(handle)
+    assert combined["settings"]["model.variant"] == "full"
+    for method, metrics in results.items():
+        for name in ("fvd", "diversity", "ssim"):
+            assert combined["tables"][method][name]["mean"] == \
+                pytest.approx(metrics[name]["mean"])
+            assert combined["tables"][method][name]["low"] == \
+                pytest.approx(metrics[name]["low"])
 
 
 def test_eval_without_checkpoints_is_a_user_error(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 import scipy.linalg
 
 from inbetweening import evaluate
+from inbetweening.eval import tables
 
 T, N, SIZE = 16, 6, 16
 
@@ -50,6 +51,12 @@ def test_fvd_is_per_round_and_diversity_per_pair():
     cosine = np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert result["diversity"]["mean"] == pytest.approx(np.mean(1 - cosine), rel=1e-6)
     assert result["fvd"]["low"] <= result["fvd"]["mean"] <= result["fvd"]["high"]
+    # The raw values behind the summaries, kept for eval.aggregate.
+    raw = result["raw"]
+    np.testing.assert_allclose(raw["fvd_per_round"], expected_fvds, rtol=1e-4)
+    np.testing.assert_allclose(raw["diversity_per_pair"], 1 - cosine, rtol=1e-6)
+    assert len(raw["best_ssim_per_example"]) == len(real)
+    assert np.mean(raw["best_ssim_per_example"]) == pytest.approx(result["ssim"]["mean"])
 
 
 def test_reference_rows_and_table():
@@ -60,7 +67,7 @@ def test_reference_rows_and_table():
     for metrics in result.values():
         assert metrics["num_generations"] == 1 and metrics["diversity"]["mean"] == 0.0
         assert 0.0 < metrics["ssim"]["mean"] < 1.0 and metrics["fvd"]["mean"] > 0.0
-    table = evaluate.markdown_table(result, "synthetic, test split")
+    table = tables.markdown_table(result, "synthetic, test split", "3 test videos")
     assert "| cross-fade |" in table and "| repeat start, then end |" in table
     assert table.count("\n|") == 4  # header, separator, two rows
 

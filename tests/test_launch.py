@@ -65,11 +65,39 @@ def test_tpu_pod_runs_the_same_command_on_every_worker():
                                   "--distributed_from_env", OVERRIDE]
 
 
+def test_seeds_trains_and_evaluates_each_seed_then_aggregates():
+    result = subprocess.run(
+        ["bash", os.path.join(REPO, "launch", "seeds.sh"), "--dry_run", "--num_seeds=3",
+         "--config=configs/kth.py", "--workdir=/runs/kth", OVERRIDE],
+        capture_output=True, text=True, check=True)
+    commands = [shlex.split(line) for line in result.stdout.splitlines()]
+    assert len(commands) == 7
+    for seed in range(3):
+        for offset, mode in enumerate(("train", "eval")):
+            assert commands[2 * seed + offset] == [
+                *TRAIN, f"--workdir=/runs/kth/seed_{seed}", f"--mode={mode}",
+                f"--config.seed={seed}", OVERRIDE]
+    assert commands[-1] == [TRAIN[0], "-m", "inbetweening.eval.aggregate",
+                            *[f"/runs/kth/seed_{seed}" for seed in range(3)],
+                            "--out=/runs/kth/aggregate"]
+
+
+@pytest.mark.parametrize("num_seeds", ["0", "ten"])
+def test_seeds_refuses_a_bad_count(num_seeds):
+    result = subprocess.run(
+        ["bash", os.path.join(REPO, "launch", "seeds.sh"), "--dry_run",
+         f"--num_seeds={num_seeds}", "--config=configs/kth.py", "--workdir=/runs/kth"],
+        capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"--num_seeds={num_seeds}" in result.stderr
+
+
 @pytest.mark.parametrize("script, args", [
     ("gpu_single.sh", ["--config=configs/kth.py"]),
     ("gpu_host.sh", ["--workdir=/runs/kth"]),
     ("slurm_multi_host.sbatch", []),
     ("tpu_pod.sh", ["--config=configs/kth.py", "--workdir=gs://bucket/kth"]),
+    ("seeds.sh", ["--config=configs/kth.py"]),
 ])
 def test_missing_arguments_are_refused(script, args):
     result = subprocess.run(["bash", os.path.join(REPO, "launch", script), "--dry_run",

@@ -34,3 +34,13 @@ def bootstrap_interval(
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(resampled, [tail, 100 - tail])
     return Interval(float(statistic(samples)), float(low), float(high))
+
+
+def mean_interval(samples, num_resamples: int) -> dict:
+    """{"mean", "low", "high"} of `samples` [n >= 1]; a single sample is its own interval."""
+    samples = np.asarray(samples, np.float64)
+    if len(samples) < 2:
+        value = float(samples[0])
+        return {"mean": value, "low": value, "high": value}
+    estimate, low, high = bootstrap_interval(samples, num_resamples)
+    return {"mean": estimate, "low": low, "high": high}
