@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing import event_accumulator
 from jax import lax
 
 from configs import demo
@@ -193,6 +194,16 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
     for method in ("model", "cross-fade", "repeat start, then end"):
         assert 0 < held_out[f"{method}_ssim"] <= 1 and held_out[f"{method}_psnr"] > 0
     assert "| cross-fade |" in result.stdout and "best-of-2 SSIM" in result.stdout
+    # What README promises in TensorBoard, read back with TensorBoard's own reader.
+    events = event_accumulator.EventAccumulator(str(workdir), size_guidance={"images": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"g_loss", "d_loss", "steps_per_second", "held_out/model_ssim",
+            "held_out/cross-fade_psnr"} <= scalars, scalars
+    assert [e.step for e in events.Scalars("g_loss")] == [1, 2]
+    sample = events.Images("samples")[-1]
+    assert sample.step == 2 and sample.encoded_image_string[:6] in (b"GIF87a", b"GIF89a")
+    assert sample.width > 0 and sample.height > 0
 
 
 def test_diagnose_without_checkpoints_exits_2(tmp_path):
