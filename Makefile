@@ -1,9 +1,17 @@
 # `make demo` and `make test` work on a fresh machine with only python3 (3.11).
+# ACCEL=cuda12 (or tpu) adds jax's plugin for that accelerator, at the locked jax version,
+# to the same lock: `make demo ACCEL=cuda12`. The default, cpu, is the lock alone.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 WORKDIR ?= workdir/demo
-STAMP := $(VENV)/.installed
+ACCEL ?= cpu
+STAMP := $(VENV)/.installed-$(ACCEL)
+JAX_VERSION := $(shell sed -n 's/^jax==//p' requirements.txt)
+
+ifeq ($(filter $(ACCEL),cpu cuda12 tpu),)
+$(error ACCEL=$(ACCEL): must be cpu, cuda12 or tpu)
+endif
 
 .PHONY: demo test summary benchmark clean
 
@@ -11,6 +19,12 @@ $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+ifeq ($(ACCEL),cpu)
+	$(PY) -m pip uninstall --quiet --yes jax-cuda12-plugin jax-cuda12-pjrt libtpu 2>/dev/null
+else
+	$(PY) -m pip install --quiet "jax[$(ACCEL)]==$(JAX_VERSION)"
+endif
+	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 demo: $(STAMP)

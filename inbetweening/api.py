@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from inbetweening.checkpoint import TrainingCheckpoints, checkpoint_dir
 from inbetweening.data.video_io import crop_square_and_resize
 from inbetweening.models import create_models
+from inbetweening.pixels import convert_channels
 from inbetweening.sampling import sample_inbetweens
 
 # Layout of a `params` export (inbetweening.export --format=params).
@@ -76,14 +77,20 @@ class Inbetweener:
         return m.image_size, m.image_size, m.image_channels
 
     def key_frames(self, start: KeyFrame, end: KeyFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Two key frames -> uint8 [H, W, C] each at the model's size; frames of another
-        size are centre-cropped to a square and resized (and a log line says so)."""
+        """Two key frames -> uint8 [H, W, C] each at the model's size and colour mode; frames
+        of another size are centre-cropped to a square and resized, gray frames for an RGB
+        model repeated into RGB, RGB frames for a gray model reduced to luma, alpha dropped
+        (a log line says so)."""
         start, end = _as_uint8_frame(start, "start"), _as_uint8_frame(end, "end")
         channels = self.model_config.image_channels
         for name, frame in (("start", start), ("end", end)):
+            if frame.shape[-1] not in _CHANNELS_OF_MODE.values():
+                raise KeyFrameError(f"{name} key frame has {frame.shape[-1]} channels; "
+                                    "expected 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA)")
             if frame.shape[-1] != channels:
-                raise KeyFrameError(f"{name} key frame has {frame.shape[-1]} channels; the "
-                                    f"model makes {channels}-channel videos")
+                logging.info("The %s key frame has %d channels: converted to the model's %d",
+                             name, frame.shape[-1], channels)
+        start, end = convert_channels(start, channels), convert_channels(end, channels)
         if start.shape != end.shape:
             raise KeyFrameError(f"key frames differ in size: start is {_size(start)}, end is "
                                 f"{_size(end)}")
