@@ -9,7 +9,9 @@ Multi-process (one process per host): --coordinator_address=HOST:PORT --num_proc
 --process_id=I on each, or --distributed_from_env under SLURM / on Cloud TPU VMs (see
 inbetweening/distributed.py and launch/).
 """
+import os
 import sys
+import tempfile
 
 import jax
 from absl import app, flags, logging
@@ -19,7 +21,7 @@ from inbetweening import compilation_cache, distributed, evaluate, summary, trai
 from inbetweening.api import CheckpointNotFoundError
 from inbetweening.checkpoint import CheckpointMismatchError
 from inbetweening.configuration import ConfigError
-from inbetweening.data.input_pipeline import DatasetNotPreparedError
+from inbetweening.data.errors import DatasetError
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/*.py).",
@@ -30,9 +32,30 @@ flags.mark_flags_as_required(["config", "workdir"])
 distributed.define_flags()
 compilation_cache.define_flags()
 
+
+
+class WorkdirError(ValueError):
+    """--workdir cannot be written."""
+
+
 # Errors caused by what the user asked for: reported in one line, exit code 2.
-USER_ERRORS = (ConfigError, DatasetNotPreparedError, CheckpointMismatchError,
-               CheckpointNotFoundError, distributed.DistributedFlagsError)
+USER_ERRORS = (ConfigError, DatasetError, CheckpointMismatchError,
+               CheckpointNotFoundError, distributed.DistributedFlagsError, WorkdirError)
+
+
+def check_workdir_writable(workdir: str) -> None:
+    """Creates a local --workdir and checks a file can be written there, so that a run
+    fails at start-up rather than at its first checkpoint. Remote paths (gs://...) are
+    left to their filesystem."""
+    if "://" in workdir:
+        return
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        with tempfile.TemporaryFile(dir=workdir):
+            pass
+    except OSError as error:
+        raise WorkdirError(f"--workdir={workdir}: cannot write there ({error.strerror}); "
+                           "choose a directory you can write to") from None
 
 
 def main(argv):
@@ -43,6 +66,8 @@ def main(argv):
         distributed.initialize(FLAGS)
         compilation_cache.enable(FLAGS.compilation_cache_dir)
         logging.info("JAX devices: %s", jax.devices())
+        if FLAGS.mode != "eval":  # eval reads a work directory that exists
+            check_workdir_writable(FLAGS.workdir)
         if FLAGS.mode == "summary":
             summary.write_summary(FLAGS.config, FLAGS.workdir)
         elif FLAGS.mode == "eval":

@@ -314,6 +314,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     checkpoints of a model with other shapes.
     """
     validate(config, jax.device_count())
+    # The held-out metric and checkpoint selection read validation videos.
+    input_pipeline.check_splits(config, ("train", "validation"))
     models = create_models(config.model)
     mesh = make_mesh(fsdp=config.mesh_fsdp)
     checkpoints = TrainingCheckpoints(workdir, config.checkpoints_to_keep)

@@ -224,6 +224,16 @@ def test_cli_rejects_invalid_override_before_writing(tmp_path):
     assert not workdir.exists() or not any(workdir.iterdir())
 
 
+def test_cli_names_a_workdir_it_cannot_write(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    result = _cli(blocker / "run", "--config.num_train_steps=2")
+    assert result.returncode == 2, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: --workdir={blocker / 'run'}: cannot write there"), last
+    assert blocker.read_text() == ""
+
+
 def test_cli_summary_writes_kernel_counts(tmp_path):
     """Kernel counts at the tiny sizes (C = D = 8, every width 8, RGB), derived like
     Appendix A's:

@@ -9,14 +9,11 @@ import ml_collections
 import numpy as np
 
 from inbetweening.data import synthetic
+from inbetweening.data.errors import DatasetError
 
 # Held-out synthetic videos come from indices no training run reaches (500k steps of
 # batch 32 use indices below 2**24): validation from 2**40 on, test from 2**41 on.
 SYNTHETIC_SPLIT_OFFSETS = {"validation": 2**40, "test": 2**41}
-
-
-class DatasetNotPreparedError(ValueError):
-    """The config names a dataset that has no prepared copy under config.data.data_dir."""
 
 
 def _synthetic_videos(config: ml_collections.ConfigDict, indices) -> np.ndarray:
@@ -49,6 +46,14 @@ def _synthetic_train_batches(config, start_step, process_index, process_count):
         step += 1
 
 
+def check_splits(config: ml_collections.ConfigDict, splits: tuple[str, ...]) -> None:
+    """Raises DatasetError (before anything is trained or written) when the dataset lacks
+    one of `splits`; the embedded synthetic dataset has them all."""
+    if config.data.name != "synthetic":
+        from inbetweening.data import tfds_input
+        tfds_input.check_splits(config, splits)
+
+
 def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: int,
                  process_count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Every example of `split` once, in a fixed order: (uint8 videos [B_local, ...],
@@ -61,7 +66,7 @@ def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: i
 
 def _synthetic_eval_batches(config, split, process_index, process_count):
     if split not in SYNTHETIC_SPLIT_OFFSETS:
-        raise ValueError(f"split {split!r}: the synthetic dataset has "
+        raise DatasetError(f"split {split!r}: the synthetic dataset has "
                          f"{', '.join(SYNTHETIC_SPLIT_OFFSETS)}")
     local_batch = config.batch_size // process_count
     indices = np.arange(config.data.num_eval_videos) + SYNTHETIC_SPLIT_OFFSETS[split]

@@ -14,7 +14,7 @@ import tensorflow_datasets as tfds
 
 from inbetweening.data import builders
 from inbetweening.data.builders import common
-from inbetweening.data.input_pipeline import DatasetNotPreparedError
+from inbetweening.data.errors import DatasetError, DatasetNotPreparedError
 
 # Clips held for shuffling; 1024 clips of 16x64x64x3 take about 200 MB.
 DEFAULT_SHUFFLE_BUFFER = 1024
@@ -104,6 +104,19 @@ def _local_batch_size(config: ml_collections.ConfigDict, process_count: int) -> 
     return config.batch_size // process_count
 
 
+def check_splits(config: ml_collections.ConfigDict, splits: tuple[str, ...]) -> None:
+    _check_splits(config, _prepared_builder(config), splits)
+
+
+def _check_splits(config, builder: common.VideoBuilder, splits: tuple[str, ...]) -> None:
+    missing = [split for split in splits if split not in builder.info.splits]
+    if missing:
+        raise DatasetError(
+            f"Dataset {config.data.name!r} has no {' or '.join(map(repr, missing))} split "
+            f"(it has {', '.join(builder.info.splits) or 'none'}): no usable video fell into "
+            "it when it was prepared. Add videos, or longer ones, and prepare it again.")
+
+
 def train_batches(config: ml_collections.ConfigDict, start_step: int, process_index: int,
                   process_count: int) -> Iterator[np.ndarray]:
     """Endless shuffled batches of random T-frame sub-sequences: uint8 `[B_local, T, S, S, C]`.
@@ -114,8 +127,7 @@ def train_batches(config: ml_collections.ConfigDict, start_step: int, process_in
     """
     hide_gpus_from_tensorflow()
     builder = _prepared_builder(config)
-    if "train" not in builder.info.splits:
-        raise ValueError(f"Dataset {config.data.name!r} has no training videos.")
+    _check_splits(config, builder, ("train",))
     batch_size = _local_batch_size(config, process_count)
     split = tfds.split_for_jax_process("train",
                                        process_index=process_index,
@@ -154,10 +166,7 @@ def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: i
     """
     hide_gpus_from_tensorflow()
     builder = _prepared_builder(config)
-    if split not in builder.info.splits:
-        raise ValueError(
-            f"Dataset {config.data.name!r} has no {split!r} split; it has "
-            f"{', '.join(builder.info.splits)} (a split no video fell into is left out).")
+    _check_splits(config, builder, (split,))
     batch_size = _local_batch_size(config, process_count)
     shards = [
         tfds.split_for_jax_process(split, process_index=index, process_count=process_count)

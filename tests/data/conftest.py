@@ -1,9 +1,12 @@
 """Source fixtures, written once per session, and the datasets prepared from them."""
+from unittest import mock
+
 import ml_collections
 import pytest
 
 import data_fixture_writers
 from inbetweening.data import prepare
+from inbetweening.data.builders import folder
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +52,9 @@ def prepared(tmp_path_factory, bair_manual_dir, kth_manual_dir, ucf101_sources, 
     def prepare_once(name):
         if name not in summaries:
             data_dir = str(tmp_path_factory.mktemp(f"{name}_data"))
-            summaries[name] = data_dir, prepare.prepare(name, data_dir, str(sources[name]))
+            # The fixture folder is small; its test is of the split by path hash.
+            with mock.patch.object(folder, "HASH_SPLIT_MIN_VIDEOS", 1):
+                summaries[name] = data_dir, prepare.prepare(name, data_dir, str(sources[name]))
         return summaries[name]
 
     return prepare_once

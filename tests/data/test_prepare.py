@@ -1,12 +1,13 @@
 """Preparation: atomic writes, the summary, and the CLI's messages for missing sources."""
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from inbetweening.data import builders
-from inbetweening.data import prepare
+from inbetweening.data import errors, prepare
 from inbetweening.data import tfds_input
 from inbetweening.data import video_io
 from inbetweening.data.builders import common
@@ -30,7 +31,7 @@ def test_failure_mid_generation_leaves_nothing_that_loads(tmp_path, user_folder,
     with pytest.raises(RuntimeError, match="simulated crash"):
         prepare.prepare("folder", data_dir, str(user_folder))
     assert not builders.make_builder("folder", data_dir, 64, str(user_folder)).is_prepared()
-    with pytest.raises(tfds_input.DatasetNotPreparedError):
+    with pytest.raises(errors.DatasetNotPreparedError):
         tfds_input.train_batches(config_for("folder", data_dir, folder=str(user_folder)), 0, 0, 1)
 
     monkeypatch.setattr(video_io, "read_video", real_read_video)
@@ -67,3 +68,21 @@ def test_cli_wrong_manual_dir_exits_2_without_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert "bair_robot_pushing_dataset_v0.tar" in result.stderr
     assert "softmotion30_44k" in result.stderr
+
+
+def test_cli_names_a_truncated_archive_and_writes_no_dataset(tmp_path, kth_manual_dir):
+    manual_dir = tmp_path / "kth_sources"
+    shutil.copytree(kth_manual_dir, manual_dir)
+    partial = manual_dir / "boxing.zip"
+    partial.write_bytes(partial.read_bytes()[:partial.stat().st_size // 2])
+    data_dir = tmp_path / "data"
+    result = subprocess.run([
+        sys.executable, "-m", "inbetweening.data.prepare", "--dataset=kth",
+        f"--data_dir={data_dir}", f"--manual_dir={manual_dir}"
+    ], capture_output=True, text=True, cwd=_REPO_ROOT, check=False)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Cannot prepare kth: ") and str(partial) in last, last
+    assert "download it again" in last
+    assert not builders.make_builder("kth", str(data_dir), 64).is_prepared()

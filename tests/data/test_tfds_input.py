@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import data_fixture_writers
-from inbetweening.data import prepare
+from inbetweening.data import errors, prepare
 from inbetweening.data import tfds_input
 
 
@@ -111,7 +111,7 @@ def test_training_shards_of_two_processes_are_disjoint(prepared, config_for):
 
 def test_unprepared_dataset_names_the_command_to_run(tmp_path, config_for):
     config = config_for("kth", str(tmp_path), channels=1)
-    with pytest.raises(tfds_input.DatasetNotPreparedError) as error:
+    with pytest.raises(errors.DatasetNotPreparedError) as error:
         tfds_input.train_batches(config, 0, 0, 1)
     assert (f"python -m inbetweening.data.prepare --dataset=kth --data_dir={tmp_path}"
             in str(error.value))
@@ -134,7 +134,7 @@ def test_a_split_without_videos_is_reported(prepared, config_for, user_folder):
 def test_other_image_sizes_are_prepared_and_read_separately(tmp_path, kth_manual_dir, config_for):
     data_dir = str(tmp_path)
     config = config_for("kth", data_dir, channels=1, image_size=32)
-    with pytest.raises(tfds_input.DatasetNotPreparedError, match="--image_size=32"):
+    with pytest.raises(errors.DatasetNotPreparedError, match="--image_size=32"):
         tfds_input.train_batches(config, 0, 0, 1)
     prepare.prepare("kth", data_dir, str(kth_manual_dir), image_size=32)
     batch = next(tfds_input.train_batches(config, 0, 0, 1))

@@ -11,6 +11,7 @@ import pathlib
 from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download import extractor
 
 from inbetweening.data import video_io
 
@@ -22,6 +23,10 @@ SPLITS = ("train", "validation", "test")
 
 class SourceFilesMissingError(FileNotFoundError):
     """A source archive is neither in the manual directory nor downloadable."""
+
+
+class SourceFileCorruptError(SourceFilesMissingError):
+    """A source archive is there but cannot be read, e.g. a partial download."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -129,8 +134,19 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return {name: pathlib.Path(path) for name, path in downloaded.items()}
 
     def _extract(self, dl_manager, path: pathlib.Path) -> pathlib.Path:
-        """A folder stays as is; a zip or tar is extracted (once, cached by TFDS)."""
-        return path if path.is_dir() else pathlib.Path(dl_manager.extract(path))
+        """A folder stays as is; a zip or tar is extracted (once, cached by TFDS).
+
+        Raises:
+            SourceFileCorruptError: the archive cannot be extracted (often a partial download).
+        """
+        if path.is_dir():
+            return path
+        try:
+            return pathlib.Path(dl_manager.extract(path))
+        except extractor.ExtractError as error:
+            raise SourceFileCorruptError(
+                f"{path} cannot be extracted ({error.__cause__ or error}); it is probably "
+                "incomplete: download it again and replace it") from None
 
 
 def find_sources(sources, manual_dir: os.PathLike) -> dict[str, pathlib.Path]:

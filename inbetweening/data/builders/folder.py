@@ -1,10 +1,15 @@
 """A directory of the user's own videos (mp4, avi, gif, webm) or folders of frame images.
 
 A folder whose files include png/jpg images is one video, its frames in file-name
-order. The split of each video is fixed by a hash of its path relative to the root:
-TRAIN_PERCENT train, VALIDATION_PERCENT validation, the rest test, so adding videos
-never moves the others. The prepared dataset is named after the root's absolute path:
-moving the folder means preparing it again.
+order. With at least HASH_SPLIT_MIN_VIDEOS videos, the split of each video is fixed by a
+hash of its path relative to the root: TRAIN_PERCENT train, VALIDATION_PERCENT
+validation, the rest test, so adding videos never moves the others. With fewer (a user's
+handful of long videos, the common case), every video is cut in time instead: its first
+frames train, then a validation segment, then a test segment (each held-out segment
+VALIDATION_PERCENT of the video and at least MIN_FRAMES frames), so that every split
+gets clips and no clip spans two splits; a video too short to cut goes to train whole.
+The prepared dataset is named after the root's absolute path: moving the folder means
+preparing it again.
 """
 import dataclasses
 import hashlib
@@ -13,12 +18,14 @@ import pathlib
 import re
 
 import tensorflow_datasets as tfds
+from absl import logging
 
 from inbetweening.data import video_io
 from inbetweening.data.builders import common
 
 TRAIN_PERCENT = 90
 VALIDATION_PERCENT = 5
+HASH_SPLIT_MIN_VIDEOS = 20
 
 
 @dataclasses.dataclass(eq=False)
@@ -41,6 +48,17 @@ def split_of(relative_path: str) -> str:
     if percentile < TRAIN_PERCENT:
         return "train"
     return "validation" if percentile < TRAIN_PERCENT + VALIDATION_PERCENT else "test"
+
+
+def time_segments(num_frames: int) -> dict[str, tuple[int, int]] | None:
+    """Frame ranges [start, stop) of one video cut in time, by split; None when the video
+    is too short for three segments of at least MIN_FRAMES frames."""
+    held_out = max(common.MIN_FRAMES, num_frames * VALIDATION_PERCENT // 100)
+    train_stop = num_frames - 2 * held_out
+    if train_stop < common.MIN_FRAMES:
+        return None
+    return {"train": (0, train_stop), "validation": (train_stop, train_stop + held_out),
+            "test": (train_stop + held_out, num_frames)}
 
 
 def find_videos(root: str) -> list[str]:
@@ -74,9 +92,13 @@ class VideoFolder(common.VideoBuilder):
             raise common.SourceFilesMissingError(
                 f"Expected a folder of videos (mp4, avi, gif, webm) or of frame folders (png, jpg) "
                 f"at {root}, which is not a directory.")
+        relative_paths = find_videos(root)
         videos_by_split = {split: [] for split in common.SPLITS}
-        for relative_path in find_videos(root):
-            videos_by_split[split_of(relative_path)].append(relative_path)
+        if len(relative_paths) >= HASH_SPLIT_MIN_VIDEOS:
+            for relative_path in relative_paths:
+                videos_by_split[split_of(relative_path)].append((relative_path, None))
+        else:
+            self._cut_in_time(root, relative_paths, videos_by_split)
         # TFDS cannot write an empty split; a small folder may have no test video.
         return {
             split: self._generate_examples(root, videos)
@@ -84,9 +106,27 @@ class VideoFolder(common.VideoBuilder):
             if videos
         }
 
-    def _generate_examples(self, root: str, relative_paths: list[str]):
+    def _cut_in_time(self, root: str, relative_paths: list[str], videos_by_split) -> None:
         for relative_path in relative_paths:
-            path = pathlib.Path(root) / relative_path
-            video = self._read_usable_video(path)
-            if video is not None:
-                yield relative_path, {"video": video, "path": relative_path}
+            video = self._read_usable_video(pathlib.Path(root) / relative_path)
+            if video is None:
+                continue
+            segments = time_segments(len(video))
+            if segments is None:
+                logging.warning("%s: %d frames, too few to cut into train, validation and "
+                                "test segments of %d or more: all of it goes to train",
+                                relative_path, len(video), common.MIN_FRAMES)
+                segments = {"train": (0, len(video))}
+            for split, frames in segments.items():
+                videos_by_split[split].append((relative_path, frames))
+
+    def _generate_examples(self, root: str, videos: list[tuple[str, tuple[int, int] | None]]):
+        """videos: (relative path, frame range [start, stop) or None for all of it)."""
+        for relative_path, frames in videos:
+            video = self._read_usable_video(pathlib.Path(root) / relative_path)
+            if video is None:
+                continue
+            key = relative_path
+            if frames is not None:
+                video, key = video[slice(*frames)], f"{relative_path}[{frames[0]}:{frames[1]}]"
+            yield key, {"video": video, "path": relative_path}
