@@ -1,8 +1,8 @@
 """BAIR robot pushing, paper settings."""
-from configs import base
+from inbetweening import paper_config
 
 
 def get_config():
-    config = base.get_config()
+    config = paper_config.get_config()
     config.data.name = "bair"
     return config

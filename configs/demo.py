@@ -2,11 +2,11 @@
 
 Same architecture as the paper's, with narrower layers, 32x32 frames and L = 6.
 """
-from configs import base
+from inbetweening import paper_config
 
 
 def get_config():
-    config = base.get_config()
+    config = paper_config.get_config()
     config.data.name = "synthetic"
     model = config.model
     model.image_size = 32

@@ -111,6 +111,11 @@ def main(argv):
         sys.exit(2)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.diagnose`."""
     flags.mark_flags_as_required(["workdir"])
     app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -121,7 +121,7 @@ def main(argv):
     print(f"{FLAGS.format} export: {FLAGS.out}")
 
 
-def _define_flags() -> None:
+def define_flags() -> None:
     """Only when run as a program, so that importing this module defines no flags."""
     flags.DEFINE_string("workdir", None, "A training work directory or a params export.")
     flags.DEFINE_enum("format", None, list(EXPORTERS), "What to write.")
@@ -129,6 +129,11 @@ def _define_flags() -> None:
     flags.mark_flags_as_required(["workdir", "format", "out"])
 
 
-if __name__ == "__main__":
-    _define_flags()
+def cli() -> None:
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.export`."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -32,7 +32,7 @@ def logits_and_squared_input_gradients(
 
 def gradient_penalty(form: str, real_logits: jax.Array, real_sq_grads: jax.Array,
                      fake_logits: jax.Array, fake_sq_grads: jax.Array | None) -> jax.Array:
-    """Omega of Roth et al. 2017 (or a simpler form, see configs/base.py); [B] inputs.
+    """Omega of Roth et al. 2017 (or a simpler form, see inbetweening/paper_config.py); [B] inputs.
 
     fake_sq_grads may be None for form "real", which never needs them.
     """

@@ -86,5 +86,10 @@ def main(argv):
         sys.exit(1)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.main`."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

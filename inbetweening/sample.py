@@ -82,7 +82,7 @@ def _exit_with_user_error(message: str) -> None:
     sys.exit(2)
 
 
-def _define_flags() -> None:
+def define_flags() -> None:
     """Only when run as a program, so that importing this module defines no flags."""
     flags.DEFINE_string("checkpoint", None, "A training work directory or a params export.")
     flags.DEFINE_string("start", None, "Image file of the first key frame.")
@@ -93,6 +93,11 @@ def _define_flags() -> None:
     flags.mark_flags_as_required(["checkpoint", "start", "end", "out"])
 
 
-if __name__ == "__main__":
-    _define_flags()
+def cli() -> None:
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.sample`."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from jax import lax
 
-from configs import base, demo
+from configs import demo
+from inbetweening import paper_config
 from inbetweening.models import create_models
 from inbetweening.models.discriminators import ImageDiscriminator
 from inbetweening.models.encoder import batch_norm
@@ -76,8 +77,8 @@ def test_the_two_shortcut_readings_differ_with_the_same_parameters():
 
 
 def test_paper_configs_read_the_shortcut_from_the_block_input():
-    assert base.get_config().model.image_discriminator_shortcut == "block_input"
-    assert create_models(base.get_config().model).image_discriminator.shortcut == "block_input"
+    assert paper_config.get_config().model.image_discriminator_shortcut == "block_input"
+    assert create_models(paper_config.get_config().model).image_discriminator.shortcut == "block_input"
 
 
 def _generator_param_shapes(model_config):
@@ -101,9 +102,9 @@ def test_only_the_video_generators_last_layer_has_a_bias(variant):
 def test_batch_norm_running_mean_moves_by_one_minus_momentum():
     x = jax.random.normal(jax.random.PRNGKey(0), (8, 4, 4, 3)) + jnp.arange(3.0)
     layer = batch_norm(train=True, dtype=jnp.float32,
-                       momentum=base.get_config().model.batch_norm_momentum)
+                       momentum=paper_config.get_config().model.batch_norm_momentum)
     variables = layer.init(jax.random.PRNGKey(0), x)
     _, updates = layer.apply(variables, x, mutable=["batch_stats"])
     np.testing.assert_allclose(updates["batch_stats"]["mean"], 0.01 * x.mean(axis=(0, 1, 2)),
                                rtol=1e-5)
-    assert base.get_config().model.batch_norm_momentum == 0.99
+    assert paper_config.get_config().model.batch_norm_momentum == 0.99

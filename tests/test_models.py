@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import base, demo, kth
+from configs import demo, kth
+from inbetweening import paper_config
 from inbetweening.configuration import ConfigError, validate
 from inbetweening.models import create_models
 from inbetweening.models.encoder import ImageEncoder
@@ -30,7 +31,7 @@ def _kernel_count(params) -> int:
     return sum(int(np.prod(leaf.shape)) for path, leaf in flat.items() if path[-1] == "kernel")
 
 
-def _config(make=base.get_config, **model_overrides):
+def _config(make=paper_config.get_config, **model_overrides):
     config = make()
     for name, value in model_overrides.items():
         setattr(config.model, name, value)
@@ -54,7 +55,7 @@ def _frame(m, batch=B):
 
 
 # (config, side / 8, latent channels C): the paper's and the demo's.
-SIZES = {"paper": (base.get_config, 8, 64), "demo": (demo.get_config, 4, 32)}
+SIZES = {"paper": (paper_config.get_config, 8, 64), "demo": (demo.get_config, 4, 32)}
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -140,7 +141,7 @@ EXPECTED_KERNEL_COUNTS = {
 }
 
 
-@pytest.mark.parametrize("colour,make", [("rgb", base.get_config),
+@pytest.mark.parametrize("colour,make", [("rgb", paper_config.get_config),
                                          ("grayscale", kth.get_config)])
 def test_kernel_counts_match_appendix_a(colour, make):
     assert _kernel_counts(make()) == EXPECTED_KERNEL_COUNTS[colour]
@@ -172,7 +173,7 @@ def test_batch_not_divisible_by_devices_names_batch_size():
     assert "batch_size" in str(error.value) and "30" in str(error.value)
 
 
-@pytest.mark.parametrize("make", [base.get_config, demo.get_config, kth.get_config])
+@pytest.mark.parametrize("make", [paper_config.get_config, demo.get_config, kth.get_config])
 def test_shipped_configs_are_valid(make):
     validate(make(), num_devices=8)
 

@@ -16,6 +16,20 @@ from inbetweening.data.errors import DatasetError
 SYNTHETIC_SPLIT_OFFSETS = {"validation": 2**40, "test": 2**41}
 
 
+def _tfds_input():
+    """The prepared datasets' pipeline, which needs TensorFlow (the package's [data] extra)."""
+    try:
+        from inbetweening.data import tfds_input
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.split(".")[0] not in ("tensorflow",
+                                                                  "tensorflow_datasets"):
+            raise
+        raise DatasetError(f"datasets other than the synthetic one need {error.name}: "
+                           "pip install 'inbetweening[data]' (or tensorflow-cpu and "
+                           "tensorflow-datasets)") from None
+    return tfds_input
+
+
 def _synthetic_videos(config: ml_collections.ConfigDict, indices) -> np.ndarray:
     m = config.model
     return synthetic.generate_batch(config.data.seed, indices, m.num_frames, m.image_size,
@@ -32,8 +46,7 @@ def train_batches(config: ml_collections.ConfigDict, start_step: int, process_in
     exactly the data an uninterrupted one would.
     """
     if config.data.name != "synthetic":
-        from inbetweening.data import tfds_input
-        return tfds_input.train_batches(config, start_step, process_index, process_count)
+        return _tfds_input().train_batches(config, start_step, process_index, process_count)
     return _synthetic_train_batches(config, start_step, process_index, process_count)
 
 
@@ -50,8 +63,7 @@ def check_splits(config: ml_collections.ConfigDict, splits: tuple[str, ...]) -> 
     """Raises DatasetError (before anything is trained or written) when the dataset lacks
     one of `splits`; the embedded synthetic dataset has them all."""
     if config.data.name != "synthetic":
-        from inbetweening.data import tfds_input
-        tfds_input.check_splits(config, splits)
+        _tfds_input().check_splits(config, splits)
 
 
 def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: int,
@@ -59,8 +71,7 @@ def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: i
     """Every example of `split` once, in a fixed order: (uint8 videos [B_local, ...],
     bool mask [B_local]); padding examples in the last batch have mask False."""
     if config.data.name != "synthetic":
-        from inbetweening.data import tfds_input
-        return tfds_input.eval_batches(config, split, process_index, process_count)
+        return _tfds_input().eval_batches(config, split, process_index, process_count)
     return _synthetic_eval_batches(config, split, process_index, process_count)
 
 

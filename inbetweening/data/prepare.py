@@ -22,7 +22,7 @@ from inbetweening.data.builders import common
 FLAGS = flags.FLAGS
 
 
-def _define_flags() -> None:
+def define_flags() -> None:
     """Only when run as a program, so that importing prepare() defines no flags."""
     flags.DEFINE_enum("dataset", None, list(builders.BUILDERS), "Dataset to prepare.")
     flags.DEFINE_string("data_dir", None, "Where the prepared dataset is written.")
@@ -88,6 +88,11 @@ def main(argv):
     print(summary)
 
 
-if __name__ == "__main__":
-    _define_flags()
+def cli() -> None:
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.data.prepare`."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -152,7 +152,18 @@ def main(argv: list[str]) -> int:
 
 
 FLAGS = flags.FLAGS
-if __name__ == "__main__":
+
+
+def define_flags() -> None:
     flags.DEFINE_string("out", None, "Also write the tables to FILE.json and FILE.md.")
     flags.DEFINE_integer("num_resamples", 1000, "Bootstrap resamples per interval.")
+
+
+def cli() -> None:
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.eval.aggregate`."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

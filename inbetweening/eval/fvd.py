@@ -131,8 +131,19 @@ def main(argv: list[str]) -> int:
 
 
 FLAGS = flags.FLAGS
-if __name__ == "__main__":
+
+
+def define_flags() -> None:
     flags.DEFINE_string("real", None, "Real videos: .npy/.npz [N, T, H, W, C] or a folder.")
     flags.DEFINE_string("fake", None, "Generated videos, same form and frame shape as --real.")
     flags.DEFINE_integer("batch_size", DEFAULT_BATCH_SIZE, "Videos per I3D batch.")
+
+
+def cli() -> None:
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.eval.fvd`."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -222,6 +222,15 @@ def main(argv: list[str]) -> int:
 
 
 FLAGS = flags.FLAGS
-if __name__ == "__main__":
+def define_flags() -> None:
     flags.DEFINE_string("video", None, "A video file (.gif/.mp4/...) or .npy/.npz [T, H, W, C].")
+
+
+def cli() -> None:
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.eval.i3d`."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    cli()
