@@ -8,12 +8,13 @@ WORKDIR ?= workdir/demo
 ACCEL ?= cpu
 STAMP := $(VENV)/.installed-$(ACCEL)
 JAX_VERSION := $(shell sed -n 's/^jax==//p' requirements.txt)
+LINTED := inbetweening configs tests benchmarks
 
 ifeq ($(filter $(ACCEL),cpu cuda12 tpu),)
 $(error ACCEL=$(ACCEL): must be cpu, cuda12 or tpu)
 endif
 
-.PHONY: demo test summary benchmark clean
+.PHONY: demo test format summary benchmark clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +32,13 @@ demo: $(STAMP)
 	$(PY) -m inbetweening.main --config=configs/demo.py --workdir=$(WORKDIR)
 
 test: $(STAMP)
+	$(PY) -m ruff check $(LINTED)
+	$(PY) -m ruff format --check $(LINTED)
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 tests
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix $(LINTED)
+	$(PY) -m ruff format $(LINTED)
 
 summary: $(STAMP)
 	$(PY) -m inbetweening.main --config=configs/base.py --workdir=workdir/summary --mode=summary

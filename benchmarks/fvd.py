@@ -4,6 +4,7 @@
 step as in FVD. Random weights: the speed does not depend on their values.
 Usage: python benchmarks/fvd.py [--batch_size=16] [--num_batches=3]
 """
+
 import json
 import time
 
@@ -25,22 +26,27 @@ def main(argv: list[str]) -> None:
     variables = i3d.random_variables(model, (1, 16, 224, 224, 3))
     embed = fvd.i3d_embedding_fn(variables, model, batch_size=FLAGS.batch_size)
     videos = np.random.default_rng(0).integers(
-        0, 256, (FLAGS.batch_size * FLAGS.num_batches,) + VIDEO_SHAPE, dtype=np.uint8)
+        0, 256, (FLAGS.batch_size * FLAGS.num_batches,) + VIDEO_SHAPE, dtype=np.uint8
+    )
     start = time.perf_counter()
-    embed(videos[:FLAGS.batch_size])
+    embed(videos[: FLAGS.batch_size])
     compile_and_first_batch_s = time.perf_counter() - start
     start = time.perf_counter()
     embed(videos)  # returns numpy, so the device work is done when it returns
     elapsed = time.perf_counter() - start
-    print(json.dumps({
-        "benchmark": "i3d_embedding",
-        "videos_per_second": len(videos) / elapsed,
-        "video_shape": list(VIDEO_SHAPE),
-        "batch_size": FLAGS.batch_size,
-        "num_videos_timed": len(videos),
-        "first_batch_seconds_with_compile": compile_and_first_batch_s,
-        "devices": [str(d) for d in jax.devices()],
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "i3d_embedding",
+                "videos_per_second": len(videos) / elapsed,
+                "video_shape": list(VIDEO_SHAPE),
+                "batch_size": FLAGS.batch_size,
+                "num_videos_timed": len(videos),
+                "first_batch_seconds_with_compile": compile_and_first_batch_s,
+                "devices": [str(d) for d in jax.devices()],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

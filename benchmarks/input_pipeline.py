@@ -7,19 +7,18 @@
 Without --data_dir, writes softmotion30_44k-format TFRecords of random frames (random
 pixels are the costliest to PNG-decode) to a temporary folder and prepares them.
 """
+
 import json
 import os
 import tempfile
 import time
 
-from absl import app
-from absl import flags
 import ml_collections
 import numpy as np
 import tensorflow as tf
+from absl import app, flags
 
-from inbetweening.data import input_pipeline
-from inbetweening.data import prepare
+from inbetweening.data import input_pipeline, prepare
 from inbetweening.data.builders import bair
 
 _DATASET = flags.DEFINE_string("dataset", "bair", "Prepared dataset to read.")
@@ -36,38 +35,47 @@ def _write_bair_fixture(directory: str, num_sequences: int) -> None:
     """Training-split sequences in the softmotion30_44k schema, random 64x64x3 frames."""
     rng = np.random.default_rng(0)
     first = bair.FIRST_TRAIN_SEQUENCE
-    path = os.path.join(directory, "softmotion30_44k", "train",
-                        f"traj_{first}_to_{first + num_sequences - 1}.tfrecords")
+    path = os.path.join(
+        directory,
+        "softmotion30_44k",
+        "train",
+        f"traj_{first}_to_{first + num_sequences - 1}.tfrecords",
+    )
     os.makedirs(os.path.dirname(path))
     with tf.io.TFRecordWriter(path) as writer:
         for _ in range(num_sequences):
             feature = {
-                f"{frame}/{camera}/encoded":
-                    tf.train.Feature(bytes_list=tf.train.BytesList(
-                        value=[rng.integers(0, 256, bair.NATIVE_FRAME_SHAPE, np.uint8).tobytes()]))
-                for frame in range(bair.FRAMES_PER_SEQUENCE) for camera in bair.CAMERAS
+                f"{frame}/{camera}/encoded": tf.train.Feature(
+                    bytes_list=tf.train.BytesList(
+                        value=[rng.integers(0, 256, bair.NATIVE_FRAME_SHAPE, np.uint8).tobytes()]
+                    )
+                )
+                for frame in range(bair.FRAMES_PER_SEQUENCE)
+                for camera in bair.CAMERAS
             }
             writer.write(
-                tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+                tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+            )
 
 
 def _videos_per_second(data_dir: str) -> float:
-    config = ml_collections.ConfigDict({
-        "batch_size": _BATCH_SIZE.value,
-        "data": {
-            "name": _DATASET.value,
-            "data_dir": data_dir,
-            "seed": 0,
-            "camera": "image_aux1"
-        },
-        "model": {
-            "num_frames": 16,
-            "image_size": _IMAGE_SIZE.value,
-            "image_channels": _CHANNELS.value
-        },
-    })
-    batches = input_pipeline.train_batches(config, start_step=0, process_index=0,
-                                           process_count=1)
+    config = ml_collections.ConfigDict(
+        {
+            "batch_size": _BATCH_SIZE.value,
+            "data": {
+                "name": _DATASET.value,
+                "data_dir": data_dir,
+                "seed": 0,
+                "camera": "image_aux1",
+            },
+            "model": {
+                "num_frames": 16,
+                "image_size": _IMAGE_SIZE.value,
+                "image_channels": _CHANNELS.value,
+            },
+        }
+    )
+    batches = input_pipeline.train_batches(config, start_step=0, process_index=0, process_count=1)
     for _ in range(_WARMUP_BATCHES.value):
         next(batches)
     start = time.perf_counter()
@@ -87,16 +95,19 @@ def main(argv):
             prepare.prepare("bair", os.path.join(fixture_dir, "data"), sources)
             videos_per_second = _videos_per_second(os.path.join(fixture_dir, "data"))
     print(
-        json.dumps({
-            "dataset": _DATASET.value,
-            "fixture": _DATA_DIR.value is None and _DATASET.value != "synthetic",
-            "batch_size": _BATCH_SIZE.value,
-            "num_frames": 16,
-            "image_size": _IMAGE_SIZE.value,
-            "timed_batches": _TIMED_BATCHES.value,
-            "cpu_count": os.cpu_count(),
-            "videos_per_second": round(videos_per_second, 1),
-        }))
+        json.dumps(
+            {
+                "dataset": _DATASET.value,
+                "fixture": _DATA_DIR.value is None and _DATASET.value != "synthetic",
+                "batch_size": _BATCH_SIZE.value,
+                "num_frames": 16,
+                "image_size": _IMAGE_SIZE.value,
+                "timed_batches": _TIMED_BATCHES.value,
+                "cpu_count": os.cpu_count(),
+                "videos_per_second": round(videos_per_second, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Freshly initialised weights: the speed does not depend on their values.
 sample); the `..._batched` figures, calls making `batch_size` in-betweens of one pair, as
 the evaluation protocol and the sample CLI do.
 """
+
 import json
 import time
 
@@ -27,8 +28,9 @@ FLAGS = flags.FLAGS
 
 
 def seconds_per_call(generator, variables, frames: np.ndarray, num_samples: int) -> float:
-    sample = lambda seed: sample_inbetweens(generator, variables, frames, frames, num_samples,
-                                            jax.random.PRNGKey(seed))
+    sample = lambda seed: sample_inbetweens(
+        generator, variables, frames, frames, num_samples, jax.random.PRNGKey(seed)
+    )
     sample(0)  # compiles; returns numpy, so the work is done when it returns
     start = time.perf_counter()
     for seed in range(FLAGS.repeats):
@@ -41,22 +43,29 @@ def main(_):
     validate(config, jax.device_count())
     models = create_models(config.model)
     state = jax.jit(lambda key: train.create_train_state(config, models, key))(
-        jax.random.PRNGKey(0))
+        jax.random.PRNGKey(0)
+    )
     variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
     m = config.model
     frames = np.random.default_rng(0).integers(
-        0, 256, (1, m.image_size, m.image_size, m.image_channels), dtype=np.uint8)
+        0, 256, (1, m.image_size, m.image_size, m.image_channels), dtype=np.uint8
+    )
     latency = seconds_per_call(models.generator, variables, frames, 1)
     batched = seconds_per_call(models.generator, variables, frames, FLAGS.batch_size)
-    print(json.dumps({
-        "benchmark": "sampling", "device": jax.devices()[0].device_kind,
-        "video_shape": [m.num_frames, m.image_size, m.image_size, m.image_channels],
-        "compute_dtype": m.compute_dtype,
-        "latency_seconds_one_video": round(latency, 4),
-        "batch_size": FLAGS.batch_size,
-        "seconds_per_video_batched": round(batched / FLAGS.batch_size, 4),
-        "videos_per_second_batched": round(FLAGS.batch_size / batched, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "sampling",
+                "device": jax.devices()[0].device_kind,
+                "video_shape": [m.num_frames, m.image_size, m.image_size, m.image_channels],
+                "compute_dtype": m.compute_dtype,
+                "latency_seconds_one_video": round(latency, 4),
+                "batch_size": FLAGS.batch_size,
+                "seconds_per_video_batched": round(batched / FLAGS.batch_size, 4),
+                "videos_per_second_batched": round(FLAGS.batch_size / batched, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ Prints one JSON object: steps/s, achieved GFLOP/s (XLA cost-analysis FLOPs of th
 bodies counted per iteration as in `--mode=summary`, / measured time), the matmul and
 conv3d GFLOP/s measured in the same run, and the ratio of the step's rate to conv3d's.
 """
+
 import json
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
@@ -46,8 +46,10 @@ def reference_rates(repeats: int) -> dict[str, float]:
     kernel = jax.random.normal(key, (3, 3, 3, 64, 64))
     conv = lambda x, k: strided_conv(x, k, (1, 1, 1), [(1, 1)] * 3, "xla")
     conv_seconds, conv_flops = timed(conv, video, kernel, repeats=repeats)
-    return {"matmul_gflops": flops / seconds / 1e9,
-            "conv3d_gflops": conv_flops / conv_seconds / 1e9}
+    return {
+        "matmul_gflops": flops / seconds / 1e9,
+        "conv3d_gflops": conv_flops / conv_seconds / 1e9,
+    }
 
 
 def main(_):
@@ -57,12 +59,16 @@ def main(_):
     mesh = train.make_mesh(fsdp=config.mesh_fsdp)
     # Under jit: flax's init run op by op compiles a truncated normal per kernel shape.
     shardings = train.state_shardings(train.abstract_train_state(config, models), mesh)
-    state = jax.jit(lambda key: train.create_train_state(config, models, key),
-                    out_shardings=shardings)(jax.random.PRNGKey(0))
+    state = jax.jit(
+        lambda key: train.create_train_state(config, models, key), out_shardings=shardings
+    )(jax.random.PRNGKey(0))
     m = config.model
     videos = np.random.default_rng(0).integers(
-        0, 256, (config.batch_size, m.num_frames, m.image_size, m.image_size, m.image_channels),
-        dtype=np.uint8)
+        0,
+        256,
+        (config.batch_size, m.num_frames, m.image_size, m.image_size, m.image_channels),
+        dtype=np.uint8,
+    )
     batch = train.global_batch(videos, mesh)
     step = train.jit_train_step(config, models, mesh)
     start = time.perf_counter()
@@ -78,12 +84,17 @@ def main(_):
     seconds = (time.perf_counter() - start) / FLAGS.repeats
     step_gflops = flops / seconds / 1e9
     result = {
-        "device": jax.devices()[0].device_kind, "num_devices": jax.device_count(),
-        "batch_size": config.batch_size, "image_size": m.image_size,
-        "conv_impl": m.conv_impl, "compute_dtype": m.compute_dtype,
+        "device": jax.devices()[0].device_kind,
+        "num_devices": jax.device_count(),
+        "batch_size": config.batch_size,
+        "image_size": m.image_size,
+        "conv_impl": m.conv_impl,
+        "compute_dtype": m.compute_dtype,
         "compile_seconds": round(compile_seconds, 1),
-        "seconds_per_step": round(seconds, 3), "steps_per_second": round(1 / seconds, 3),
-        "train_step_gflop": round(flops / 1e9, 1), "train_step_gflops": round(step_gflops, 1),
+        "seconds_per_step": round(seconds, 3),
+        "steps_per_second": round(1 / seconds, 3),
+        "train_step_gflop": round(flops / 1e9, 1),
+        "train_step_gflops": round(step_gflops, 1),
         # The partitioned program of one device; XLA counts loop bodies once here.
         "xla_gflop_per_device": round(compiled.cost_analysis()["flops"] / 1e9, 2),
         **peak_memory(compiled),
@@ -99,8 +110,12 @@ def peak_memory(compiled) -> dict[str, int]:
     """Bytes per device from the compiled step's memory analysis: arguments + outputs +
     temporaries, less the outputs that reuse argument buffers (the donated state)."""
     memory = compiled.memory_analysis()
-    peak = (memory.argument_size_in_bytes + memory.output_size_in_bytes
-            + memory.temp_size_in_bytes - memory.alias_size_in_bytes)
+    peak = (
+        memory.argument_size_in_bytes
+        + memory.output_size_in_bytes
+        + memory.temp_size_in_bytes
+        - memory.alias_size_in_bytes
+    )
     return {"temp_bytes": memory.temp_size_in_bytes, "peak_bytes_per_device": peak}
 
 

@@ -1,4 +1,5 @@
 """BAIR robot pushing, paper settings."""
+
 from inbetweening import paper_config
 
 

@@ -2,6 +2,7 @@
 
 Same architecture as the paper's, with narrower layers, 32x32 frames and L = 6.
 """
+
 from inbetweening import paper_config
 
 

@@ -3,6 +3,7 @@
 Prepare once with: python -m inbetweening.data.prepare --dataset=folder --manual_dir=DIR
 --data_dir=DATA_DIR
 """
+
 from inbetweening import paper_config
 
 

@@ -1,4 +1,5 @@
 """KTH actions (grayscale), paper settings."""
+
 from inbetweening import paper_config
 
 

@@ -1,4 +1,5 @@
 """UCF101, paper settings."""
+
 from inbetweening import paper_config
 
 

@@ -6,6 +6,7 @@
 
 The Flax generator module itself is inbetweening.models.Inbetweener.
 """
+
 from inbetweening.api import Inbetweener
 
 __all__ = ["Inbetweener"]

@@ -1,9 +1,10 @@
 """Python API: in-betweens of two key frames from a trained model.
 
-    from inbetweening.api import Inbetweener
-    model = Inbetweener.load("workdir")          # or a `params` export
-    videos = model.sample("start.png", "end.png", num_samples=8, seed=0)  # uint8 [8,T,H,W,C]
+from inbetweening.api import Inbetweener
+model = Inbetweener.load("workdir")          # or a `params` export
+videos = model.sample("start.png", "end.png", num_samples=8, seed=0)  # uint8 [8,T,H,W,C]
 """
+
 import json
 import os
 from typing import Union
@@ -55,20 +56,24 @@ class Inbetweener:
             with open(os.path.join(path, MODEL_CONFIG_FILE)) as handle:
                 model_config = ml_collections.ConfigDict(json.load(handle))
             variables = ocp.StandardCheckpointer().restore(
-                os.path.join(os.path.abspath(path), VARIABLES_DIR))
+                os.path.join(os.path.abspath(path), VARIABLES_DIR)
+            )
             return cls(model_config, variables)
         if not os.path.isdir(checkpoint_dir(path)):
             raise CheckpointNotFoundError(
                 f"{path}: neither a work directory with checkpoints/ nor a params export "
-                f"(with {MODEL_CONFIG_FILE})")
+                f"(with {MODEL_CONFIG_FILE})"
+            )
         checkpoints = TrainingCheckpoints(path, keep=1, read_only=True)
         step = checkpoints.best_step()
         if step is None:
             raise CheckpointNotFoundError(f"{checkpoint_dir(path)} holds no complete checkpoint")
         state, meta = checkpoints.restore_raw(step)
         logging.info("Loaded %s step %d", checkpoints.directory, step)
-        return cls(ml_collections.ConfigDict(meta["config"]["model"]),
-                   {"params": state["g_params"], "batch_stats": state["g_batch_stats"]})
+        return cls(
+            ml_collections.ConfigDict(meta["config"]["model"]),
+            {"params": state["g_params"], "batch_stats": state["g_batch_stats"]},
+        )
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -85,30 +90,47 @@ class Inbetweener:
         channels = self.model_config.image_channels
         for name, frame in (("start", start), ("end", end)):
             if frame.shape[-1] not in _CHANNELS_OF_MODE.values():
-                raise KeyFrameError(f"{name} key frame has {frame.shape[-1]} channels; "
-                                    "expected 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA)")
+                raise KeyFrameError(
+                    f"{name} key frame has {frame.shape[-1]} channels; "
+                    "expected 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA)"
+                )
             if frame.shape[-1] != channels:
-                logging.info("The %s key frame has %d channels: converted to the model's %d",
-                             name, frame.shape[-1], channels)
+                logging.info(
+                    "The %s key frame has %d channels: converted to the model's %d",
+                    name,
+                    frame.shape[-1],
+                    channels,
+                )
         start, end = convert_channels(start, channels), convert_channels(end, channels)
         if start.shape != end.shape:
-            raise KeyFrameError(f"key frames differ in size: start is {_size(start)}, end is "
-                                f"{_size(end)}")
+            raise KeyFrameError(
+                f"key frames differ in size: start is {_size(start)}, end is {_size(end)}"
+            )
         height, width, _ = self.frame_shape
         if start.shape[:2] != (height, width):
-            logging.info("Key frames are %s: centre-cropped and resized to %s", _size(start),
-                         f"{width}x{height}")
+            logging.info(
+                "Key frames are %s: centre-cropped and resized to %s",
+                _size(start),
+                f"{width}x{height}",
+            )
             start, end = crop_square_and_resize(np.stack([start, end]), height)
         return start, end
 
-    def sample(self, start: KeyFrame, end: KeyFrame, num_samples: int = 1,
-               seed: int = 0) -> np.ndarray:
+    def sample(
+        self, start: KeyFrame, end: KeyFrame, num_samples: int = 1, seed: int = 0
+    ) -> np.ndarray:
         """In-betweens of two key frames: uint8 [num_samples, T, H, W, C], frames 0 and T-1
         being the key frames. Key frames are file paths, PIL images or arrays [H, W, C] or
         [H, W]: uint8, or float in 0..255 (rounded)."""
         start, end = self.key_frames(start, end)
-        videos = sample_inbetweens(self.generator, self.variables, start[None], end[None],
-                                   num_samples, jax.random.PRNGKey(seed))
+        videos = sample_inbetweens(
+            self.generator,
+            self.variables,
+            start[None],
+            end[None],
+            num_samples,
+            jax.random.PRNGKey(seed),
+        )
         return videos[0]
 
 

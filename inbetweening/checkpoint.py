@@ -6,6 +6,7 @@ parameters, batch statistics, both optimizer states, step, PRNG key) and "meta" 
 config and the input pipeline's position). Orbax writes a step into a temporary directory
 and renames it when complete, so a run killed mid-save leaves only complete steps behind.
 """
+
 import os
 from typing import Any
 
@@ -39,31 +40,53 @@ class TrainingCheckpoints:
     """
 
     def __init__(self, workdir: str, keep: int, read_only: bool = False):
-        policy = checkpoint_managers.AnyPreservationPolicy([
-            checkpoint_managers.LatestN(n=keep),
-            # reverse=True sorts descending, and BestN keeps the tail: the lowest FVD.
-            checkpoint_managers.BestN(get_metric_fn=_fvd, reverse=True, n=1,
-                                      keep_checkpoints_without_metrics=False),
-        ])
+        policy = checkpoint_managers.AnyPreservationPolicy(
+            [
+                checkpoint_managers.LatestN(n=keep),
+                # reverse=True sorts descending, and BestN keeps the tail: the lowest FVD.
+                checkpoint_managers.BestN(
+                    get_metric_fn=_fvd, reverse=True, n=1, keep_checkpoints_without_metrics=False
+                ),
+            ]
+        )
         options = ocp.CheckpointManagerOptions(
-            preservation_policy=None if read_only else policy, best_fn=_fvd,
-            best_mode="min", create=not read_only, read_only=read_only,
+            preservation_policy=None if read_only else policy,
+            best_fn=_fvd,
+            best_mode="min",
+            create=not read_only,
+            read_only=read_only,
             # Removes what a save killed before its final rename left behind.
-            cleanup_tmp_directories=not read_only, enable_async_checkpointing=True)
+            cleanup_tmp_directories=not read_only,
+            enable_async_checkpointing=True,
+        )
         self.directory = checkpoint_dir(workdir)
         # Handlers named up front, so a fresh manager can read metadata before restoring.
         self._manager = ocp.CheckpointManager(
-            self.directory, options=options,
-            item_handlers={"state": ocp.StandardCheckpointHandler(),
-                           "meta": ocp.JsonCheckpointHandler()})
+            self.directory,
+            options=options,
+            item_handlers={
+                "state": ocp.StandardCheckpointHandler(),
+                "meta": ocp.JsonCheckpointHandler(),
+            },
+        )
 
-    def save(self, step: int, state, config: ml_collections.ConfigDict,
-             metrics: dict[str, float] | None = None) -> None:
+    def save(
+        self,
+        step: int,
+        state,
+        config: ml_collections.ConfigDict,
+        metrics: dict[str, float] | None = None,
+    ) -> None:
         """Starts saving `state` as step `step`; `metrics` (e.g. {"val_fvd": x}) rank it."""
         meta = {"config": config.to_dict(), "next_train_batch": step}
-        self._manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-            metrics=metrics, force=True)
+        self._manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+            ),
+            metrics=metrics,
+            force=True,
+        )
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
@@ -81,8 +104,9 @@ class TrainingCheckpoints:
         jax.ShapeDtypeStruct with shardings). Raises CheckpointMismatchError naming the
         first array whose saved shape differs."""
         check_compatible(self.saved_shapes(step), abstract_state, self.directory)
-        return self._manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract_state))).state
+        return self._manager.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state))
+        ).state
 
     def saved_shapes(self, step: int) -> dict[str, tuple]:
         """{"g_params/encoder/.../kernel": shape} of the state saved at `step`."""
@@ -91,8 +115,10 @@ class TrainingCheckpoints:
 
     def restore_raw(self, step: int) -> tuple[dict, dict]:
         """(state as nested dicts of host arrays, meta) without knowing the model."""
-        restored = self._manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+        restored = self._manager.restore(
+            step,
+            args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()),
+        )
         return restored.state, restored.meta
 
     def wait_until_finished(self) -> None:
@@ -103,8 +129,9 @@ class TrainingCheckpoints:
 
 
 def check_compatible(saved_shapes: dict[str, tuple], abstract_state, directory: str) -> None:
-    expected = {path: tuple(leaf.shape)
-                for path, leaf in flatten_with_names(abstract_state).items()}
+    expected = {
+        path: tuple(leaf.shape) for path, leaf in flatten_with_names(abstract_state).items()
+    }
     for path in sorted(expected.keys() | saved_shapes.keys()):
         saved, wanted = saved_shapes.get(path), expected.get(path)
         if saved == wanted:
@@ -117,7 +144,8 @@ def check_compatible(saved_shapes: dict[str, tuple], abstract_state, directory: 
             problem = f"{path} has shape {saved} there but {wanted} in this config"
         raise CheckpointMismatchError(
             f"the checkpoints in {directory} were written with another config: {problem}. "
-            "Use a new --workdir (nothing was overwritten).")
+            "Use a new --workdir (nothing was overwritten)."
+        )
 
 
 def flatten_with_names(tree) -> dict[str, Any]:
@@ -131,4 +159,3 @@ def _key_name(key) -> str:
         if hasattr(key, attribute):
             return str(getattr(key, attribute))
     return str(key)
-

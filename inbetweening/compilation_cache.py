@@ -1,5 +1,6 @@
 """JAX's persistent compilation cache: compiled programs are kept on disk, so a second run
 of the same config skips most of its start-up compilation."""
+
 import os
 
 import jax
@@ -8,15 +9,17 @@ from absl import flags, logging
 
 def default_directory() -> str:
     """$XDG_CACHE_HOME/inbetweening/jax, else ~/.cache/inbetweening/jax."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache")
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(cache_home, "inbetweening", "jax")
 
 
 def define_flags() -> None:
-    flags.DEFINE_string("compilation_cache_dir", default_directory(),
-                        "Where JAX keeps compiled programs between runs (local path or "
-                        "gs://); empty: no persistent cache.")
+    flags.DEFINE_string(
+        "compilation_cache_dir",
+        default_directory(),
+        "Where JAX keeps compiled programs between runs (local path or "
+        "gs://); empty: no persistent cache.",
+    )
 
 
 def enable(directory: str) -> None:

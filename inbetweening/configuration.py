@@ -1,5 +1,6 @@
 """Start-up checks of a config: every impossible value fails here, with its name, before
 anything is compiled or written."""
+
 import ml_collections
 
 from inbetweening.losses import PENALTY_FORMS
@@ -25,64 +26,102 @@ def _require(condition: bool, message: str) -> None:
 
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
     m = config.model
-    _require(m.variant in VARIANTS,
-             f"config.model.variant={m.variant!r}: must be one of {VARIANTS}")
-    _require(m.conv_impl in CONV_IMPL_CHOICES,
-             f"config.model.conv_impl={m.conv_impl!r}: must be one of {CONV_IMPL_CHOICES}")
-    _require(m.compute_dtype in COMPUTE_DTYPES,
-             f"config.model.compute_dtype={m.compute_dtype!r}: must be one of "
-             f"{COMPUTE_DTYPES}")
-    _require(m.num_frames % 4 == 0,
-             f"config.model.num_frames={m.num_frames}: must be a multiple of 4 (the latent "
-             "generator's levels have T/4, T/2 and T steps)")
-    _require(m.num_frames >= MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR,
-             f"config.model.num_frames={m.num_frames}: the video discriminator's four "
-             f"temporal convolutions (kernel 4, no padding) need at least "
-             f"{MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR} frames")
-    _require(m.variant != "naive" or m.num_frames == NAIVE_NUM_FRAMES,
-             f"config.model.num_frames={m.num_frames}: the naive baseline decodes 2 steps "
-             f"with three time doublings, so it needs exactly {NAIVE_NUM_FRAMES} frames")
-    _require(m.image_size > 0 and m.image_size % 16 == 0,
-             f"config.model.image_size={m.image_size}: must be a positive multiple of 16 "
-             "(the encoder halves the side 3 times, the discriminators 4 times)")
-    _require(m.image_channels in (1, 3),
-             f"config.model.image_channels={m.image_channels}: must be 1 (grayscale) or 3")
-    _require(m.num_latent_blocks > 0 and m.num_latent_blocks % 3 == 0,
-             f"config.model.num_latent_blocks={m.num_latent_blocks}: must be a positive "
-             "multiple of 3 (three temporal levels with L/3 blocks each)")
-    _require(len(m.encoder_channels) == 6,
-             f"config.model.encoder_channels={tuple(m.encoder_channels)}: needs 6 widths "
-             "(layers L1-L6 of the image encoder)")
-    _require(len(m.video_generator_channels) == 6,
-             f"config.model.video_generator_channels={tuple(m.video_generator_channels)}: "
-             "needs 6 widths (layers L1-L6 of the video generator)")
-    _require(len(m.video_discriminator_channels) == 4,
-             f"config.model.video_discriminator_channels="
-             f"{tuple(m.video_discriminator_channels)}: needs 4 widths (layers L1-L4)")
-    _require(len(m.image_discriminator_channels) == 4,
-             f"config.model.image_discriminator_channels="
-             f"{tuple(m.image_discriminator_channels)}: needs 4 widths (one per stride-2 stage)")
-    _require(m.image_discriminator_shortcut in SHORTCUTS,
-             f"config.model.image_discriminator_shortcut={m.image_discriminator_shortcut!r}: "
-             f"must be one of {SHORTCUTS}")
-    _require(0 <= m.batch_norm_momentum < 1,
-             f"config.model.batch_norm_momentum={m.batch_norm_momentum}: must be in [0, 1)")
-    _require(config.batch_size > 0 and config.batch_size % num_devices == 0,
-             f"config.batch_size={config.batch_size}: must be a positive multiple of the "
-             f"number of devices ({num_devices})")
-    _require(config.mesh_fsdp > 0 and num_devices % config.mesh_fsdp == 0,
-             f"config.mesh_fsdp={config.mesh_fsdp}: must divide the number of devices "
-             f"({num_devices})")
-    _require(config.image_discriminator_frames in IMAGE_DISCRIMINATOR_FRAMES,
-             f"config.image_discriminator_frames={config.image_discriminator_frames!r}: "
-             f"must be one of {IMAGE_DISCRIMINATOR_FRAMES}")
-    _require(config.gradient_penalty.form in PENALTY_FORMS,
-             f"config.gradient_penalty.form={config.gradient_penalty.form!r}: must be one "
-             f"of {PENALTY_FORMS}")
-    _require(config.gradient_penalty.coefficient >= 0,
-             f"config.gradient_penalty.coefficient={config.gradient_penalty.coefficient}: "
-             "must be >= 0")
+    _require(
+        m.variant in VARIANTS, f"config.model.variant={m.variant!r}: must be one of {VARIANTS}"
+    )
+    _require(
+        m.conv_impl in CONV_IMPL_CHOICES,
+        f"config.model.conv_impl={m.conv_impl!r}: must be one of {CONV_IMPL_CHOICES}",
+    )
+    _require(
+        m.compute_dtype in COMPUTE_DTYPES,
+        f"config.model.compute_dtype={m.compute_dtype!r}: must be one of {COMPUTE_DTYPES}",
+    )
+    _require(
+        m.num_frames % 4 == 0,
+        f"config.model.num_frames={m.num_frames}: must be a multiple of 4 (the latent "
+        "generator's levels have T/4, T/2 and T steps)",
+    )
+    _require(
+        m.num_frames >= MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR,
+        f"config.model.num_frames={m.num_frames}: the video discriminator's four "
+        f"temporal convolutions (kernel 4, no padding) need at least "
+        f"{MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR} frames",
+    )
+    _require(
+        m.variant != "naive" or m.num_frames == NAIVE_NUM_FRAMES,
+        f"config.model.num_frames={m.num_frames}: the naive baseline decodes 2 steps "
+        f"with three time doublings, so it needs exactly {NAIVE_NUM_FRAMES} frames",
+    )
+    _require(
+        m.image_size > 0 and m.image_size % 16 == 0,
+        f"config.model.image_size={m.image_size}: must be a positive multiple of 16 "
+        "(the encoder halves the side 3 times, the discriminators 4 times)",
+    )
+    _require(
+        m.image_channels in (1, 3),
+        f"config.model.image_channels={m.image_channels}: must be 1 (grayscale) or 3",
+    )
+    _require(
+        m.num_latent_blocks > 0 and m.num_latent_blocks % 3 == 0,
+        f"config.model.num_latent_blocks={m.num_latent_blocks}: must be a positive "
+        "multiple of 3 (three temporal levels with L/3 blocks each)",
+    )
+    _require(
+        len(m.encoder_channels) == 6,
+        f"config.model.encoder_channels={tuple(m.encoder_channels)}: needs 6 widths "
+        "(layers L1-L6 of the image encoder)",
+    )
+    _require(
+        len(m.video_generator_channels) == 6,
+        f"config.model.video_generator_channels={tuple(m.video_generator_channels)}: "
+        "needs 6 widths (layers L1-L6 of the video generator)",
+    )
+    _require(
+        len(m.video_discriminator_channels) == 4,
+        f"config.model.video_discriminator_channels="
+        f"{tuple(m.video_discriminator_channels)}: needs 4 widths (layers L1-L4)",
+    )
+    _require(
+        len(m.image_discriminator_channels) == 4,
+        f"config.model.image_discriminator_channels="
+        f"{tuple(m.image_discriminator_channels)}: needs 4 widths (one per stride-2 stage)",
+    )
+    _require(
+        m.image_discriminator_shortcut in SHORTCUTS,
+        f"config.model.image_discriminator_shortcut={m.image_discriminator_shortcut!r}: "
+        f"must be one of {SHORTCUTS}",
+    )
+    _require(
+        0 <= m.batch_norm_momentum < 1,
+        f"config.model.batch_norm_momentum={m.batch_norm_momentum}: must be in [0, 1)",
+    )
+    _require(
+        config.batch_size > 0 and config.batch_size % num_devices == 0,
+        f"config.batch_size={config.batch_size}: must be a positive multiple of the "
+        f"number of devices ({num_devices})",
+    )
+    _require(
+        config.mesh_fsdp > 0 and num_devices % config.mesh_fsdp == 0,
+        f"config.mesh_fsdp={config.mesh_fsdp}: must divide the number of devices ({num_devices})",
+    )
+    _require(
+        config.image_discriminator_frames in IMAGE_DISCRIMINATOR_FRAMES,
+        f"config.image_discriminator_frames={config.image_discriminator_frames!r}: "
+        f"must be one of {IMAGE_DISCRIMINATOR_FRAMES}",
+    )
+    _require(
+        config.gradient_penalty.form in PENALTY_FORMS,
+        f"config.gradient_penalty.form={config.gradient_penalty.form!r}: must be one "
+        f"of {PENALTY_FORMS}",
+    )
+    _require(
+        config.gradient_penalty.coefficient >= 0,
+        f"config.gradient_penalty.coefficient={config.gradient_penalty.coefficient}: must be >= 0",
+    )
     for name in ("learning_rate", "discriminator_learning_rate"):
         _require(config[name] > 0, f"config.{name}={config[name]}: must be positive")
-    _require(config.num_train_steps > 0,
-             f"config.num_train_steps={config.num_train_steps}: must be positive")
+    _require(
+        config.num_train_steps > 0,
+        f"config.num_train_steps={config.num_train_steps}: must be positive",
+    )

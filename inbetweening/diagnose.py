@@ -13,6 +13,7 @@ prints JSON with
 - losses: the losses of that batch, for the balance of the discriminators against the
   generator.
 """
+
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from absl import app, flags
 
 from inbetweening import train
 from inbetweening.checkpoint import TrainingCheckpoints, checkpoint_dir
+from inbetweening.command_line import user_error
 from inbetweening.data import input_pipeline
 from inbetweening.models import create_models
 from inbetweening.pixels import to_model_range
@@ -38,17 +40,23 @@ def key_frame_influence(generator, variables, real: np.ndarray, key: jax.Array) 
     start, end = real[:, 0], real[:, -1]
     other = lambda frames: np.roll(frames, 1, axis=0)
     generate = lambda s, e, k: sample_inbetweens(generator, variables, s, e, 1, k)[
-        :, 0, 1:-1].astype(np.float64)
+        :, 0, 1:-1
+    ].astype(np.float64)
     reference = generate(start, end, key)
-    changed = {"start": generate(other(start), end, key),
-               "end": generate(start, other(end), key),
-               "noise": generate(start, end, jax.random.fold_in(key, 1))}
-    return {name: np.abs(video - reference).mean(axis=(0, 2, 3, 4)).round(2).tolist()
-            for name, video in changed.items()}
+    changed = {
+        "start": generate(other(start), end, key),
+        "end": generate(start, other(end), key),
+        "noise": generate(start, end, jax.random.fold_in(key, 1)),
+    }
+    return {
+        name: np.abs(video - reference).mean(axis=(0, 2, 3, 4)).round(2).tolist()
+        for name, video in changed.items()
+    }
 
 
-def gradient_norms(config: ml_collections.ConfigDict, models, state: dict,
-                   videos: np.ndarray, key: jax.Array) -> tuple[dict, dict]:
+def gradient_norms(
+    config: ml_collections.ConfigDict, models, state: dict, videos: np.ndarray, key: jax.Array
+) -> tuple[dict, dict]:
     """(norm per module, losses) of one training batch videos uint8 [B, T, H, W, C]."""
     real = to_model_range(videos)
     noise_key, frame_key = jax.random.split(key)
@@ -57,19 +65,30 @@ def gradient_norms(config: ml_collections.ConfigDict, models, state: dict,
 
     def generator_loss(g_params):
         fake = models.generator.apply(
-            {"params": g_params, "batch_stats": state["g_batch_stats"]}, real[:, 0],
-            real[:, -1], noise, train=True, mutable=["batch_stats"])[0]
+            {"params": g_params, "batch_stats": state["g_batch_stats"]},
+            real[:, 0],
+            real[:, -1],
+            noise,
+            train=True,
+            mutable=["batch_stats"],
+        )[0]
         return train.generator_objective(fake, state["d_params"], frame_index, models)[0], fake
 
     (g_loss, fake), g_grads = jax.jit(jax.value_and_grad(generator_loss, has_aux=True))(
-        state["g_params"])
+        state["g_params"]
+    )
     d_objective = lambda d_params, fake: train.discriminator_objective(
-        d_params, real, fake, frame_index, models, config.gradient_penalty,
-        config.get("mismatched_key_frames", False))
+        d_params,
+        real,
+        fake,
+        frame_index,
+        models,
+        config.gradient_penalty,
+        config.get("mismatched_key_frames", False),
+    )
     d_grads, d_metrics = jax.jit(jax.grad(d_objective, has_aux=True))(state["d_params"], fake)
     norms = {f"generator/{name}": optax.tree.norm(tree) for name, tree in g_grads.items()}
-    norms.update({f"discriminator/{name}": optax.tree.norm(tree)
-                  for name, tree in d_grads.items()})
+    norms.update({f"discriminator/{name}": optax.tree.norm(tree) for name, tree in d_grads.items()})
     losses = {"g_loss": g_loss, **d_metrics}
     as_floats = lambda tree: {k: round(float(v), 5) for k, v in tree.items()}
     return as_floats(norms), as_floats(losses)
@@ -77,8 +96,9 @@ def gradient_norms(config: ml_collections.ConfigDict, models, state: dict,
 
 def diagnose(workdir: str, num_videos: int) -> dict:
     if not os.path.isdir(checkpoint_dir(workdir)):
-        raise FileNotFoundError(f"{workdir}: no checkpoints/ directory (not a training "
-                                "work directory?)")
+        raise FileNotFoundError(
+            f"{workdir}: no checkpoints/ directory (not a training work directory?)"
+        )
     checkpoints = TrainingCheckpoints(workdir, keep=1, read_only=True)
     step = checkpoints.latest_step()
     if step is None:
@@ -92,9 +112,12 @@ def diagnose(workdir: str, num_videos: int) -> dict:
     real = input_pipeline.held_out_videos(config, num_videos)
     batch = next(input_pipeline.train_batches(config, step, 0, 1))
     norms, losses = gradient_norms(config, models, state, batch, key)
-    return {"step": step,
-            "influence": key_frame_influence(models.generator, variables, real, key),
-            "gradient_norms": norms, "losses": losses}
+    return {
+        "step": step,
+        "influence": key_frame_influence(models.generator, variables, real, key),
+        "gradient_norms": norms,
+        "losses": losses,
+    }
 
 
 FLAGS = flags.FLAGS
@@ -107,8 +130,7 @@ def main(argv):
     try:
         print(json.dumps(diagnose(FLAGS.workdir, FLAGS.num_videos), indent=1))
     except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(user_error(str(error)))
 
 
 def cli() -> None:

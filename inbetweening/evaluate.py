@@ -12,6 +12,7 @@ one round at a time, so memory does not grow with G. For each method:
 Two reference methods need no training: a cross-fade between the key frames, and the
 start frame repeated for the first half then the end frame.
 """
+
 import json
 import os
 from typing import Callable
@@ -24,8 +25,16 @@ from jax.experimental import multihost_utils
 from inbetweening import api
 from inbetweening.configuration import validate
 from inbetweening.data import input_pipeline
-from inbetweening.eval import (aggregate, bootstrap, diversity, frechet, fvd, middle_frames,
-                               ssim, tables)
+from inbetweening.eval import (
+    aggregate,
+    bootstrap,
+    diversity,
+    frechet,
+    fvd,
+    middle_frames,
+    ssim,
+    tables,
+)
 from inbetweening.sampling import sample_inbetweens
 from inbetweening.visualize import write_atomically
 
@@ -34,13 +43,21 @@ Method = Callable[[np.ndarray, np.ndarray, jax.Array], np.ndarray]
 
 def reference_methods(num_frames: int) -> dict[str, tuple[Method, int]]:
     """Deterministic methods, so one generation round each."""
-    return {name: (lambda s, e, key, method=method: method(s, e, num_frames), 1)
-            for name, method in middle_frames.REFERENCES.items()}
+    return {
+        name: (lambda s, e, key, method=method: method(s, e, num_frames), 1)
+        for name, method in middle_frames.REFERENCES.items()
+    }
 
 
-def method_metrics(real: np.ndarray, method: Method, num_generations: int,
-                   real_embeddings: np.ndarray, embed: Callable[[np.ndarray], np.ndarray],
-                   num_resamples: int, key: jax.Array) -> dict:
+def method_metrics(
+    real: np.ndarray,
+    method: Method,
+    num_generations: int,
+    real_embeddings: np.ndarray,
+    embed: Callable[[np.ndarray], np.ndarray],
+    num_resamples: int,
+    key: jax.Array,
+) -> dict:
     """real: uint8 [N, T, H, W, C]; real_embeddings: embed(real) [N, D].
 
     The summaries, and under "raw" the values they summarise (aggregate.RAW_METRICS), which
@@ -52,43 +69,75 @@ def method_metrics(real: np.ndarray, method: Method, num_generations: int,
         fvds.append(frechet.frechet_distance(real_embeddings, round_embeddings))
         embeddings.append(round_embeddings)
         best_ssims = np.maximum(best_ssims, np.asarray(ssim.best_ssim(videos[:, None], real)))
-    spreads = (diversity.pairwise_cosine_distance(np.stack(embeddings, axis=1))
-               if num_generations > 1 else np.zeros(len(real)))
+    spreads = (
+        diversity.pairwise_cosine_distance(np.stack(embeddings, axis=1))
+        if num_generations > 1
+        else np.zeros(len(real))
+    )
     values = {"fvd": fvds, "diversity": spreads, "ssim": best_ssims}
-    return {**{metric: bootstrap.mean_interval(values[metric], num_resamples)
-               for metric in tables.METRICS},
-            "num_videos": len(real), "num_generations": num_generations,
-            "raw": {aggregate.RAW_METRICS[metric]: np.asarray(v, np.float64).tolist()
-                    for metric, v in values.items()}}
+    return {
+        **{
+            metric: bootstrap.mean_interval(values[metric], num_resamples)
+            for metric in tables.METRICS
+        },
+        "num_videos": len(real),
+        "num_generations": num_generations,
+        "raw": {
+            aggregate.RAW_METRICS[metric]: np.asarray(v, np.float64).tolist()
+            for metric, v in values.items()
+        },
+    }
 
 
-def evaluate_methods(real: np.ndarray, methods: dict[str, tuple[Method, int]],
-                     embed: Callable[[np.ndarray], np.ndarray], num_resamples: int,
-                     key: jax.Array) -> dict[str, dict]:
+def evaluate_methods(
+    real: np.ndarray,
+    methods: dict[str, tuple[Method, int]],
+    embed: Callable[[np.ndarray], np.ndarray],
+    num_resamples: int,
+    key: jax.Array,
+) -> dict[str, dict]:
     """Runs every (method, number of generations) on the key frames of `real`
     (uint8 [N, T, H, W, C], N >= 2)."""
     if len(real) < 2:
         raise ValueError(f"evaluation needs at least 2 test videos, got {len(real)}")
     real_embeddings = embed(real)
-    return {name: method_metrics(real, method, num_generations, real_embeddings, embed,
-                                 num_resamples, jax.random.fold_in(key, index))
-            for index, (name, (method, num_generations)) in enumerate(methods.items())}
+    return {
+        name: method_metrics(
+            real,
+            method,
+            num_generations,
+            real_embeddings,
+            embed,
+            num_resamples,
+            jax.random.fold_in(key, index),
+        )
+        for index, (name, (method, num_generations)) in enumerate(methods.items())
+    }
 
 
 def split_videos(config: ml_collections.ConfigDict, split: str) -> np.ndarray:
     """Every video of `split` (this process's shard), uint8 [N, T, H, W, C]."""
-    batches = input_pipeline.eval_batches(config, split, jax.process_index(),
-                                          jax.process_count())
+    batches = input_pipeline.eval_batches(config, split, jax.process_index(), jax.process_count())
     return np.concatenate([videos[mask] for videos, mask in batches])
 
 
 def model_method(generator, variables, batch_size: int) -> Method:
     """One generation round of a trained generator, `batch_size` test pairs at a time."""
+
     def generate(start: np.ndarray, end: np.ndarray, key: jax.Array) -> np.ndarray:
-        chunks = [sample_inbetweens(generator, variables, start[i:i + batch_size],
-                                    end[i:i + batch_size], 1, jax.random.fold_in(key, i))[:, 0]
-                  for i in range(0, len(start), batch_size)]
+        chunks = [
+            sample_inbetweens(
+                generator,
+                variables,
+                start[i : i + batch_size],
+                end[i : i + batch_size],
+                1,
+                jax.random.fold_in(key, i),
+            )[:, 0]
+            for i in range(0, len(start), batch_size)
+        ]
         return np.concatenate(chunks)
+
     return generate
 
 
@@ -99,7 +148,7 @@ def gather_rows(rows: np.ndarray) -> np.ndarray:
         return rows
     counts = multihost_utils.process_allgather(np.array(len(rows)))
     padded = np.zeros((counts.max(), *rows.shape[1:]), rows.dtype)
-    padded[:len(rows)] = rows
+    padded[: len(rows)] = rows
     gathered = multihost_utils.process_allgather(padded)
     return np.concatenate([shard[:count] for shard, count in zip(gathered, counts)])
 
@@ -126,8 +175,7 @@ class ValidationFVD:
             key = jax.random.fold_in(key, jax.process_index())
         method = model_method(generator, variables, self._batch_size)
         generated = method(self._real[:, 0], self._real[:, -1], key)
-        return frechet.frechet_distance(self._real_embeddings,
-                                        gather_rows(self._embed(generated)))
+        return frechet.frechet_distance(self._real_embeddings, gather_rows(self._embed(generated)))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -137,24 +185,35 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     validate(config, jax.device_count())
     model = api.Inbetweener.load(workdir)
     real = split_videos(config, config.eval.split)
-    methods = {f"model ({model.model_config.variant})":
-               (model_method(model.generator, model.variables, config.batch_size),
-                config.eval.num_generations),
-               **reference_methods(config.model.num_frames)}
+    methods = {
+        f"model ({model.model_config.variant})": (
+            model_method(model.generator, model.variables, config.batch_size),
+            config.eval.num_generations,
+        ),
+        **reference_methods(config.model.num_frames),
+    }
     embed = fvd.i3d_embedding_fn(batch_size=config.eval.embedding_batch_size)
-    results = evaluate_methods(real, methods, embed, config.eval.num_bootstrap_resamples,
-                               jax.random.PRNGKey(config.seed))
+    results = evaluate_methods(
+        real, methods, embed, config.eval.num_bootstrap_resamples, jax.random.PRNGKey(config.seed)
+    )
     title = f"{config.data.name}, {config.eval.split} split"
-    raw = {"settings": aggregate.settings_of(config),
-           "methods": {name: metrics.pop("raw") for name, metrics in results.items()}}
+    raw = {
+        "settings": aggregate.settings_of(config),
+        "methods": {name: metrics.pop("raw") for name, metrics in results.items()},
+    }
     out = os.path.join(workdir, "eval")
     os.makedirs(out, exist_ok=True)
     write_atomically(aggregate.raw_path(workdir), (json.dumps(raw) + "\n").encode())
-    write_atomically(os.path.join(out, "results.json"),
-                     (json.dumps({"title": title, "results": results}, indent=2) + "\n").encode())
+    write_atomically(
+        os.path.join(out, "results.json"),
+        (json.dumps({"title": title, "results": results}, indent=2) + "\n").encode(),
+    )
     table = tables.markdown_table(
-        results, title, f"{len(real)} test videos; 95% bootstrap intervals. Reference methods "
-        "are deterministic: one generation, diversity 0.")
+        results,
+        title,
+        f"{len(real)} test videos; 95% bootstrap intervals. Reference methods "
+        "are deterministic: one generation, diversity 0.",
+    )
     write_atomically(os.path.join(out, "results.md"), table.encode())
     print(table)
     return results

@@ -18,6 +18,7 @@ Noise is an input of the exported function (not a seed): the same noise gives th
 video in JAX, in the exported function and in TensorFlow. All formats work in pixel
 values: float32 0..255 in and out; the batch size B is symbolic.
 """
+
 import json
 import os
 import sys
@@ -28,8 +29,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import app, flags
 
-from inbetweening.api import (MODEL_CONFIG_FILE, VARIABLES_DIR, CheckpointNotFoundError,
-                              Inbetweener)
+from inbetweening.api import MODEL_CONFIG_FILE, VARIABLES_DIR, CheckpointNotFoundError, Inbetweener
+from inbetweening.command_line import user_error
 
 FLAGS = flags.FLAGS
 
@@ -47,8 +48,10 @@ def tween(model: Inbetweener, variables, key_frames: jax.Array, noise: jax.Array
 
 def input_specs(model: Inbetweener, batch) -> tuple[jax.ShapeDtypeStruct, ...]:
     """(key_frames [B, 2, H, W, C], noise [B, D]) for batch size `batch` (int or symbol)."""
-    return (jax.ShapeDtypeStruct((batch, 2, *model.frame_shape), jnp.float32),
-            jax.ShapeDtypeStruct((batch, model.model_config.noise_dim), jnp.float32))
+    return (
+        jax.ShapeDtypeStruct((batch, 2, *model.frame_shape), jnp.float32),
+        jax.ShapeDtypeStruct((batch, model.model_config.noise_dim), jnp.float32),
+    )
 
 
 def export_params(model: Inbetweener, out: str) -> None:
@@ -62,10 +65,10 @@ def export_params(model: Inbetweener, out: str) -> None:
 
 def export_jax(model: Inbetweener, out: str) -> None:
     (batch,) = jax.export.symbolic_shape("b")
-    function = jax.jit(lambda key_frames, noise: tween(model, model.variables, key_frames,
-                                                       noise))
+    function = jax.jit(lambda key_frames, noise: tween(model, model.variables, key_frames, noise))
     exported = jax.export.export(function, platforms=JAX_EXPORT_PLATFORMS)(
-        *input_specs(model, batch))
+        *input_specs(model, batch)
+    )
     with open(out, "wb") as handle:
         handle.write(exported.serialize())
 
@@ -78,17 +81,17 @@ def export_saved_model(model: Inbetweener, out: str) -> None:
     noise_dim = model.model_config.noise_dim
     tween_tf = jax2tf.convert(
         lambda variables, key_frames, noise: tween(model, variables, key_frames, noise),
-        polymorphic_shapes=[None, f"(b, 2, {height}, {width}, {channels})",
-                            f"(b, {noise_dim})"],
-        with_gradient=False)
+        polymorphic_shapes=[None, f"(b, 2, {height}, {width}, {channels})", f"(b, {noise_dim})"],
+        with_gradient=False,
+    )
     module = tf.Module()
     # Parameters as tf.Variables rather than graph constants: no 2 GB graph limit.
     module.variables_tree = tf.nest.map_structure(
-        lambda x: tf.Variable(np.asarray(x), trainable=False), model.variables)
+        lambda x: tf.Variable(np.asarray(x), trainable=False), model.variables
+    )
     frames_spec = tf.TensorSpec([None, 2, height, width, channels], tf.float32)
 
-    @tf.function(input_signature=[frames_spec,
-                                  tf.TensorSpec([None, noise_dim], tf.float32)])
+    @tf.function(input_signature=[frames_spec, tf.TensorSpec([None, noise_dim], tf.float32)])
     def with_noise(key_frames, noise):
         return tween_tf(module.variables_tree, key_frames, noise)
 
@@ -98,9 +101,11 @@ def export_saved_model(model: Inbetweener, out: str) -> None:
         return tween_tf(module.variables_tree, key_frames, noise)
 
     module.__call__, module.with_noise = default, with_noise
-    tf.saved_model.save(module, out, signatures={"default": default,
-                                                 "serving_default": default,
-                                                 "with_noise": with_noise})
+    tf.saved_model.save(
+        module,
+        out,
+        signatures={"default": default, "serving_default": default, "with_noise": with_noise},
+    )
 
 
 EXPORTERS = {"params": export_params, "jax": export_jax, "saved_model": export_saved_model}
@@ -110,13 +115,11 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if os.path.exists(FLAGS.out):
-        print(f"error: --out={FLAGS.out} exists; choose a new path", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(user_error(f"--out={FLAGS.out} exists; choose a new path"))
     try:
         model = Inbetweener.load(FLAGS.workdir)
     except CheckpointNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(user_error(str(error)))
     EXPORTERS[FLAGS.format](model, FLAGS.out)
     print(f"{FLAGS.format} export: {FLAGS.out}")
 

@@ -1,4 +1,5 @@
 """Adversarial losses (eq. 7-9) from logits, and the discriminators' gradient penalty."""
+
 from typing import Callable
 
 import jax
@@ -19,8 +20,8 @@ def generator_loss(fake_logits: jax.Array) -> jax.Array:
 
 
 def logits_and_squared_input_gradients(
-        logit_fn: Callable[[jax.Array], jax.Array],
-        inputs: jax.Array) -> tuple[jax.Array, jax.Array]:
+    logit_fn: Callable[[jax.Array], jax.Array], inputs: jax.Array
+) -> tuple[jax.Array, jax.Array]:
     """logit_fn: [B, ...] -> [B], each example's logit depending on that example alone.
 
     Returns the logits [B] and |d logit_b / d input_b|^2 [B], from a single forward pass.
@@ -30,8 +31,13 @@ def logits_and_squared_input_gradients(
     return logits, jnp.sum(jnp.square(gradients), axis=tuple(range(1, inputs.ndim)))
 
 
-def gradient_penalty(form: str, real_logits: jax.Array, real_sq_grads: jax.Array,
-                     fake_logits: jax.Array, fake_sq_grads: jax.Array | None) -> jax.Array:
+def gradient_penalty(
+    form: str,
+    real_logits: jax.Array,
+    real_sq_grads: jax.Array,
+    fake_logits: jax.Array,
+    fake_sq_grads: jax.Array | None,
+) -> jax.Array:
     """Omega of Roth et al. 2017 (or a simpler form, see inbetweening/paper_config.py); [B] inputs.
 
     fake_sq_grads may be None for form "real", which never needs them.

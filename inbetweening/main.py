@@ -9,6 +9,7 @@ Multi-process (one process per host): --coordinator_address=HOST:PORT --num_proc
 --process_id=I on each, or --distributed_from_env under SLURM / on Cloud TPU VMs (see
 inbetweening/distributed.py and launch/).
 """
+
 import os
 import sys
 import tempfile
@@ -20,12 +21,14 @@ from ml_collections import config_flags
 from inbetweening import compilation_cache, distributed, evaluate, summary, train
 from inbetweening.api import CheckpointNotFoundError
 from inbetweening.checkpoint import CheckpointMismatchError
+from inbetweening.command_line import user_error
 from inbetweening.configuration import ConfigError
 from inbetweening.data.errors import DatasetError
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/*.py).",
-                                lock_config=True)
+config_flags.DEFINE_config_file(
+    "config", None, "Path to a config file (configs/*.py).", lock_config=True
+)
 flags.DEFINE_string("workdir", None, "Directory for TensorBoard events, samples, results.")
 flags.DEFINE_enum("mode", "train", ["train", "eval", "summary"], "What to do.")
 flags.mark_flags_as_required(["config", "workdir"])
@@ -33,14 +36,19 @@ distributed.define_flags()
 compilation_cache.define_flags()
 
 
-
 class WorkdirError(ValueError):
     """--workdir cannot be written."""
 
 
 # Errors caused by what the user asked for: reported in one line, exit code 2.
-USER_ERRORS = (ConfigError, DatasetError, CheckpointMismatchError,
-               CheckpointNotFoundError, distributed.DistributedFlagsError, WorkdirError)
+USER_ERRORS = (
+    ConfigError,
+    DatasetError,
+    CheckpointMismatchError,
+    CheckpointNotFoundError,
+    distributed.DistributedFlagsError,
+    WorkdirError,
+)
 
 
 def check_workdir_writable(workdir: str) -> None:
@@ -54,8 +62,10 @@ def check_workdir_writable(workdir: str) -> None:
         with tempfile.TemporaryFile(dir=workdir):
             pass
     except OSError as error:
-        raise WorkdirError(f"--workdir={workdir}: cannot write there ({error.strerror}); "
-                           "choose a directory you can write to") from None
+        raise WorkdirError(
+            f"--workdir={workdir}: cannot write there ({error.strerror}); "
+            "choose a directory you can write to"
+        ) from None
 
 
 def main(argv):
@@ -74,13 +84,13 @@ def main(argv):
             if jax.process_count() > 1:
                 raise distributed.DistributedFlagsError(
                     "--mode=eval runs in one process (its bootstrap intervals need every "
-                    "test video in one place): start it without the distributed flags")
+                    "test video in one place): start it without the distributed flags"
+                )
             evaluate.run(FLAGS.config, FLAGS.workdir)
         else:
             train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(user_error(str(error)))
     except train.NonFiniteLossError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

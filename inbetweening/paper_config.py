@@ -1,4 +1,5 @@
 """The paper's settings (Section 3-4, Appendix A), which every config file starts from."""
+
 import ml_collections
 
 

@@ -1,5 +1,6 @@
 """Pixel conversions: stored pixels (uint8 0..255) to and from model values ([-1, 1]), and
 between colour modes."""
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -11,8 +12,9 @@ def to_model_range(pixels):
 
 def to_uint8(values) -> np.ndarray:
     """float [-1, 1] -> uint8 0..255 (rounded, clipped), as a host numpy array."""
-    return np.asarray(jnp.clip(jnp.round((jnp.asarray(values) + 1.0) * 127.5), 0, 255),
-                      dtype=np.uint8)
+    return np.asarray(
+        jnp.clip(jnp.round((jnp.asarray(values) + 1.0) * 127.5), 0, 255), dtype=np.uint8
+    )
 
 
 # ITU-R 601 luma (0.299, 0.587, 0.114) in PIL's 16-bit fixed point: a frame converted

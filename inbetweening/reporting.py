@@ -2,6 +2,7 @@
 
 Only process 0 writes; the others get a writer that drops everything.
 """
+
 import json
 import os
 
@@ -34,10 +35,15 @@ class Reporter:
             return path
         grid = video_grid(np.concatenate([real[:, None], generated], axis=1))
         encoded = gif_bytes(grid)
-        image = Summary.Image(height=grid.shape[1], width=grid.shape[2],
-                              colorspace=grid.shape[3], encoded_image_string=encoded)
+        image = Summary.Image(
+            height=grid.shape[1],
+            width=grid.shape[2],
+            colorspace=grid.shape[3],
+            encoded_image_string=encoded,
+        )
         self._writer.file_writer.add_summary(
-            Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+            Summary(value=[Summary.Value(tag=tag, image=image)]), step
+        )
         write_atomically(path, encoded)
         return path
 

@@ -6,6 +6,7 @@ python -m inbetweening.sample --checkpoint=WORKDIR_OR_EXPORT --start=a.png --end
 --out's suffix picks the format: .gif or .mp4 (the samples side by side, animated) or .png
 (a contact sheet: one row per sample, one column per frame).
 """
+
 import io
 import os
 import sys
@@ -16,6 +17,7 @@ from absl import app, flags
 from PIL import Image
 
 from inbetweening.api import CheckpointNotFoundError, Inbetweener, KeyFrameError
+from inbetweening.command_line import user_error
 from inbetweening.visualize import GIF_FRAME_MS, gif_bytes, video_grid, write_atomically
 
 FLAGS = flags.FLAGS
@@ -56,9 +58,11 @@ def mp4_bytes(video: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-ENCODERS = {".gif": lambda videos: gif_bytes(side_by_side(videos)),
-            ".mp4": lambda videos: mp4_bytes(side_by_side(videos)),
-            ".png": lambda videos: png_bytes(contact_sheet(videos))}
+ENCODERS = {
+    ".gif": lambda videos: gif_bytes(side_by_side(videos)),
+    ".mp4": lambda videos: mp4_bytes(side_by_side(videos)),
+    ".png": lambda videos: png_bytes(contact_sheet(videos)),
+}
 
 
 def main(argv):
@@ -66,8 +70,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     suffix = os.path.splitext(FLAGS.out)[1].lower()
     if suffix not in ENCODERS:
-        _exit_with_user_error(f"--out={FLAGS.out}: the suffix must be one of "
-                              f"{', '.join(ENCODERS)}")
+        _exit_with_user_error(f"--out={FLAGS.out}: the suffix must be one of {', '.join(ENCODERS)}")
     try:
         model = Inbetweener.load(FLAGS.checkpoint)
         videos = model.sample(FLAGS.start, FLAGS.end, FLAGS.num_samples, FLAGS.seed)
@@ -78,8 +81,7 @@ def main(argv):
 
 
 def _exit_with_user_error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(user_error(message))
 
 
 def define_flags() -> None:

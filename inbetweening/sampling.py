@@ -1,4 +1,5 @@
 """In-betweens from a trained generator (inference: batch norm uses running averages)."""
+
 import functools
 
 import jax
@@ -18,8 +19,14 @@ def _generate(generator: Inbetweener, variables, start, end, key, num_samples: i
     return videos.reshape(batch, num_samples, *videos.shape[1:])
 
 
-def sample_inbetweens(generator: Inbetweener, variables, start: np.ndarray, end: np.ndarray,
-                      num_samples: int, key: jax.Array) -> np.ndarray:
+def sample_inbetweens(
+    generator: Inbetweener,
+    variables,
+    start: np.ndarray,
+    end: np.ndarray,
+    num_samples: int,
+    key: jax.Array,
+) -> np.ndarray:
     """start, end: uint8 [B, H, W, C] -> uint8 videos [B, num_samples, T, H, W, C]; frames 0
     and T-1 of every video are `start` and `end`."""
     return to_uint8(_generate(generator, variables, start, end, key, num_samples))

@@ -1,6 +1,7 @@
 """--mode=summary: parameters per module and the FLOPs of one train step, computed from
 shapes alone (jax.eval_shape and XLA's cost analysis of the lowered step), so even the
 paper's configuration summarises in seconds on a CPU."""
+
 import json
 import os
 
@@ -18,9 +19,10 @@ def count_parameters(params) -> dict[str, int]:
     """{"kernel_params": values in convolution and dense kernels, "params": all values}."""
     leaves = jax.tree_util.tree_leaves_with_path(params)
     is_kernel = lambda path: getattr(path[-1], "key", None) == "kernel"
-    return {"kernel_params": int(sum(np.prod(leaf.shape) for path, leaf in leaves
-                                     if is_kernel(path))),
-            "params": int(sum(np.prod(leaf.shape) for _, leaf in leaves))}
+    return {
+        "kernel_params": int(sum(np.prod(leaf.shape) for path, leaf in leaves if is_kernel(path))),
+        "params": int(sum(np.prod(leaf.shape) for _, leaf in leaves)),
+    }
 
 
 def flops(fn, *args) -> float:
@@ -42,19 +44,21 @@ def _uncounted_iterations_flops(jaxpr: jax_core.Jaxpr) -> float:
     for eqn in jaxpr.eqns:
         if eqn.primitive.name == "scan":
             body, length = eqn.params["jaxpr"], eqn.params["length"]
-            total += ((length - 1) * _xla_flops(body)
-                      + length * _uncounted_iterations_flops(body.jaxpr))
+            total += (length - 1) * _xla_flops(body) + length * _uncounted_iterations_flops(
+                body.jaxpr
+            )
         else:
-            total += sum(_uncounted_iterations_flops(sub)
-                         for sub in jax_core.jaxprs_in_params(eqn.params))
+            total += sum(
+                _uncounted_iterations_flops(sub) for sub in jax_core.jaxprs_in_params(eqn.params)
+            )
     return total
 
 
 def train_step_flops(config: ml_collections.ConfigDict, models, state) -> float:
     m = config.model
     videos = jax.ShapeDtypeStruct(
-        (config.batch_size, m.num_frames, m.image_size, m.image_size, m.image_channels),
-        np.uint8)
+        (config.batch_size, m.num_frames, m.image_size, m.image_size, m.image_channels), np.uint8
+    )
     return flops(train.jit_train_step(config, models, train.make_mesh()), state, videos)
 
 
@@ -62,12 +66,15 @@ def summarize(config: ml_collections.ConfigDict) -> dict:
     validate(config, jax.device_count())
     models = create_models(config.model)
     state = train.abstract_train_state(config, models)
-    result = {"generator": count_parameters(state.g_params),
-              "video_discriminator": count_parameters(state.d_params["video"]),
-              "image_discriminator": count_parameters(state.d_params["image"]),
-              "generator_modules": {name: count_parameters(tree)
-                                    for name, tree in state.g_params.items()},
-              "train_step_flops": train_step_flops(config, models, state)}
+    result = {
+        "generator": count_parameters(state.g_params),
+        "video_discriminator": count_parameters(state.d_params["video"]),
+        "image_discriminator": count_parameters(state.d_params["image"]),
+        "generator_modules": {
+            name: count_parameters(tree) for name, tree in state.g_params.items()
+        },
+        "train_step_flops": train_step_flops(config, models, state),
+    }
     return result
 
 
@@ -77,10 +84,13 @@ def format_table(result: dict) -> str:
         rows.append((f"generator/{name}", counts["kernel_params"], counts["params"]))
     for name in ("generator", "video_discriminator", "image_discriminator"):
         rows.append((name, result[name]["kernel_params"], result[name]["params"]))
-    lines = [f"{a:<40} {b:>14} {c:>14}" if i == 0 else f"{a:<40} {b:>14,} {c:>14,}"
-             for i, (a, b, c) in enumerate(rows)]
-    lines.append(f"train step FLOPs (batch {result['batch_size']}): "
-                 f"{result['train_step_flops']:.4g}")
+    lines = [
+        f"{a:<40} {b:>14} {c:>14}" if i == 0 else f"{a:<40} {b:>14,} {c:>14,}"
+        for i, (a, b, c) in enumerate(rows)
+    ]
+    lines.append(
+        f"train step FLOPs (batch {result['batch_size']}): {result['train_step_flops']:.4g}"
+    )
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
 """Training state, the jitted adversarial train step, and the training loop."""
+
 import functools
 import time
 from typing import Any
@@ -39,29 +40,37 @@ class TrainState:
     d_opt_state: Any
 
 
-def create_optimizer(config: ml_collections.ConfigDict,
-                     learning_rate: float) -> optax.GradientTransformation:
+def create_optimizer(
+    config: ml_collections.ConfigDict, learning_rate: float
+) -> optax.GradientTransformation:
     """Adam of Section 4.1; one instance each for the generator (config.learning_rate) and
     the discriminators (config.discriminator_learning_rate)."""
-    return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2,
-                      eps=config.adam_eps)
+    return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2, eps=config.adam_eps)
 
 
-def create_train_state(config: ml_collections.ConfigDict, models: Models,
-                       key: jax.Array) -> TrainState:
+def create_train_state(
+    config: ml_collections.ConfigDict, models: Models, key: jax.Array
+) -> TrainState:
     m = config.model
     g_key, video_key, image_key, step_key = jax.random.split(key, 4)
     frames = jnp.zeros((1, m.image_size, m.image_size, m.image_channels))
     video = jnp.zeros((1, m.num_frames, *frames.shape[1:]))
     g_vars = models.generator.init(g_key, frames, frames, jnp.zeros((1, m.noise_dim)))
-    d_params = {"video": models.video_discriminator.init(video_key, video)["params"],
-                "image": models.image_discriminator.init(image_key, frames)["params"]}
+    d_params = {
+        "video": models.video_discriminator.init(video_key, video)["params"],
+        "image": models.image_discriminator.init(image_key, frames)["params"],
+    }
     # Adam's state does not depend on the learning rate.
     tx = create_optimizer(config, config.learning_rate)
-    return TrainState(step=jnp.zeros((), jnp.int32), key=step_key,
-                      g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
-                      d_params=d_params, g_opt_state=tx.init(g_vars["params"]),
-                      d_opt_state=tx.init(d_params))
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        key=step_key,
+        g_params=g_vars["params"],
+        g_batch_stats=g_vars["batch_stats"],
+        d_params=d_params,
+        g_opt_state=tx.init(g_vars["params"]),
+        d_opt_state=tx.init(d_params),
+    )
 
 
 def pick_frames(videos: jax.Array, frame_index: jax.Array) -> jax.Array:
@@ -82,8 +91,9 @@ def image_discriminator_frames(videos: jax.Array, frame_index: jax.Array | None)
     return pick_frames(videos, frame_index)
 
 
-def sample_frame_index(config: ml_collections.ConfigDict, key: jax.Array, batch: int,
-                       num_frames: int) -> jax.Array | None:
+def sample_frame_index(
+    config: ml_collections.ConfigDict, key: jax.Array, batch: int, num_frames: int
+) -> jax.Array | None:
     """The frame_index of image_discriminator_frames: one uniformly sampled middle frame
     per video [B], or None when config.image_discriminator_frames is "all"."""
     if config.get("image_discriminator_frames", "one") == "all":
@@ -104,9 +114,15 @@ def mismatched_key_frames(videos: jax.Array) -> jax.Array:
     return jnp.concatenate([other[:, :1], videos[:, 1:-1], other[:, -1:]], axis=1)
 
 
-def discriminator_objective(d_params, real: jax.Array, fake: jax.Array,
-                            frame_index: jax.Array, models: Models,
-                            penalty: ml_collections.ConfigDict, mismatched: bool = False):
+def discriminator_objective(
+    d_params,
+    real: jax.Array,
+    fake: jax.Array,
+    frame_index: jax.Array,
+    models: Models,
+    penalty: ml_collections.ConfigDict,
+    mismatched: bool = False,
+):
     """Eq. 7 + eq. 8 + coefficient/2 * Omega. frame_index: as image_discriminator_frames.
 
     With `mismatched`, D_V also learns to reject real videos under another video's key
@@ -115,19 +131,25 @@ def discriminator_objective(d_params, real: jax.Array, fake: jax.Array,
     """
     video_logits, image_logits = _logit_fns(models, d_params)
     metrics, total = {}, 0.0
-    video_fakes = (jnp.concatenate([fake, mismatched_key_frames(real)]) if mismatched
-                   else fake)
+    video_fakes = jnp.concatenate([fake, mismatched_key_frames(real)]) if mismatched else fake
     for name, logit_fn, real_x, fake_x in (
-            ("video", video_logits, real, video_fakes),
-            ("image", image_logits, image_discriminator_frames(real, frame_index),
-             image_discriminator_frames(fake, frame_index))):
+        ("video", video_logits, real, video_fakes),
+        (
+            "image",
+            image_logits,
+            image_discriminator_frames(real, frame_index),
+            image_discriminator_frames(fake, frame_index),
+        ),
+    ):
         batch = real_x.shape[0]
         # Real and fake in one batch: both discriminators treat every example on its own.
         logits, sq_grads = losses.logits_and_squared_input_gradients(
-            logit_fn, jnp.concatenate([real_x, fake_x]))
+            logit_fn, jnp.concatenate([real_x, fake_x])
+        )
         adversarial = losses.discriminator_loss(logits[:batch], logits[batch:])
-        omega = losses.gradient_penalty(penalty.form, logits[:batch], sq_grads[:batch],
-                                        logits[batch:], sq_grads[batch:])
+        omega = losses.gradient_penalty(
+            penalty.form, logits[:batch], sq_grads[:batch], logits[batch:], sq_grads[batch:]
+        )
         metrics[f"d_{name}_loss"] = adversarial
         metrics[f"{name}_penalty"] = omega
         total += adversarial + 0.5 * penalty.coefficient * omega
@@ -139,15 +161,20 @@ def generator_objective(fake: jax.Array, d_params, frame_index: jax.Array, model
     """Eq. 9. frame_index: as image_discriminator_frames."""
     video_logits, image_logits = _logit_fns(models, d_params)
     video_term = losses.generator_loss(video_logits(fake))
-    image_term = losses.generator_loss(image_logits(image_discriminator_frames(fake,
-                                                                                frame_index)))
+    image_term = losses.generator_loss(image_logits(image_discriminator_frames(fake, frame_index)))
     total = video_term + image_term
     return total, {"g_video_loss": video_term, "g_image_loss": image_term, "g_loss": total}
 
 
-def train_step(state: TrainState, videos: jax.Array, *, models: Models,
-               config: ml_collections.ConfigDict, g_tx: optax.GradientTransformation,
-               d_tx: optax.GradientTransformation):
+def train_step(
+    state: TrainState,
+    videos: jax.Array,
+    *,
+    models: Models,
+    config: ml_collections.ConfigDict,
+    g_tx: optax.GradientTransformation,
+    d_tx: optax.GradientTransformation,
+):
     """One discriminator update, then one generator update against the updated
     discriminators; the generator runs forward once (its pullback serves the G update).
 
@@ -162,26 +189,42 @@ def train_step(state: TrainState, videos: jax.Array, *, models: Models,
     def generate(g_params):
         fake, updates = models.generator.apply(
             {"params": g_params, "batch_stats": state.g_batch_stats},
-            videos[:, 0], videos[:, -1], noise, train=True, mutable=["batch_stats"])
+            videos[:, 0],
+            videos[:, -1],
+            noise,
+            train=True,
+            mutable=["batch_stats"],
+        )
         return fake, updates["batch_stats"]
 
     fake, generator_pullback, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
 
     d_grads, d_metrics = jax.grad(discriminator_objective, has_aux=True)(
-        state.d_params, videos, jax.lax.stop_gradient(fake), frame_index, models,
-        config.gradient_penalty, config.mismatched_key_frames)
+        state.d_params,
+        videos,
+        jax.lax.stop_gradient(fake),
+        frame_index,
+        models,
+        config.gradient_penalty,
+        config.mismatched_key_frames,
+    )
     d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, d_updates)
 
     fake_grads, g_metrics = jax.grad(generator_objective, has_aux=True)(
-        fake, d_params, frame_index, models)
+        fake, d_params, frame_index, models
+    )
     (g_grads,) = generator_pullback(fake_grads)
     g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
 
     new_state = state.replace(
-        step=state.step + 1, g_params=optax.apply_updates(state.g_params, g_updates),
-        g_batch_stats=g_batch_stats, d_params=d_params, g_opt_state=g_opt_state,
-        d_opt_state=d_opt_state)
+        step=state.step + 1,
+        g_params=optax.apply_updates(state.g_params, g_updates),
+        g_batch_stats=g_batch_stats,
+        d_params=d_params,
+        g_opt_state=g_opt_state,
+        d_opt_state=d_opt_state,
+    )
     return new_state, {**d_metrics, **g_metrics}
 
 
@@ -211,8 +254,11 @@ def state_shardings(state, mesh: Mesh):
     def sharding(leaf):
         if fsdp == 1 or not jnp.issubdtype(leaf.dtype, jnp.floating):
             return replicated(mesh)
-        divisible = [axis for axis in np.argsort(leaf.shape, kind="stable")[::-1]
-                     if leaf.shape[axis] % fsdp == 0]
+        divisible = [
+            axis
+            for axis in np.argsort(leaf.shape, kind="stable")[::-1]
+            if leaf.shape[axis] % fsdp == 0
+        ]
         if not divisible:
             return replicated(mesh)
         spec = [None] * len(leaf.shape)
@@ -224,21 +270,29 @@ def state_shardings(state, mesh: Mesh):
 
 def abstract_train_state(config: ml_collections.ConfigDict, models: Models) -> TrainState:
     """create_train_state's shapes and dtypes, computed without running it."""
-    return jax.eval_shape(lambda key: create_train_state(config, models, key),
-                          jax.random.PRNGKey(0))
+    return jax.eval_shape(
+        lambda key: create_train_state(config, models, key), jax.random.PRNGKey(0)
+    )
 
 
 def jit_train_step(config: ml_collections.ConfigDict, models: Models, mesh: Mesh):
     """train_step under jax.jit: batch split over the mesh, state as `state_shardings`
     (replicated unless the mesh has an fsdp axis). Batch norm and every loss reduce over
     the global batch, so the result does not depend on the number of devices."""
-    step = functools.partial(train_step, models=models, config=config,
-                             g_tx=create_optimizer(config, config.learning_rate),
-                             d_tx=create_optimizer(config,
-                                                   config.discriminator_learning_rate))
+    step = functools.partial(
+        train_step,
+        models=models,
+        config=config,
+        g_tx=create_optimizer(config, config.learning_rate),
+        d_tx=create_optimizer(config, config.discriminator_learning_rate),
+    )
     state_sharding = state_shardings(abstract_train_state(config, models), mesh)
-    return jax.jit(step, in_shardings=(state_sharding, batch_sharding(mesh)),
-                   out_shardings=(state_sharding, replicated(mesh)), donate_argnums=0)
+    return jax.jit(
+        step,
+        in_shardings=(state_sharding, batch_sharding(mesh)),
+        out_shardings=(state_sharding, replicated(mesh)),
+        donate_argnums=0,
+    )
 
 
 def global_batch(local_videos: np.ndarray, mesh: Mesh) -> jax.Array:
@@ -255,7 +309,8 @@ def check_finite(step: int, metrics: dict[str, float]) -> None:
         if not np.isfinite(value):
             raise NonFiniteLossError(
                 f"training stopped at step {step}: {name} = {value}; nothing was written "
-                "after the last finite step")
+                "after the last finite step"
+            )
 
 
 def _generator_variables(state: TrainState):
@@ -273,34 +328,56 @@ def _sampler(config: ml_collections.ConfigDict, models: Models, state: TrainStat
 
     def sample(start, end, num_samples, key):
         chunk = max(1, config.batch_size // num_samples)
-        return np.concatenate([
-            sample_inbetweens(models.generator, variables, start[i:i + chunk],
-                              end[i:i + chunk], num_samples, jax.random.fold_in(key, i))
-            for i in range(0, len(start), chunk)])
+        return np.concatenate(
+            [
+                sample_inbetweens(
+                    models.generator,
+                    variables,
+                    start[i : i + chunk],
+                    end[i : i + chunk],
+                    num_samples,
+                    jax.random.fold_in(key, i),
+                )
+                for i in range(0, len(start), chunk)
+            ]
+        )
+
     return sample
 
 
-def _write_samples(reporter: Reporter, config, models: Models, state: TrainState,
-                   held_out: np.ndarray, tag: str) -> str:
+def _write_samples(
+    reporter: Reporter, config, models: Models, state: TrainState, held_out: np.ndarray, tag: str
+) -> str:
     generated = _sampler(config, models, state)(
-        held_out[:, 0], held_out[:, -1], config.num_samples_per_video,
-        _evaluation_key(config, int(state.step)))
+        held_out[:, 0],
+        held_out[:, -1],
+        config.num_samples_per_video,
+        _evaluation_key(config, int(state.step)),
+    )
     return reporter.samples(int(state.step), held_out, generated, tag)
 
 
-def _middle_frame_metrics(quality: MiddleFrameQuality, config, models: Models,
-                          state: TrainState, reporter: Reporter) -> dict[str, float]:
+def _middle_frame_metrics(
+    quality: MiddleFrameQuality, config, models: Models, state: TrainState, reporter: Reporter
+) -> dict[str, float]:
     """Best-of-N SSIM and PSNR on held-out videos, logged with the references beside."""
     step = int(state.step)
     # Its own stream: the sample grid's noise is _evaluation_key(config, step).
     key = jax.random.fold_in(_evaluation_key(config, step), 1)
     metrics = quality(_sampler(config, models, state), key)
     reporter.scalars(step, {f"held_out/{name}": value for name, value in metrics.items()})
-    logging.info("step %d: held-out best-of-%d SSIM %.3f, PSNR %.2f dB (cross-fade %.3f, "
-                 "%.2f dB; repeated key frames %.3f, %.2f dB)", step, quality.num_samples,
-                 metrics["model_ssim"], metrics["model_psnr"], metrics["cross-fade_ssim"],
-                 metrics["cross-fade_psnr"], metrics["repeat start, then end_ssim"],
-                 metrics["repeat start, then end_psnr"])
+    logging.info(
+        "step %d: held-out best-of-%d SSIM %.3f, PSNR %.2f dB (cross-fade %.3f, "
+        "%.2f dB; repeated key frames %.3f, %.2f dB)",
+        step,
+        quality.num_samples,
+        metrics["model_ssim"],
+        metrics["model_psnr"],
+        metrics["cross-fade_ssim"],
+        metrics["cross-fade_psnr"],
+        metrics["repeat start, then end_ssim"],
+        metrics["repeat start, then end_psnr"],
+    )
     return metrics
 
 
@@ -321,22 +398,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     checkpoints = TrainingCheckpoints(workdir, config.checkpoints_to_keep)
     state, first_step = _restore_or_init(checkpoints, config, models, mesh)
     if first_step > config.num_train_steps:
-        logging.info("%s already holds step %d of %d: nothing to train",
-                     checkpoints.directory, first_step - 1, config.num_train_steps)
+        logging.info(
+            "%s already holds step %d of %d: nothing to train",
+            checkpoints.directory,
+            first_step - 1,
+            config.num_train_steps,
+        )
         checkpoints.close()
         return state
-    batches = input_pipeline.train_batches(config, first_step - 1, jax.process_index(),
-                                           jax.process_count())
+    batches = input_pipeline.train_batches(
+        config, first_step - 1, jax.process_index(), jax.process_count()
+    )
     held_out = input_pipeline.held_out_videos(config, config.num_sample_videos)
     quality = MiddleFrameQuality(
         input_pipeline.held_out_videos(config, config.eval.quality_videos),
-        config.eval.quality_samples)
+        config.eval.quality_samples,
+    )
     step_fn = jit_train_step(config, models, mesh)
     reporter = Reporter(workdir)
     validation_fvd = ValidationFVD(config) if config.eval.validation_fvd else None
-    logging.info("Training %s (variant %s) steps %d..%d, global batch %d on %d devices",
-                 config.data.name, config.model.variant, first_step, config.num_train_steps,
-                 config.batch_size, jax.device_count())
+    logging.info(
+        "Training %s (variant %s) steps %d..%d, global batch %d on %d devices",
+        config.data.name,
+        config.model.variant,
+        first_step,
+        config.num_train_steps,
+        config.batch_size,
+        jax.device_count(),
+    )
 
     pending, history = None, []  # metrics fetched one step late, so steps stay queued
     started = time.perf_counter()
@@ -356,46 +445,62 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
             means = {k: float(np.mean([h[k] for h in history])) for k in history[0]}
             history.clear()
             reporter.scalars(step, {**means, "steps_per_second": rate})
-            logging.info("step %d/%d (%.0f%%) d_loss %.4f g_loss %.4f, %.2f steps/s, ETA %s",
-                         step, config.num_train_steps, 100 * step / config.num_train_steps,
-                         means["d_loss"], means["g_loss"], rate,
-                         _duration((config.num_train_steps - step) / rate))
+            logging.info(
+                "step %d/%d (%.0f%%) d_loss %.4f g_loss %.4f, %.2f steps/s, ETA %s",
+                step,
+                config.num_train_steps,
+                100 * step / config.num_train_steps,
+                means["d_loss"],
+                means["g_loss"],
+                rate,
+                _duration((config.num_train_steps - step) / rate),
+            )
         sample_due = step % config.sample_every_steps == 0
-        checkpoint_due = (step % config.checkpoint_every_steps == 0
-                          or step == config.num_train_steps)
+        checkpoint_due = step % config.checkpoint_every_steps == 0 or step == config.num_train_steps
         if (sample_due or checkpoint_due) and pending is not None:
             # Nothing is written from a state whose losses are unchecked.
             _finish_step(step, pending, history)
             pending = None
         if sample_due:
             _write_samples(reporter, config, models, state, held_out, "samples")
-            held_out_metrics = _middle_frame_metrics(quality, config, models, state,
-                                                     reporter)
+            held_out_metrics = _middle_frame_metrics(quality, config, models, state, reporter)
         if checkpoint_due:
-            checkpoints.save(step, state, config,
-                             _validation_metrics(validation_fvd, config, models, state,
-                                                 reporter))
+            checkpoints.save(
+                step,
+                state,
+                config,
+                _validation_metrics(validation_fvd, config, models, state, reporter),
+            )
     elapsed = time.perf_counter() - started
     trained_steps = config.num_train_steps - first_step + 1
     samples_path = _write_samples(reporter, config, models, state, held_out, "samples")
     if config.num_train_steps % config.sample_every_steps:
         held_out_metrics = _middle_frame_metrics(quality, config, models, state, reporter)
     final = {k: float(v) for k, v in jax.device_get(metrics).items()}
-    metrics_path = reporter.json("metrics.json", {
-        "steps": config.num_train_steps, "seconds": round(elapsed, 1),
-        "steps_per_second": round(trained_steps / elapsed, 3),
-        "final_losses": final, "held_out": held_out_metrics,
-        "held_out_videos": len(quality.real), "held_out_samples": quality.num_samples,
-        "samples": samples_path})
+    metrics_path = reporter.json(
+        "metrics.json",
+        {
+            "steps": config.num_train_steps,
+            "seconds": round(elapsed, 1),
+            "steps_per_second": round(trained_steps / elapsed, 3),
+            "final_losses": final,
+            "held_out": held_out_metrics,
+            "held_out_videos": len(quality.real),
+            "held_out_samples": quality.num_samples,
+            "samples": samples_path,
+        },
+    )
     checkpoints.wait_until_finished()
     checkpoints.close()
     reporter.close()
-    logging.info("Samples (rows: real video, then %d in-betweens): %s",
-                 config.num_samples_per_video, samples_path)
+    logging.info(
+        "Samples (rows: real video, then %d in-betweens): %s",
+        config.num_samples_per_video,
+        samples_path,
+    )
     logging.info("Metrics: %s", metrics_path)
     if jax.process_index() == 0:
-        print(f"Middle frames at step {config.num_train_steps}:\n"
-              f"{quality.table(held_out_metrics)}")
+        print(f"Middle frames at step {config.num_train_steps}:\n{quality.table(held_out_metrics)}")
     return state
 
 
@@ -404,15 +509,18 @@ def _evaluation_key(config: ml_collections.ConfigDict, step: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
 
 
-def _validation_metrics(validation_fvd, config, models: Models, state: TrainState,
-                        reporter: Reporter) -> dict[str, float] | None:
+def _validation_metrics(
+    validation_fvd, config, models: Models, state: TrainState, reporter: Reporter
+) -> dict[str, float] | None:
     """{"val_fvd": x} for checkpoint selection, or None when it is switched off."""
     if validation_fvd is None:
         return None
     step = int(state.step)
-    value = validation_fvd(models.generator,
-                           {"params": state.g_params, "batch_stats": state.g_batch_stats},
-                           _evaluation_key(config, step))
+    value = validation_fvd(
+        models.generator,
+        {"params": state.g_params, "batch_stats": state.g_batch_stats},
+        _evaluation_key(config, step),
+    )
     reporter.scalars(step, {"val_fvd": value})
     logging.info("step %d: validation FVD %.2f", step, value)
     return {"val_fvd": value}
@@ -430,21 +538,23 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}"
 
 
-def _restore_or_init(checkpoints: TrainingCheckpoints, config: ml_collections.ConfigDict,
-                     models: Models, mesh: Mesh) -> tuple[TrainState, int]:
+def _restore_or_init(
+    checkpoints: TrainingCheckpoints, config: ml_collections.ConfigDict, models: Models, mesh: Mesh
+) -> tuple[TrainState, int]:
     """(state to train from, first step to run): the latest checkpoint's, else a new
     state from config.seed. Arrays are placed on `mesh` as `state_shardings` says."""
     shapes = abstract_train_state(config, models)
     shardings = state_shardings(shapes, mesh)
     # Under jit: initialising op by op takes tens of seconds even for tiny models.
-    init = jax.jit(lambda key: create_train_state(config, models, key),
-                   out_shardings=shardings)
+    init = jax.jit(lambda key: create_train_state(config, models, key), out_shardings=shardings)
     key = jax.random.PRNGKey(config.seed)
     latest = checkpoints.latest_step()
     if latest is None:
         return init(key), 1
     abstract = jax.tree.map(
         lambda x, sharding: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-        shapes, shardings)
+        shapes,
+        shardings,
+    )
     logging.info("Resuming from %s/%d", checkpoints.directory, latest)
     return checkpoints.restore(latest, abstract), latest + 1

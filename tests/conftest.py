@@ -1,6 +1,39 @@
 """Test-session setup: 8 simulated CPU devices, so sharding is exercised on any machine."""
+
 import os
 
 # Must happen before jax is imported anywhere in the test session.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# One persistent compilation cache for the session and the processes it starts: tests in
+# different processes that compile the same program (the tiny train step, the sampler)
+# compile it once. Under .pytest_cache, so local reruns start warm; CI starts cold.
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR",
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        ".pytest_cache",
+        "jax_compilation_cache",
+    ),
+)
+
+import pytest  # noqa: E402 (after the environment JAX reads at import)
+
+
+@pytest.fixture(scope="session")
+def tiny_workdir(tmp_path_factory):
+    """A work directory holding one checkpoint (step 1) of the untrained tiny model, made
+    once per test process."""
+    from inbetweening.checkpoint import TrainingCheckpoints
+    from inbetweening.models import create_models
+
+    import tiny_setup
+
+    workdir = str(tmp_path_factory.mktemp("tiny_workdir"))
+    config = tiny_setup.tiny_config(4)
+    state = tiny_setup.initial_state(config, create_models(config.model))
+    checkpoints = TrainingCheckpoints(workdir, keep=1)
+    checkpoints.save(1, state, config)
+    checkpoints.wait_until_finished()
+    checkpoints.close()
+    return workdir

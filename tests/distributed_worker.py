@@ -12,6 +12,7 @@ gather: evaluate.gather_rows of process p's p + 1 rows of value p; process 0 wri
 die: process 1 exits at once without a goodbye; process 0 waits in a cross-process
 collective that can only end by the coordination service noticing the death.
 """
+
 import os
 import sys
 
@@ -21,11 +22,11 @@ from absl import app, flags
 from jax.experimental import multihost_utils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tiny_setup import initial_state, random_videos, tiny_config  # noqa: E402
-
 from inbetweening import distributed, evaluate, train  # noqa: E402
 from inbetweening.checkpoint import TrainingCheckpoints  # noqa: E402
 from inbetweening.models import create_models  # noqa: E402
+
+from tiny_setup import initial_state, random_videos, tiny_config  # noqa: E402
 
 GLOBAL_BATCH = 4
 NUM_STEPS = 2
@@ -49,9 +50,12 @@ def run_steps(output: str, mesh_fsdp: int) -> None:
     mesh = train.make_mesh(fsdp=config.mesh_fsdp)
     state = initial_state(config, models)
     state = jax.tree.map(
-        lambda leaf, sharding: jax.make_array_from_callback(leaf.shape, sharding,
-                                                            lambda index: leaf[index]),
-        state, train.state_shardings(state, mesh))
+        lambda leaf, sharding: jax.make_array_from_callback(
+            leaf.shape, sharding, lambda index: leaf[index]
+        ),
+        state,
+        train.state_shardings(state, mesh),
+    )
     per_process = GLOBAL_BATCH // jax.process_count()
     first = jax.process_index() * per_process
     step_fn = train.jit_train_step(config, models, mesh)
@@ -60,15 +64,18 @@ def run_steps(output: str, mesh_fsdp: int) -> None:
         if step == 1:
             state = save_and_restore(state, config, os.path.dirname(output))
         state, step_metrics = step_fn(
-            state, train.global_batch(videos[first:first + per_process], mesh))
+            state, train.global_batch(videos[first : first + per_process], mesh)
+        )
         metrics.append({k: _host(v) for k, v in step_metrics.items()})
     if jax.process_index() == 0:
         leaves = jax.tree_util.tree_leaves_with_path(state)
         sharded = sum(not leaf.sharding.is_fully_replicated for _, leaf in leaves)
-        np.savez(output, sharded_leaves=sharded,
-                 **{f"metrics{i}/{k}": v for i, m in enumerate(metrics)
-                    for k, v in m.items()},
-                 **{jax.tree_util.keystr(path): _host(leaf) for path, leaf in leaves})
+        np.savez(
+            output,
+            sharded_leaves=sharded,
+            **{f"metrics{i}/{k}": v for i, m in enumerate(metrics) for k, v in m.items()},
+            **{jax.tree_util.keystr(path): _host(leaf) for path, leaf in leaves},
+        )
 
 
 def save_and_restore(state, config, workdir: str):
@@ -78,8 +85,8 @@ def save_and_restore(state, config, workdir: str):
     checkpoints.save(1, state, config)
     checkpoints.close()
     abstract = jax.tree.map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=leaf.sharding),
-        state)
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=leaf.sharding), state
+    )
     return TrainingCheckpoints(workdir, keep=1, read_only=True).restore(1, abstract)
 
 

@@ -1,5 +1,6 @@
 """Random values for traced parameter trees, drawn in numpy: flax's init compiles a
 truncated normal per kernel shape, which takes seconds each on this machine."""
+
 import numpy as np
 
 

@@ -1,5 +1,6 @@
 """Checkpoints: keep-last-k and keep-best, partial saves, shape mismatches, and a training
 run killed with SIGKILL during a save that resumes to the same parameters, bit for bit."""
+
 import os
 import pathlib
 import signal
@@ -7,28 +8,33 @@ import subprocess
 import sys
 import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from configs import demo
 from inbetweening import train
-from inbetweening.checkpoint import (CheckpointMismatchError, TrainingCheckpoints,
-                                     flatten_with_names)
-from inbetweening.models import create_models
+from inbetweening.checkpoint import CheckpointMismatchError, TrainingCheckpoints, flatten_with_names
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A model small enough that a 12-step run takes seconds once compiled.
 TINY_OVERRIDES = {
-    "model.image_size": "16", "model.num_latent_blocks": "3", "model.noise_dim": "8",
-    "model.latent_channels": "8", "model.encoder_channels": "(8,8,8,8,8,8)",
+    "model.image_size": "16",
+    "model.num_latent_blocks": "3",
+    "model.noise_dim": "8",
+    "model.latent_channels": "8",
+    "model.encoder_channels": "(8,8,8,8,8,8)",
     "model.video_generator_channels": "(8,8,8,8,8,8)",
     "model.video_discriminator_channels": "(8,8,8,8)",
-    "model.image_discriminator_channels": "(8,8,8,8)", "batch_size": "4",
-    "num_train_steps": "12", "checkpoint_every_steps": "2", "log_every_steps": "1",
-    "sample_every_steps": "1000", "num_sample_videos": "1", "num_samples_per_video": "1",
+    "model.image_discriminator_channels": "(8,8,8,8)",
+    "batch_size": "4",
+    "num_train_steps": "12",
+    "checkpoint_every_steps": "2",
+    "log_every_steps": "1",
+    "sample_every_steps": "1000",
+    "num_sample_videos": "1",
+    "num_samples_per_video": "1",
 }
 
 
@@ -41,26 +47,6 @@ def tiny_config(**changes):
             node = node[parent]
         node[leaf] = type(node[leaf])(eval(text))  # the CLI's literal syntax
     return config
-
-
-@pytest.fixture(scope="session")
-def tiny_workdir(tmp_path_factory):
-    """A work directory holding one checkpoint (step 1) of the untrained tiny model.
-
-    Other test modules import this fixture, and pytest sets it up once per module: the
-    directory is made once per session, under the session's base temporary directory.
-    """
-    workdir = tmp_path_factory.getbasetemp() / "tiny_workdir"
-    if not workdir.exists():
-        config = tiny_config()
-        models = create_models(config.model)
-        state = jax.jit(lambda key: train.create_train_state(config, models, key))(
-            jax.random.PRNGKey(0))
-        checkpoints = TrainingCheckpoints(str(workdir), keep=1)
-        checkpoints.save(1, state, config)
-        checkpoints.wait_until_finished()
-        checkpoints.close()
-    return str(workdir)
 
 
 def _state(value: float):
@@ -123,8 +109,14 @@ def test_checkpoints_of_another_config_refuse_to_start_and_stay(tiny_workdir):
 
 def test_cli_exits_2_naming_the_mismatch(tiny_workdir, tmp_path):
     command = _train_command(tiny_workdir) + ["--config.model.latent_channels=16"]
-    result = subprocess.run(command, cwd=REPO, env=_environment(tmp_path / "jax_cache"),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        command,
+        cwd=REPO,
+        env=_environment(tmp_path / "jax_cache"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("error: the checkpoints in ") and "there but" in last_line
@@ -132,20 +124,32 @@ def test_cli_exits_2_naming_the_mismatch(tiny_workdir, tmp_path):
 
 def _train_command(workdir) -> list[str]:
     overrides = [f"--config.{name}={value}" for name, value in TINY_OVERRIDES.items()]
-    return [sys.executable, "-m", "inbetweening.main", "--config=configs/demo.py",
-            f"--workdir={workdir}", *overrides]
+    return [
+        sys.executable,
+        "-m",
+        "inbetweening.main",
+        "--config=configs/demo.py",
+        f"--workdir={workdir}",
+        *overrides,
+    ]
 
 
 def _environment(cache_dir) -> dict:
     # The same compiled executables in every run (and minutes saved): a persistent cache.
-    return {**os.environ, "PYTHONPATH": REPO, "JAX_COMPILATION_CACHE_DIR": str(cache_dir),
-            "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
+    return {
+        **os.environ,
+        "PYTHONPATH": REPO,
+        "JAX_COMPILATION_CACHE_DIR": str(cache_dir),
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "",
+    }
 
 
 def _saving_after_a_complete_step(checkpoint_root) -> bool:
     names = [path.name for path in checkpoint_root.iterdir()]
-    return (any(name.isdigit() for name in names)
-            and any(".orbax-checkpoint-tmp" in name for name in names))
+    return any(name.isdigit() for name in names) and any(
+        ".orbax-checkpoint-tmp" in name for name in names
+    )
 
 
 def _final_state(workdir):
@@ -157,8 +161,13 @@ def _final_state(workdir):
 def test_run_killed_during_a_save_resumes_to_the_same_parameters(tmp_path):
     env = _environment(tmp_path / "jax_cache")
     killed = tmp_path / "killed"
-    process = subprocess.Popen(_train_command(killed), cwd=REPO, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _train_command(killed),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoint_root = killed / "checkpoints"
     # Killed while orbax writes a step, after at least one step is complete.
     while not (checkpoint_root.exists() and _saving_after_a_complete_step(checkpoint_root)):
@@ -168,9 +177,17 @@ def test_run_killed_during_a_save_resumes_to_the_same_parameters(tmp_path):
     process.wait()
 
     uninterrupted = tmp_path / "uninterrupted"
-    runs = [subprocess.Popen(_train_command(workdir), cwd=REPO, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            for workdir in (killed, uninterrupted)]
+    runs = [
+        subprocess.Popen(
+            _train_command(workdir),
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for workdir in (killed, uninterrupted)
+    ]
     logs = [run.communicate(timeout=300)[1] for run in runs]
     for run, log in zip(runs, logs):
         assert run.returncode == 0, log[-3000:]

@@ -8,6 +8,7 @@ The 2-process job shards parameters and optimizer state (FSDP) because that cove
 replicated case too: the batch still spans both processes, so the gradients still cross
 them. (With --mesh_fsdp=1 the same test passes; each job costs ~75 s here.)
 """
+
 import contextlib
 import os
 import socket
@@ -22,6 +23,7 @@ import pytest
 
 from inbetweening import distributed, train
 from inbetweening.models import create_models
+
 from tiny_setup import initial_state, random_videos, tiny_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,19 +43,32 @@ def _free_port() -> int:
 def _start_two_processes(command: list[str]) -> list[subprocess.Popen]:
     """`command` + the flags that join the two processes, each with 2 CPU devices."""
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu",
-               PYTHONPATH=REPO)
+    env.update(
+        XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu", PYTHONPATH=REPO
+    )
     address = f"127.0.0.1:{_free_port()}"
-    return [subprocess.Popen(
-        [*command, f"--coordinator_address={address}", "--num_processes=2",
-         f"--process_id={index}"],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for index in range(2)]
+    return [
+        subprocess.Popen(
+            [
+                *command,
+                f"--coordinator_address={address}",
+                "--num_processes=2",
+                f"--process_id={index}",
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for index in range(2)
+    ]
 
 
 def _start_workers(task: str, output: str, extra_flags=()) -> list[subprocess.Popen]:
     return _start_two_processes(
-        [sys.executable, WORKER, f"--task={task}", f"--output={output}", *extra_flags])
+        [sys.executable, WORKER, f"--task={task}", f"--output={output}", *extra_flags]
+    )
 
 
 def _finish(process: subprocess.Popen, timeout: float) -> str:
@@ -96,8 +111,9 @@ def test_two_processes_with_fsdp_match_one_process_with_four_devices(tmp_path):
     assert results["sharded_leaves"] > 0
     for step, metrics in enumerate(reference):
         for name, value in metrics.items():
-            np.testing.assert_allclose(results[f"metrics{step}/{name}"], value, rtol=1e-5,
-                                       err_msg=name)
+            np.testing.assert_allclose(
+                results[f"metrics{step}/{name}"], value, rtol=1e-5, err_msg=name
+            )
     # The cross-process all-reduce sums the gradient in another order than one process,
     # a rounding-level change. Adam divides each gradient by its own RMS, which turns that
     # change into one of up to ~lr per step where a gradient is ~0: so almost every value
@@ -105,9 +121,13 @@ def test_two_processes_with_fsdp_match_one_process_with_four_devices(tmp_path):
     close, total = 0, 0
     for path, leaf in jax.tree_util.tree_leaves_with_path(jax.device_get(state)):
         value = results[jax.tree_util.keystr(path)]
-        np.testing.assert_allclose(value, leaf, rtol=0,
-                                   atol=2 * NUM_STEPS * config.learning_rate,
-                                   err_msg=jax.tree_util.keystr(path))
+        np.testing.assert_allclose(
+            value,
+            leaf,
+            rtol=0,
+            atol=2 * NUM_STEPS * config.learning_rate,
+            err_msg=jax.tree_util.keystr(path),
+        )
         close += np.sum(np.isclose(value, leaf, rtol=1e-5, atol=1e-6))
         total += np.size(leaf)
     assert close >= 0.999 * total, f"{total - close} of {total} values differ"
@@ -121,8 +141,14 @@ def test_gather_rows_joins_unequal_shards_in_process_order(tmp_path):
 
 
 def test_eval_mode_refuses_several_processes(tmp_path):
-    command = [sys.executable, "-m", "inbetweening.main", "--config=configs/demo.py",
-               f"--workdir={tmp_path}", "--mode=eval"]
+    command = [
+        sys.executable,
+        "-m",
+        "inbetweening.main",
+        "--config=configs/demo.py",
+        f"--workdir={tmp_path}",
+        "--mode=eval",
+    ]
     with _killed_on_exit(_start_two_processes(command)) as processes:
         logs = [_finish(process, timeout=120) for process in processes]
     for process, log in zip(processes, logs):
@@ -136,8 +162,10 @@ def test_a_dead_process_stops_the_others(tmp_path):
     JAX once process 1 has missed heartbeats for HEARTBEAT_SECONDS."""
     started = time.monotonic()
     workers = _start_workers(
-        "die", str(tmp_path / "unused.npz"),
-        [f"--heartbeat_timeout_seconds={HEARTBEAT_SECONDS}", "--shutdown_timeout_seconds=5"])
+        "die",
+        str(tmp_path / "unused.npz"),
+        [f"--heartbeat_timeout_seconds={HEARTBEAT_SECONDS}", "--shutdown_timeout_seconds=5"],
+    )
     with _killed_on_exit(workers) as (survivor, dying):
         survivor_log = _finish(survivor, timeout=DEATH_NOTICED_WITHIN_SECONDS)
         _finish(dying, timeout=10)
@@ -148,8 +176,9 @@ def test_a_dead_process_stops_the_others(tmp_path):
 
 
 def _flags(**given):
-    values = dict(coordinator_address=None, num_processes=None, process_id=None,
-                  distributed_from_env=False)
+    values = dict(
+        coordinator_address=None, num_processes=None, process_id=None, distributed_from_env=False
+    )
     return types.SimpleNamespace(**{**values, **given})
 
 
@@ -157,8 +186,11 @@ def test_incomplete_or_conflicting_flags_are_refused():
     with pytest.raises(distributed.DistributedFlagsError, match="--process_id"):
         distributed.initialize(_flags(coordinator_address="h:1", num_processes=2))
     with pytest.raises(distributed.DistributedFlagsError, match="choose one"):
-        distributed.initialize(_flags(coordinator_address="h:1", num_processes=2,
-                                      process_id=0, distributed_from_env=True))
+        distributed.initialize(
+            _flags(
+                coordinator_address="h:1", num_processes=2, process_id=0, distributed_from_env=True
+            )
+        )
 
 
 def test_single_process_initialises_nothing():

@@ -1,4 +1,5 @@
 """Eq. 1-5 of the latent generator against numpy written from the paper (PAPER_NOTES.md)."""
+
 import itertools
 
 import flax
@@ -21,16 +22,20 @@ def numpy_fuse(previous, start_encoding, end_encoding, start_gate, end_gate, noi
     out = np.empty_like(previous, dtype=np.float64)
     for b, t, y, x in itertools.product(*map(range, previous.shape[:4])):
         gs, ge = start_gate[b, t], end_gate[b, t]
-        out[b, t, y, x] = (gs * start_encoding[b, y, x] + ge * end_encoding[b, y, x]
-                           + np.maximum(0.0, 1.0 - gs - ge) * previous[b, t, y, x]
-                           + noise[b, t])
+        out[b, t, y, x] = (
+            gs * start_encoding[b, y, x]
+            + ge * end_encoding[b, y, x]
+            + np.maximum(0.0, 1.0 - gs - ge) * previous[b, t, y, x]
+            + noise[b, t]
+        )
     return out
 
 
 def test_fuse_matches_eq4_including_the_clipped_previous_weight():
     rng = _rng(0)
-    previous, start_enc, end_enc = (rng.normal(size=s).astype(np.float32) for s in
-                                    ((B, T, S, S, C), (B, S, S, C), (B, S, S, C)))
+    previous, start_enc, end_enc = (
+        rng.normal(size=s).astype(np.float32) for s in ((B, T, S, S, C), (B, S, S, C), (B, S, S, C))
+    )
     # Gates in (0, 1) summing to more than 1 in about half the entries, so the
     # max(0, 1 - gs - ge) weight of z(l-1) is 0 there.
     start_gate = rng.uniform(0.05, 0.95, size=(B, T, C)).astype(np.float32)
@@ -41,7 +46,9 @@ def test_fuse_matches_eq4_including_the_clipped_previous_weight():
     np.testing.assert_allclose(
         fuse(previous, start_enc, end_enc, start_gate, end_gate, noise),
         numpy_fuse(previous, start_enc, end_enc, start_gate, end_gate, noise),
-        rtol=1e-5, atol=1e-6)
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_fuse_ignores_previous_where_gates_sum_past_one():
@@ -58,8 +65,9 @@ def test_fuse_ignores_previous_where_gates_sum_past_one():
 def test_upsample_time_repeats_each_step():
     z = np.arange(2 * 2 * 3).reshape(2, 2, 3).astype(np.float32)
     np.testing.assert_array_equal(upsample_time(z, 4), z[:, [0, 0, 1, 1]])
-    np.testing.assert_array_equal(upsample_time(z[:, :, None], 8)[:, :, 0],
-                                  z[:, [0, 0, 0, 0, 1, 1, 1, 1]])
+    np.testing.assert_array_equal(
+        upsample_time(z[:, :, None], 8)[:, :, 0], z[:, [0, 0, 0, 0, 1, 1, 1, 1]]
+    )
 
 
 def leaky_relu(x):
@@ -74,37 +82,45 @@ def temporal_conv_same(u, kernel, bias):
     """u [B, T, C], kernel [3, C, C']: width-3 convolution with one zero step each side."""
     padded = np.pad(u, [(0, 0), (1, 1), (0, 0)])
     steps = u.shape[1]
-    return sum(padded[:, k:k + steps] @ kernel[k] for k in range(3)) + bias
+    return sum(padded[:, k : k + steps] @ kernel[k] for k in range(3)) + bias
 
 
 def conv3x3x3_same(x, kernel):
     padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (1, 1), (0, 0)])
     t, h, w = x.shape[1:4]
-    return sum(padded[:, a:a + t, b:b + h, c:c + w] @ kernel[a, b, c]
-               for a, b, c in itertools.product(range(3), repeat=3))
+    return sum(
+        padded[:, a : a + t, b : b + h, c : c + w] @ kernel[a, b, c]
+        for a, b, c in itertools.product(range(3), repeat=3)
+    )
 
 
 def batch_norm_inference(x, stats, params):
-    return ((x - stats["mean"]) / np.sqrt(stats["var"] + EPS) * params["scale"]
-            + params["bias"])
+    return (x - stats["mean"]) / np.sqrt(stats["var"] + EPS) * params["scale"] + params["bias"]
 
 
 def numpy_latent_block(p, stats, previous, start_enc, end_enc, u, fusion):
     u_l = (u @ p["noise_projection"]["kernel"] + p["noise_projection"]["bias"]).reshape(
-        u.shape[0], previous.shape[1], -1)  # eq. 1
+        u.shape[0], previous.shape[1], -1
+    )  # eq. 1
     noise = temporal_conv_same(u_l, p["noise_conv"]["kernel"], p["noise_conv"]["bias"])
     if fusion:
-        gs = sigmoid(temporal_conv_same(u_l, p["start_gate"]["kernel"],
-                                        p["start_gate"]["bias"]))  # eq. 2
-        ge = sigmoid(temporal_conv_same(u_l, p["end_gate"]["kernel"],
-                                        p["end_gate"]["bias"]))  # eq. 3
+        gs = sigmoid(
+            temporal_conv_same(u_l, p["start_gate"]["kernel"], p["start_gate"]["bias"])
+        )  # eq. 2
+        ge = sigmoid(
+            temporal_conv_same(u_l, p["end_gate"]["kernel"], p["end_gate"]["bias"])
+        )  # eq. 3
         z_in = numpy_fuse(previous, start_enc, end_enc, gs, ge, noise)  # eq. 4
     else:
         z_in = previous + noise[:, :, None, None, :]
-    hidden = leaky_relu(batch_norm_inference(conv3x3x3_same(z_in, p["conv1"]["kernel"]),
-                                             stats["BatchNorm_0"], p["BatchNorm_0"]))
-    residual = batch_norm_inference(conv3x3x3_same(hidden, p["conv2"]["kernel"]),
-                                    stats["BatchNorm_1"], p["BatchNorm_1"])
+    hidden = leaky_relu(
+        batch_norm_inference(
+            conv3x3x3_same(z_in, p["conv1"]["kernel"]), stats["BatchNorm_0"], p["BatchNorm_0"]
+        )
+    )
+    residual = batch_norm_inference(
+        conv3x3x3_same(hidden, p["conv2"]["kernel"]), stats["BatchNorm_1"], p["BatchNorm_1"]
+    )
     return leaky_relu(previous + residual)  # eq. 5
 
 
@@ -115,10 +131,15 @@ def test_latent_block_matches_eq1_to_eq5(fusion):
     start_enc, end_enc = (rng.normal(size=(B, S, S, C)).astype(np.float32) for _ in range(2))
     u = rng.normal(size=(B, D)).astype(np.float32)
     block = LatentBlock(D, fusion=fusion)
-    variables = block.init(jax.random.PRNGKey(0), previous, start_enc, end_enc, u,
-                           train=False)
-    expected_modules = {"noise_projection", "noise_conv", "conv1", "conv2", "BatchNorm_0",
-                        "BatchNorm_1"} | ({"start_gate", "end_gate"} if fusion else set())
+    variables = block.init(jax.random.PRNGKey(0), previous, start_enc, end_enc, u, train=False)
+    expected_modules = {
+        "noise_projection",
+        "noise_conv",
+        "conv1",
+        "conv2",
+        "BatchNorm_0",
+        "BatchNorm_1",
+    } | ({"start_gate", "end_gate"} if fusion else set())
     assert set(variables["params"]) == expected_modules
     # Default init has zero biases, unit scales and running stats (0, 1), under which a
     # wrong order or a missing term can go unnoticed: randomise every value.
@@ -134,7 +155,13 @@ def test_latent_block_matches_eq1_to_eq5(fusion):
 
     result = block.apply(variables, previous, start_enc, end_enc, u, train=False)
     as64 = lambda tree: jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), tree)
-    expected = numpy_latent_block(as64(variables["params"]), as64(variables["batch_stats"]),
-                                  previous.astype(np.float64), start_enc.astype(np.float64),
-                                  end_enc.astype(np.float64), u.astype(np.float64), fusion)
+    expected = numpy_latent_block(
+        as64(variables["params"]),
+        as64(variables["batch_stats"]),
+        previous.astype(np.float64),
+        start_enc.astype(np.float64),
+        end_enc.astype(np.float64),
+        u.astype(np.float64),
+        fusion,
+    )
     np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-4)

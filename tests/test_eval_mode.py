@@ -1,4 +1,5 @@
 """End to end: training with validation FVD at checkpoints, then --mode=eval's table."""
+
 import json
 import os
 import subprocess
@@ -6,16 +7,24 @@ import sys
 
 import pytest
 
-TINY = ["--config=configs/demo.py", "--config.model.image_size=16",
-        "--config.model.num_latent_blocks=3", "--config.batch_size=2",
-        "--config.model.encoder_channels=(4,4,4,4,8,8)",
-        "--config.model.video_generator_channels=(8,8,4,4,4,4)",
-        "--config.model.video_discriminator_channels=(4,4,4,4)",
-        "--config.model.image_discriminator_channels=(4,4,4,4)",
-        "--config.data.num_eval_videos=3", "--config.eval.num_generations=2",
-        "--config.eval.num_bootstrap_resamples=50", "--config.num_train_steps=2",
-        "--config.checkpoint_every_steps=2", "--config.sample_every_steps=2",
-        "--config.log_every_steps=1", "--config.num_sample_videos=2"]
+TINY = [
+    "--config=configs/demo.py",
+    "--config.model.image_size=16",
+    "--config.model.num_latent_blocks=3",
+    "--config.batch_size=2",
+    "--config.model.encoder_channels=(4,4,4,4,8,8)",
+    "--config.model.video_generator_channels=(8,8,4,4,4,4)",
+    "--config.model.video_discriminator_channels=(4,4,4,4)",
+    "--config.model.image_discriminator_channels=(4,4,4,4)",
+    "--config.data.num_eval_videos=3",
+    "--config.eval.num_generations=2",
+    "--config.eval.num_bootstrap_resamples=50",
+    "--config.num_train_steps=2",
+    "--config.checkpoint_every_steps=2",
+    "--config.sample_every_steps=2",
+    "--config.log_every_steps=1",
+    "--config.num_sample_videos=2",
+]
 
 
 def _main(workdir, *flags):
@@ -24,8 +33,12 @@ def _main(workdir, *flags):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     return subprocess.run(
         [sys.executable, "-m", "inbetweening.main", f"--workdir={workdir}", *TINY, *flags],
-        capture_output=True, text=True, timeout=600, env=env,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
 
 
 def test_validation_fvd_selects_checkpoints_and_eval_writes_the_table(tmp_path):
@@ -49,19 +62,27 @@ def test_validation_fvd_selects_checkpoints_and_eval_writes_the_table(tmp_path):
     # One run aggregated: the same numbers, from the raw values eval left beside them.
     out = tmp_path / "combined" / "tables"
     aggregated = subprocess.run(
-        [sys.executable, "-m", "inbetweening.eval.aggregate", str(tmp_path),
-         f"--out={out}", "--num_resamples=50"], capture_output=True, text=True, timeout=300,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        [
+            sys.executable,
+            "-m",
+            "inbetweening.eval.aggregate",
+            str(tmp_path),
+            f"--out={out}",
+            "--num_resamples=50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     assert aggregated.returncode == 0, aggregated.stderr[-3000:]
     with open(f"{out}.json") as handle:
         combined = json.load(handle)
     assert combined["settings"]["model.variant"] == "full"
     for method, metrics in results.items():
         for name in ("fvd", "diversity", "ssim"):
-            assert combined["tables"][method][name]["mean"] == \
-                pytest.approx(metrics[name]["mean"])
-            assert combined["tables"][method][name]["low"] == \
-                pytest.approx(metrics[name]["low"])
+            assert combined["tables"][method][name]["mean"] == pytest.approx(metrics[name]["mean"])
+            assert combined["tables"][method][name]["low"] == pytest.approx(metrics[name]["low"])
 
 
 def test_eval_without_checkpoints_is_a_user_error(tmp_path):

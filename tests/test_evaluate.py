@@ -1,4 +1,5 @@
 """The evaluation protocol: reference methods, per-round FVD, diversity, best-of SSIM."""
+
 import jax
 import numpy as np
 import pytest
@@ -43,8 +44,9 @@ def test_fvd_is_per_round_and_diversity_per_pair():
     method = lambda s, e, key: fakes[int(jax.random.randint(key, (), 0, 1000)) % 2]
     keys = [jax.random.fold_in(jax.random.PRNGKey(7), r) for r in range(2)]
     rounds = [fakes[int(jax.random.randint(k, (), 0, 1000)) % 2] for k in keys]
-    result = evaluate.method_metrics(real, method, 2, _embed(real), _embed, 50,
-                                     jax.random.PRNGKey(7))
+    result = evaluate.method_metrics(
+        real, method, 2, _embed(real), _embed, 50, jax.random.PRNGKey(7)
+    )
     expected_fvds = [_scipy_frechet(_embed(real), _embed(v)) for v in rounds]
     assert result["fvd"]["mean"] == pytest.approx(np.mean(expected_fvds), rel=1e-4)
     a, b = _embed(rounds[0]), _embed(rounds[1])
@@ -61,8 +63,9 @@ def test_fvd_is_per_round_and_diversity_per_pair():
 
 def test_reference_rows_and_table():
     real = _videos(3)
-    result = evaluate.evaluate_methods(real, evaluate.reference_methods(T), _embed, 100,
-                                       jax.random.PRNGKey(0))
+    result = evaluate.evaluate_methods(
+        real, evaluate.reference_methods(T), _embed, 100, jax.random.PRNGKey(0)
+    )
     assert set(result) == {"cross-fade", "repeat start, then end"}
     for metrics in result.values():
         assert metrics["num_generations"] == 1 and metrics["diversity"]["mean"] == 0.0
@@ -75,5 +78,6 @@ def test_reference_rows_and_table():
 def test_fewer_than_two_videos_is_refused():
     real = _videos(0)[:1]
     with pytest.raises(ValueError, match="at least 2 test videos"):
-        evaluate.evaluate_methods(real, evaluate.reference_methods(T), _embed, 10,
-                                  jax.random.PRNGKey(0))
+        evaluate.evaluate_methods(
+            real, evaluate.reference_methods(T), _embed, 10, jax.random.PRNGKey(0)
+        )

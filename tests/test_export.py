@@ -1,6 +1,7 @@
 """Each export format loads back (params in the API, jax.export without this package's
 code, the SavedModel in TensorFlow) and matches the JAX generator. The CLI runs once (params);
 the other formats are written in-process, saving a TensorFlow start-up."""
+
 import os
 import subprocess
 import sys
@@ -8,11 +9,10 @@ import sys
 import jax
 import numpy as np
 import pytest
+from test_sample import NUM_FRAMES, SIZE
 
 from inbetweening.api import Inbetweener
 from inbetweening.export import export_jax, export_saved_model, input_specs, tween
-from test_checkpoint import tiny_workdir  # noqa: F401 (a fixture)
-from test_sample import NUM_FRAMES, SIZE
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOISE_DIM = 8
@@ -20,10 +20,20 @@ NOISE_DIM = 8
 
 def _export(workdir, export_format, out):
     result = subprocess.run(
-        [sys.executable, "-m", "inbetweening.export", f"--workdir={workdir}",
-         f"--format={export_format}", f"--out={out}"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True,
-        timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "inbetweening.export",
+            f"--workdir={workdir}",
+            f"--format={export_format}",
+            f"--out={out}",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return str(out)
 
@@ -36,16 +46,15 @@ def _inputs(batch: int, seed: int):
 
 
 @pytest.fixture(scope="module")
-def model(tiny_workdir):  # noqa: F811
+def model(tiny_workdir):
     return Inbetweener.load(tiny_workdir)
 
 
 def _reference(model, key_frames, noise):
-    return np.asarray(jax.jit(lambda k, n: tween(model, model.variables, k, n))(key_frames,
-                                                                                noise))
+    return np.asarray(jax.jit(lambda k, n: tween(model, model.variables, k, n))(key_frames, noise))
 
 
-def test_params_export_samples_like_the_workdir(model, tiny_workdir, tmp_path):  # noqa: F811
+def test_params_export_samples_like_the_workdir(model, tiny_workdir, tmp_path):
     exported = Inbetweener.load(_export(tiny_workdir, "params", tmp_path / "params"))
     start, end = _inputs(1, 0)[0][0].astype(np.uint8)
     np.testing.assert_array_equal(exported.sample(start, end, 2), model.sample(start, end, 2))
@@ -66,15 +75,16 @@ def test_jax_export_runs_at_two_batch_sizes(model, tmp_path):
 
 def test_saved_model_matches_jax_and_draws_its_own_noise(model, tmp_path):
     import tensorflow as tf
+
     export_saved_model(model, str(tmp_path / "saved"))
     loaded = tf.saved_model.load(str(tmp_path / "saved"))
     for batch in (1, 2):
         key_frames, noise = _inputs(batch, 10 + batch)
-        videos = loaded.signatures["with_noise"](key_frames=tf.constant(key_frames),
-                                                 noise=tf.constant(noise))
+        videos = loaded.signatures["with_noise"](
+            key_frames=tf.constant(key_frames), noise=tf.constant(noise)
+        )
         (videos,) = videos.values()
-        np.testing.assert_allclose(videos.numpy(), _reference(model, key_frames, noise),
-                                   atol=1e-3)
+        np.testing.assert_allclose(videos.numpy(), _reference(model, key_frames, noise), atol=1e-3)
     drawn = loaded(tf.constant(key_frames)).numpy()
     assert drawn.shape == (2, NUM_FRAMES - 2, SIZE, SIZE, 3)
     assert drawn.min() >= 0 and drawn.max() <= 255

@@ -1,5 +1,6 @@
 """The launch scripts' commands (--dry_run): right program, config, work directory and
 multi-process flags; extra flags passed through; missing arguments refused."""
+
 import os
 import shlex
 import subprocess
@@ -13,36 +14,55 @@ OVERRIDE = "--config.model.compute_dtype=bfloat16"
 
 def dry_run(script: str, *args: str, **env: str) -> list[str]:
     """The command `script` would run, as an argument list."""
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("PYTHON", "SLURM_SUBMIT_DIR", "SLURM_GPUS_ON_NODE",
-                                "GPUS_PER_NODE", "REPO_DIR")}
-    result = subprocess.run(["bash", os.path.join(REPO, "launch", script), "--dry_run",
-                             *args], env={**environment, **env}, cwd="/",
-                            capture_output=True, text=True, check=True)
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in ("PYTHON", "SLURM_SUBMIT_DIR", "SLURM_GPUS_ON_NODE", "GPUS_PER_NODE", "REPO_DIR")
+    }
+    result = subprocess.run(
+        ["bash", os.path.join(REPO, "launch", script), "--dry_run", *args],
+        env={**environment, **env},
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return shlex.split(result.stdout)
 
 
 def test_gpu_single_pins_one_gpu():
-    assert dry_run("gpu_single.sh", "--config=configs/kth.py", "--workdir=/runs/kth",
-                   "--gpu=3", OVERRIDE) == [
-        "env", "CUDA_VISIBLE_DEVICES=3", *TRAIN, "--workdir=/runs/kth", OVERRIDE]
-    assert dry_run("gpu_single.sh", "--config=configs/kth.py", "--workdir=/runs/kth")[1] \
+    assert dry_run(
+        "gpu_single.sh", "--config=configs/kth.py", "--workdir=/runs/kth", "--gpu=3", OVERRIDE
+    ) == ["env", "CUDA_VISIBLE_DEVICES=3", *TRAIN, "--workdir=/runs/kth", OVERRIDE]
+    assert (
+        dry_run("gpu_single.sh", "--config=configs/kth.py", "--workdir=/runs/kth")[1]
         == "CUDA_VISIBLE_DEVICES=0"
+    )
 
 
 def test_gpu_host_runs_one_process_over_every_gpu():
-    assert dry_run("gpu_host.sh", "--workdir=/runs/kth", "--config=configs/kth.py",
-                   OVERRIDE, PYTHON="python3") == [
-        "python3", *TRAIN[1:], "--workdir=/runs/kth", OVERRIDE]
+    assert dry_run(
+        "gpu_host.sh", "--workdir=/runs/kth", "--config=configs/kth.py", OVERRIDE, PYTHON="python3"
+    ) == ["python3", *TRAIN[1:], "--workdir=/runs/kth", OVERRIDE]
 
 
 def test_slurm_runs_one_process_per_host_with_all_its_gpus():
-    assert dry_run("slurm_multi_host.sbatch", "--config=configs/kth.py",
-                   "--workdir=/shared/kth", "--heartbeat_timeout_seconds=60",
-                   SLURM_GPUS_ON_NODE="4") == [
-        "srun", "--ntasks-per-node=1", *TRAIN, "--workdir=/shared/kth",
-        "--distributed_from_env", "--local_device_ids=0,1,2,3",
-        "--heartbeat_timeout_seconds=60"]
+    assert dry_run(
+        "slurm_multi_host.sbatch",
+        "--config=configs/kth.py",
+        "--workdir=/shared/kth",
+        "--heartbeat_timeout_seconds=60",
+        SLURM_GPUS_ON_NODE="4",
+    ) == [
+        "srun",
+        "--ntasks-per-node=1",
+        *TRAIN,
+        "--workdir=/shared/kth",
+        "--distributed_from_env",
+        "--local_device_ids=0,1,2,3",
+        "--heartbeat_timeout_seconds=60",
+    ]
 
 
 def test_slurm_directives_ask_for_one_task_per_host():
@@ -52,56 +72,98 @@ def test_slurm_directives_ask_for_one_task_per_host():
 
 
 def test_tpu_pod_runs_the_same_command_on_every_worker():
-    command = dry_run("tpu_pod.sh", "--tpu=my-pod", "--zone=us-central2-b",
-                      "--project=my-project", "--config=configs/kth.py",
-                      "--workdir=gs://bucket/kth", OVERRIDE)
+    command = dry_run(
+        "tpu_pod.sh",
+        "--tpu=my-pod",
+        "--zone=us-central2-b",
+        "--project=my-project",
+        "--config=configs/kth.py",
+        "--workdir=gs://bucket/kth",
+        OVERRIDE,
+    )
     assert command[:5] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh"]
     assert command[5] == "my-pod"
     assert {"--zone=us-central2-b", "--project=my-project", "--worker=all"} <= set(command)
-    (remote,) = [arg[len("--command="):] for arg in command if arg.startswith("--command=")]
+    (remote,) = [arg[len("--command=") :] for arg in command if arg.startswith("--command=")]
     change_dir, train = remote.split(" && ")
     assert change_dir == "cd inbetweening"
-    assert shlex.split(train) == [*TRAIN, "--workdir=gs://bucket/kth",
-                                  "--distributed_from_env", OVERRIDE]
+    assert shlex.split(train) == [
+        *TRAIN,
+        "--workdir=gs://bucket/kth",
+        "--distributed_from_env",
+        OVERRIDE,
+    ]
 
 
 def test_seeds_trains_and_evaluates_each_seed_then_aggregates():
     result = subprocess.run(
-        ["bash", os.path.join(REPO, "launch", "seeds.sh"), "--dry_run", "--num_seeds=3",
-         "--config=configs/kth.py", "--workdir=/runs/kth", OVERRIDE],
-        capture_output=True, text=True, check=True)
+        [
+            "bash",
+            os.path.join(REPO, "launch", "seeds.sh"),
+            "--dry_run",
+            "--num_seeds=3",
+            "--config=configs/kth.py",
+            "--workdir=/runs/kth",
+            OVERRIDE,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     commands = [shlex.split(line) for line in result.stdout.splitlines()]
     assert len(commands) == 7
     for seed in range(3):
         for offset, mode in enumerate(("train", "eval")):
             assert commands[2 * seed + offset] == [
-                *TRAIN, f"--workdir=/runs/kth/seed_{seed}", f"--mode={mode}",
-                f"--config.seed={seed}", OVERRIDE]
-    assert commands[-1] == [TRAIN[0], "-m", "inbetweening.eval.aggregate",
-                            *[f"/runs/kth/seed_{seed}" for seed in range(3)],
-                            "--out=/runs/kth/aggregate"]
+                *TRAIN,
+                f"--workdir=/runs/kth/seed_{seed}",
+                f"--mode={mode}",
+                f"--config.seed={seed}",
+                OVERRIDE,
+            ]
+    assert commands[-1] == [
+        TRAIN[0],
+        "-m",
+        "inbetweening.eval.aggregate",
+        *[f"/runs/kth/seed_{seed}" for seed in range(3)],
+        "--out=/runs/kth/aggregate",
+    ]
 
 
 @pytest.mark.parametrize("num_seeds", ["0", "ten"])
 def test_seeds_refuses_a_bad_count(num_seeds):
     result = subprocess.run(
-        ["bash", os.path.join(REPO, "launch", "seeds.sh"), "--dry_run",
-         f"--num_seeds={num_seeds}", "--config=configs/kth.py", "--workdir=/runs/kth"],
-        capture_output=True, text=True)
+        [
+            "bash",
+            os.path.join(REPO, "launch", "seeds.sh"),
+            "--dry_run",
+            f"--num_seeds={num_seeds}",
+            "--config=configs/kth.py",
+            "--workdir=/runs/kth",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert f"--num_seeds={num_seeds}" in result.stderr
 
 
-@pytest.mark.parametrize("script, args", [
-    ("gpu_single.sh", ["--config=configs/kth.py"]),
-    ("gpu_host.sh", ["--workdir=/runs/kth"]),
-    ("slurm_multi_host.sbatch", []),
-    ("tpu_pod.sh", ["--config=configs/kth.py", "--workdir=gs://bucket/kth"]),
-    ("seeds.sh", ["--config=configs/kth.py"]),
-])
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("gpu_single.sh", ["--config=configs/kth.py"]),
+        ("gpu_host.sh", ["--workdir=/runs/kth"]),
+        ("slurm_multi_host.sbatch", []),
+        ("tpu_pod.sh", ["--config=configs/kth.py", "--workdir=gs://bucket/kth"]),
+        ("seeds.sh", ["--config=configs/kth.py"]),
+    ],
+)
 def test_missing_arguments_are_refused(script, args):
-    result = subprocess.run(["bash", os.path.join(REPO, "launch", script), "--dry_run",
-                             *args], capture_output=True, text=True)
+    result = subprocess.run(
+        ["bash", os.path.join(REPO, "launch", script), "--dry_run", *args],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     assert "--" in result.stderr

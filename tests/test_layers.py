@@ -1,5 +1,6 @@
 """The "fast" and "xla" convolutions are one function of the same parameters, and both
 match the textbook definitions written out tap by tap in numpy."""
+
 import itertools
 
 import jax
@@ -12,16 +13,22 @@ from inbetweening.models.layers import Conv, ConvTranspose, strided_conv, upsamp
 # Every strided / up-sampling layer shape the model uses (Appendix A and the naive
 # baseline), on tiny inputs: (x shape, kernel shape, strides, padding).
 STRIDED_CASES = {
-    "2d_k4_s2_p1 (encoder, image discriminator)":
-        ((2, 8, 6, 3), (4, 4, 3, 5), (2, 2), ((1, 1), (1, 1))),
-    "3d_k4_s122_p011 (video discriminator)":
-        ((2, 6, 8, 4, 2), (4, 4, 4, 2, 3), (1, 2, 2), ((0, 0), (1, 1), (1, 1))),
+    "2d_k4_s2_p1 (encoder, image discriminator)": (
+        (2, 8, 6, 3),
+        (4, 4, 3, 5),
+        (2, 2),
+        ((1, 1), (1, 1)),
+    ),
+    "3d_k4_s122_p011 (video discriminator)": (
+        (2, 6, 8, 4, 2),
+        (4, 4, 4, 2, 3),
+        (1, 2, 2),
+        ((0, 0), (1, 1), (1, 1)),
+    ),
 }
 UPSAMPLING_CASES = {
-    "3d_k344_s122_p1 (video generator)":
-        ((2, 3, 4, 3, 3), (3, 4, 4, 3, 2), (1, 2, 2), (1, 1, 1)),
-    "3d_k4_s2_p1 (naive baseline)":
-        ((2, 2, 3, 4, 2), (4, 4, 4, 2, 3), (2, 2, 2), (1, 1, 1)),
+    "3d_k344_s122_p1 (video generator)": ((2, 3, 4, 3, 3), (3, 4, 4, 3, 2), (1, 2, 2), (1, 1, 1)),
+    "3d_k4_s2_p1 (naive baseline)": ((2, 2, 3, 4, 2), (4, 4, 4, 2, 3), (2, 2, 2), (1, 1, 1)),
 }
 # The stride-1 layers (G_Z, G_V, encoder L1, D_I L1 and shortcut), whose fast form carries
 # its own gradient: (x shape, kernel shape, padding).
@@ -46,8 +53,7 @@ def numpy_strided_conv(x, kernel, strides, padding):
     out_size = [(n - k) // s + 1 for n, k, s in zip(xp.shape[1:-1], ksize, strides)]
     out = np.zeros((x.shape[0], *out_size, kernel.shape[-1]))
     for tap in itertools.product(*(range(k) for k in ksize)):
-        window = tuple(slice(t, t + s * (o - 1) + 1, s)
-                       for t, s, o in zip(tap, strides, out_size))
+        window = tuple(slice(t, t + s * (o - 1) + 1, s) for t, s, o in zip(tap, strides, out_size))
         out += np.einsum("...c,cd->...d", xp[(slice(None), *window)], kernel[tap])
     return out
 
@@ -67,10 +73,12 @@ def numpy_transposed_conv(x, kernel, strides, padding):
     full = [(n - 1) * s + k for n, s, k in zip(x.shape[1:-1], strides, ksize)]
     out = np.zeros((x.shape[0], *full, kernel.shape[-1]))
     for tap in itertools.product(*(range(k) for k in ksize)):
-        target = tuple(slice(t, t + s * (n - 1) + 1, s)
-                       for t, s, n in zip(tap, strides, x.shape[1:-1]))
-        out[(slice(None), *target)] += np.einsum("...c,cd->...d", x.astype(np.float64),
-                                                 flipped[tap])
+        target = tuple(
+            slice(t, t + s * (n - 1) + 1, s) for t, s, n in zip(tap, strides, x.shape[1:-1])
+        )
+        out[(slice(None), *target)] += np.einsum(
+            "...c,cd->...d", x.astype(np.float64), flipped[tap]
+        )
     crop = tuple(slice(p, f - p) for p, f in zip(padding, full))
     return out[(slice(None), *crop)]
 
@@ -84,46 +92,61 @@ def _assert_same_function(fn, x, kernel):
     fast = lambda a, w: fn(a, w, "fast")
     xla = lambda a, w: fn(a, w, "xla")
     cotangent = _random(jax.eval_shape(xla, x, kernel).shape, seed=7)
-    for fast_value, xla_value, what in zip(_value_and_grads(fast, x, kernel, cotangent),
-                                           _value_and_grads(xla, x, kernel, cotangent),
-                                           ("output", "input gradient", "kernel gradient")):
+    for fast_value, xla_value, what in zip(
+        _value_and_grads(fast, x, kernel, cotangent),
+        _value_and_grads(xla, x, kernel, cotangent),
+        ("output", "input gradient", "kernel gradient"),
+    ):
         np.testing.assert_allclose(fast_value, xla_value, **TOLERANCE, err_msg=what)
 
 
 @pytest.mark.parametrize("name", STRIDED_CASES)
 def test_strided_conv_fast_equals_xla_with_gradients(name):
     x_shape, k_shape, strides, padding = STRIDED_CASES[name]
-    _assert_same_function(lambda a, w, impl: strided_conv(a, w, strides, padding, impl),
-                          _random(x_shape, 0), _random(k_shape, 1))
+    _assert_same_function(
+        lambda a, w, impl: strided_conv(a, w, strides, padding, impl),
+        _random(x_shape, 0),
+        _random(k_shape, 1),
+    )
 
 
 @pytest.mark.parametrize("name", UPSAMPLING_CASES)
 def test_upsampling_conv_fast_equals_xla_with_gradients(name):
     x_shape, k_shape, strides, padding = UPSAMPLING_CASES[name]
-    _assert_same_function(lambda a, w, impl: upsampling_conv(a, w, strides, padding, impl),
-                          _random(x_shape, 2), _random(k_shape, 3))
+    _assert_same_function(
+        lambda a, w, impl: upsampling_conv(a, w, strides, padding, impl),
+        _random(x_shape, 2),
+        _random(k_shape, 3),
+    )
 
 
 @pytest.mark.parametrize("name", STRIDE1_CASES)
 def test_stride1_conv_fast_equals_xla_with_gradients(name):
     x_shape, k_shape, padding = STRIDE1_CASES[name]
     strides = (1,) * (len(k_shape) - 2)
-    _assert_same_function(lambda a, w, impl: strided_conv(a, w, strides, padding, impl),
-                          _random(x_shape, 13), _random(k_shape, 14))
+    _assert_same_function(
+        lambda a, w, impl: strided_conv(a, w, strides, padding, impl),
+        _random(x_shape, 13),
+        _random(k_shape, 14),
+    )
 
 
 def _penalty_gradients(conv):
     """Gradients of a gradient penalty |d/dx sum(tanh(conv(x, w)))|^2 with respect to x and
     w: the second derivatives the discriminator update takes."""
+
     def penalty(x, kernel):
         input_gradient = jax.grad(lambda a: jnp.sum(jnp.tanh(conv(a, kernel))))(x)
-        return jnp.sum(input_gradient ** 2)
+        return jnp.sum(input_gradient**2)
+
     return jax.jit(jax.grad(penalty, argnums=(0, 1)))
 
 
 SECOND_ORDER_CASES = {
-    **{name: (x_shape, k_shape, (1,) * (len(k_shape) - 2), padding)
-       for name, (x_shape, k_shape, padding) in STRIDE1_CASES.items()},
+    **{
+        name: (x_shape, k_shape, (1,) * (len(k_shape) - 2), padding)
+        for name, (x_shape, k_shape, padding) in STRIDE1_CASES.items()
+    },
     **STRIDED_CASES,
 }
 
@@ -132,15 +155,19 @@ SECOND_ORDER_CASES = {
 def test_fast_conv_second_derivatives_equal_xla(name):
     x_shape, k_shape, strides, padding = SECOND_ORDER_CASES[name]
     x, kernel = _random(x_shape, 15), _random(k_shape, 16)
-    fast, xla = (_penalty_gradients(lambda a, w, impl=impl: strided_conv(a, w, strides,
-                                                                         padding, impl))
-                 for impl in ("fast", "xla"))
-    for fast_value, xla_value, what in zip(fast(x, kernel), xla(x, kernel),
-                                           ("input", "kernel")):
+    fast, xla = (
+        _penalty_gradients(lambda a, w, impl=impl: strided_conv(a, w, strides, padding, impl))
+        for impl in ("fast", "xla")
+    )
+    for fast_value, xla_value, what in zip(fast(x, kernel), xla(x, kernel), ("input", "kernel")):
         # Sums of products of three random tensors: rounding scales with the largest value.
-        np.testing.assert_allclose(fast_value, xla_value, rtol=1e-4,
-                                   atol=1e-5 * np.abs(xla_value).max(),
-                                   err_msg=f"penalty gradient for the {what}")
+        np.testing.assert_allclose(
+            fast_value,
+            xla_value,
+            rtol=1e-4,
+            atol=1e-5 * np.abs(xla_value).max(),
+            err_msg=f"penalty gradient for the {what}",
+        )
 
 
 @pytest.mark.parametrize("name", STRIDED_CASES)
@@ -148,8 +175,11 @@ def test_fast_conv_second_derivatives_equal_xla(name):
 def test_strided_conv_matches_numpy_definition(name, impl):
     x_shape, k_shape, strides, padding = STRIDED_CASES[name]
     x, kernel = _random(x_shape, 4), _random(k_shape, 5)
-    np.testing.assert_allclose(strided_conv(x, kernel, strides, padding, impl),
-                               numpy_strided_conv(x, kernel, strides, padding), **TOLERANCE)
+    np.testing.assert_allclose(
+        strided_conv(x, kernel, strides, padding, impl),
+        numpy_strided_conv(x, kernel, strides, padding),
+        **TOLERANCE,
+    )
 
 
 @pytest.mark.parametrize("name", UPSAMPLING_CASES)
@@ -158,11 +188,13 @@ def test_upsampling_conv_matches_numpy_definition(name, impl):
     x_shape, k_shape, strides, padding = UPSAMPLING_CASES[name]
     x, kernel = _random(x_shape, 6), _random(k_shape, 7)
     expected = numpy_transposed_conv(x, kernel, strides, padding)
-    sizes = [(n - 1) * s - 2 * p + k
-             for n, s, p, k in zip(x_shape[1:-1], strides, padding, k_shape)]
+    sizes = [
+        (n - 1) * s - 2 * p + k for n, s, p, k in zip(x_shape[1:-1], strides, padding, k_shape)
+    ]
     assert expected.shape == (x_shape[0], *sizes, k_shape[-1])
-    np.testing.assert_allclose(upsampling_conv(x, kernel, strides, padding, impl), expected,
-                               **TOLERANCE)
+    np.testing.assert_allclose(
+        upsampling_conv(x, kernel, strides, padding, impl), expected, **TOLERANCE
+    )
 
 
 def test_upsampling_conv_is_adjoint_of_strided_conv_with_flipped_kernel():
@@ -175,32 +207,39 @@ def test_upsampling_conv_is_adjoint_of_strided_conv_with_flipped_kernel():
     y = _random(up.shape, 10)
     adjoint_kernel = np.flip(kernel, axis=(0, 1, 2)).swapaxes(-1, -2)
     down = numpy_strided_conv(y, adjoint_kernel, strides, [(p, p) for p in padding])
-    np.testing.assert_allclose(np.vdot(down, x), np.vdot(y, np.asarray(up, np.float64)),
-                               rtol=1e-4)
+    np.testing.assert_allclose(np.vdot(down, x), np.vdot(y, np.asarray(up, np.float64)), rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", STRIDED_CASES)
 def test_conv_module_fast_equals_xla(name):
     x_shape, k_shape, strides, padding = STRIDED_CASES[name]
     x = _random(x_shape, 11)
-    make = lambda impl: Conv(k_shape[-1], k_shape[:-2], strides=strides, padding=padding,
-                             conv_impl=impl)
+    make = lambda impl: Conv(
+        k_shape[-1], k_shape[:-2], strides=strides, padding=padding, conv_impl=impl
+    )
     params = make("fast").init(jax.random.PRNGKey(0), x)
     assert params["params"]["kernel"].shape == k_shape
-    _assert_same_function(lambda a, w, impl: make(impl).apply({"params": {"kernel": w}}, a),
-                          x, np.asarray(params["params"]["kernel"]))
+    _assert_same_function(
+        lambda a, w, impl: make(impl).apply({"params": {"kernel": w}}, a),
+        x,
+        np.asarray(params["params"]["kernel"]),
+    )
 
 
 @pytest.mark.parametrize("name", UPSAMPLING_CASES)
 def test_conv_transpose_module_fast_equals_xla(name):
     x_shape, k_shape, strides, padding = UPSAMPLING_CASES[name]
     x = _random(x_shape, 12)
-    make = lambda impl: ConvTranspose(k_shape[-1], k_shape[:-2], strides=strides,
-                                      padding=padding, conv_impl=impl)
+    make = lambda impl: ConvTranspose(
+        k_shape[-1], k_shape[:-2], strides=strides, padding=padding, conv_impl=impl
+    )
     params = make("fast").init(jax.random.PRNGKey(0), x)
     assert params["params"]["kernel"].shape == k_shape
-    _assert_same_function(lambda a, w, impl: make(impl).apply({"params": {"kernel": w}}, a),
-                          x, np.asarray(params["params"]["kernel"]))
+    _assert_same_function(
+        lambda a, w, impl: make(impl).apply({"params": {"kernel": w}}, a),
+        x,
+        np.asarray(params["params"]["kernel"]),
+    )
 
 
 def test_fast_strided_conv_rejects_odd_padded_size_naming_the_axis():

@@ -1,6 +1,7 @@
 """Mixed precision (config.model.compute_dtype) and rematerialised latent blocks on a tiny
 model: a bfloat16 train step tracks the float32 one from the same state and keeps every
 parameter and optimizer state in float32; remat changes memory, not results."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,11 +10,11 @@ import pytest
 from configs import kth
 from inbetweening import train
 from inbetweening.models import compute_dtype, conv_impl, create_models
+
 from tiny_setup import TINY_MODEL, initial_state, random_videos, tiny_config
 
-BATCH = 4
-LOSSES = ("d_video_loss", "d_image_loss", "d_loss", "g_video_loss", "g_image_loss",
-          "g_loss")
+BATCH = 8  # test_train.py's batch: the float32 step is the same program, compiled once
+LOSSES = ("d_video_loss", "d_image_loss", "d_loss", "g_video_loss", "g_image_loss", "g_loss")
 PENALTIES = ("video_penalty", "image_penalty")
 # bfloat16 keeps 8 significant bits: each rounding is off by up to 2^-9 ~ 0.2% relative.
 # A logit passes ~10 rounded convolutions, each followed by a float32-statistics
@@ -46,8 +47,7 @@ def test_bfloat16_step_matches_float32_and_keeps_float32_state(setup):
     state, metrics = _step(tiny_config(BATCH, compute_dtype="bfloat16"), *setup)
     for names, rtol in ((LOSSES, LOSS_RTOL), (PENALTIES, PENALTY_RTOL)):
         for name in names:
-            np.testing.assert_allclose(metrics[name], reference[name], rtol=rtol,
-                                       err_msg=name)
+            np.testing.assert_allclose(metrics[name], reference[name], rtol=rtol, err_msg=name)
     for path, leaf in jax.tree_util.tree_leaves_with_path(state):
         if jnp.issubdtype(leaf.dtype, jnp.floating):
             assert leaf.dtype == jnp.float32, jax.tree_util.keystr(path)
@@ -65,8 +65,13 @@ def test_remat_latent_blocks_changes_nothing(setup):
 
         def objective(params):
             video, _ = generator.apply(
-                {"params": params, "batch_stats": state.g_batch_stats}, frames, frames,
-                noise, train=True, mutable=["batch_stats"])
+                {"params": params, "batch_stats": state.g_batch_stats},
+                frames,
+                frames,
+                noise,
+                train=True,
+                mutable=["batch_stats"],
+            )
             return jnp.mean(jnp.square(video)), video
 
         return jax.jit(jax.grad(objective, has_aux=True))(state.g_params)
@@ -74,19 +79,20 @@ def test_remat_latent_blocks_changes_nothing(setup):
     grads, video = video_and_grads(False)
     remat_grads, remat_video = video_and_grads(True)
     np.testing.assert_allclose(remat_video, video, atol=1e-6)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
-                 remat_grads, grads)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), remat_grads, grads
+    )
 
 
-@pytest.mark.parametrize("backend, expected", [("gpu", jnp.bfloat16), ("tpu", jnp.bfloat16),
-                                               ("cpu", jnp.float32)])
+@pytest.mark.parametrize(
+    "backend, expected", [("gpu", jnp.bfloat16), ("tpu", jnp.bfloat16), ("cpu", jnp.float32)]
+)
 def test_auto_compute_dtype_is_bfloat16_on_accelerators_only(backend, expected):
     assert compute_dtype("auto", backend) == expected
     assert compute_dtype("float32", backend) == jnp.float32
 
 
-@pytest.mark.parametrize("backend, expected", [("gpu", "xla"), ("tpu", "xla"),
-                                               ("cpu", "fast")])
+@pytest.mark.parametrize("backend, expected", [("gpu", "xla"), ("tpu", "xla"), ("cpu", "fast")])
 def test_auto_conv_impl_is_fast_on_cpu_only(backend, expected):
     assert conv_impl("auto", backend) == expected
     assert conv_impl("xla", "cpu") == "xla" and conv_impl("fast", "gpu") == "fast"

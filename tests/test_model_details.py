@@ -1,6 +1,7 @@
 """Model details the paper leaves open or writes tersely (PAPER_NOTES.md, WORKSPACE.md):
 the image discriminator's shortcuts against an independent computation of both readings,
 the video generator's output bias, batch-norm momentum."""
+
 import flax
 import jax
 import jax.numpy as jnp
@@ -19,9 +20,14 @@ LN_EPSILON = 1e-6  # flax.linen.LayerNorm's default
 
 
 def _conv(x, kernel, stride, padding):
-    return lax.conv_general_dilated(x, kernel, (stride, stride), padding,
-                                    dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                    precision="highest")
+    return lax.conv_general_dilated(
+        x,
+        kernel,
+        (stride, stride),
+        padding,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        precision="highest",
+    )
 
 
 def _layer_norm_lrelu(x, scale, bias):
@@ -39,8 +45,9 @@ def _pool(x):
 def _image_discriminator(params, frames, shortcut):
     """Appendix A written out: blocks {L1, L2}, ..., {L7, L8}; flax names layers in call
     order: Conv_{3k} the 3x3, Conv_{3k+1} the 4x4 stride 2, Conv_{3k+2} the shortcut."""
-    norm = lambda x, i: _layer_norm_lrelu(x, params[f"LayerNorm_{i}"]["scale"],
-                                          params[f"LayerNorm_{i}"]["bias"])
+    norm = lambda x, i: _layer_norm_lrelu(
+        x, params[f"LayerNorm_{i}"]["scale"], params[f"LayerNorm_{i}"]["bias"]
+    )
     x = block_input = frames
     for k in range(len(CHANNELS)):
         x = norm(_conv(x, params[f"Conv_{3 * k}"]["kernel"], 1, ((1, 1), (1, 1))), 2 * k)
@@ -58,8 +65,7 @@ def test_image_discriminator_matches_appendix_a_written_out(shortcut):
     module = ImageDiscriminator(CHANNELS, shortcut=shortcut)
     params = jax.jit(module.init)(jax.random.PRNGKey(0), frames)["params"]
     # Non-trivial norm parameters, so that a mix-up of layer norms would show.
-    params = jax.tree.map(lambda p: p + 0.1 * jnp.arange(p.size).reshape(p.shape) / p.size,
-                          params)
+    params = jax.tree.map(lambda p: p + 0.1 * jnp.arange(p.size).reshape(p.shape) / p.size, params)
     expected = jax.jit(_image_discriminator, static_argnums=2)(params, frames, shortcut)
     actual = jax.jit(module.apply)({"params": params}, frames)
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
@@ -70,23 +76,32 @@ def test_the_two_shortcut_readings_differ_with_the_same_parameters():
     block = ImageDiscriminator(CHANNELS, shortcut="block_input")
     previous = ImageDiscriminator(CHANNELS, shortcut="previous_layer")
     params = jax.jit(block.init)(jax.random.PRNGKey(0), frames)["params"]
-    assert (jax.tree.structure(params) == jax.tree.structure(
-        jax.eval_shape(previous.init, jax.random.PRNGKey(0), frames)["params"]))
-    assert not np.allclose(jax.jit(block.apply)({"params": params}, frames),
-                           jax.jit(previous.apply)({"params": params}, frames))
+    assert jax.tree.structure(params) == jax.tree.structure(
+        jax.eval_shape(previous.init, jax.random.PRNGKey(0), frames)["params"]
+    )
+    assert not np.allclose(
+        jax.jit(block.apply)({"params": params}, frames),
+        jax.jit(previous.apply)({"params": params}, frames),
+    )
 
 
 def test_paper_configs_read_the_shortcut_from_the_block_input():
     assert paper_config.get_config().model.image_discriminator_shortcut == "block_input"
-    assert create_models(paper_config.get_config().model).image_discriminator.shortcut == "block_input"
+    assert (
+        create_models(paper_config.get_config().model).image_discriminator.shortcut == "block_input"
+    )
 
 
 def _generator_param_shapes(model_config):
     m = model_config
     frames = jnp.zeros((1, m.image_size, m.image_size, m.image_channels))
     # Shapes only: initialising the demo generator takes tens of seconds.
-    return jax.eval_shape(lambda key: create_models(m).generator.init(
-        key, frames, frames, jnp.zeros((1, m.noise_dim)))["params"], jax.random.PRNGKey(0))
+    return jax.eval_shape(
+        lambda key: create_models(m).generator.init(
+            key, frames, frames, jnp.zeros((1, m.noise_dim))
+        )["params"],
+        jax.random.PRNGKey(0),
+    )
 
 
 @pytest.mark.parametrize("variant", ["full", "naive"])
@@ -101,10 +116,12 @@ def test_only_the_video_generators_last_layer_has_a_bias(variant):
 
 def test_batch_norm_running_mean_moves_by_one_minus_momentum():
     x = jax.random.normal(jax.random.PRNGKey(0), (8, 4, 4, 3)) + jnp.arange(3.0)
-    layer = batch_norm(train=True, dtype=jnp.float32,
-                       momentum=paper_config.get_config().model.batch_norm_momentum)
+    layer = batch_norm(
+        train=True, dtype=jnp.float32, momentum=paper_config.get_config().model.batch_norm_momentum
+    )
     variables = layer.init(jax.random.PRNGKey(0), x)
     _, updates = layer.apply(variables, x, mutable=["batch_stats"])
-    np.testing.assert_allclose(updates["batch_stats"]["mean"], 0.01 * x.mean(axis=(0, 1, 2)),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        updates["batch_stats"]["mean"], 0.01 * x.mean(axis=(0, 1, 2)), rtol=1e-5
+    )
     assert paper_config.get_config().model.batch_norm_momentum == 0.99

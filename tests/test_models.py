@@ -1,5 +1,6 @@
 """Shapes and weight counts of every component (Appendix A), config validation, and the
 generator's key-frame contract. Paper-size models are only traced (jax.eval_shape)."""
+
 import flax
 import jax
 import jax.numpy as jnp
@@ -13,6 +14,7 @@ from inbetweening.models import create_models
 from inbetweening.models.encoder import ImageEncoder
 from inbetweening.models.latent_generator import LatentGenerator
 from inbetweening.models.video_generator import VideoGenerator
+
 from random_values import parameter_value
 
 B = 2
@@ -21,8 +23,7 @@ KEY = jax.random.PRNGKey(0)
 
 def _traced(module, *args, **kwargs):
     """(output shape, variables shapes) of a module at these input shapes, no compute."""
-    return jax.eval_shape(lambda *inputs: module.init_with_output(KEY, *inputs, **kwargs),
-                          *args)
+    return jax.eval_shape(lambda *inputs: module.init_with_output(KEY, *inputs, **kwargs), *args)
 
 
 def _kernel_count(params) -> int:
@@ -39,19 +40,20 @@ def _config(make=paper_config.get_config, **model_overrides):
 
 
 def _generator_inputs(m, batch=B):
-    frames = jax.ShapeDtypeStruct((batch, m.image_size, m.image_size, m.image_channels),
-                                  jnp.float32)
+    frames = jax.ShapeDtypeStruct(
+        (batch, m.image_size, m.image_size, m.image_channels), jnp.float32
+    )
     return frames, frames, jax.ShapeDtypeStruct((batch, m.noise_dim), jnp.float32)
 
 
 def _video(m, batch=B):
     return jax.ShapeDtypeStruct(
-        (batch, m.num_frames, m.image_size, m.image_size, m.image_channels), jnp.float32)
+        (batch, m.num_frames, m.image_size, m.image_size, m.image_channels), jnp.float32
+    )
 
 
 def _frame(m, batch=B):
-    return jax.ShapeDtypeStruct((batch, m.image_size, m.image_size, m.image_channels),
-                                jnp.float32)
+    return jax.ShapeDtypeStruct((batch, m.image_size, m.image_size, m.image_channels), jnp.float32)
 
 
 # (config, side / 8, latent channels C): the paper's and the demo's.
@@ -68,12 +70,20 @@ def test_component_output_shapes(size):
 
     latent = jax.ShapeDtypeStruct(encoding.shape, jnp.float32)
     noise = jax.ShapeDtypeStruct((B, m.noise_dim), jnp.float32)
-    z, _ = _traced(LatentGenerator(m.num_frames, m.num_latent_blocks, m.noise_dim),
-                   latent, latent, noise, train=False)
+    z, _ = _traced(
+        LatentGenerator(m.num_frames, m.num_latent_blocks, m.noise_dim),
+        latent,
+        latent,
+        noise,
+        train=False,
+    )
     assert z.shape == (B, 16, side, side, channels)
 
-    video, _ = _traced(VideoGenerator(tuple(m.video_generator_channels), m.image_channels),
-                       jax.ShapeDtypeStruct(z.shape, jnp.float32), train=False)
+    video, _ = _traced(
+        VideoGenerator(tuple(m.video_generator_channels), m.image_channels),
+        jax.ShapeDtypeStruct(z.shape, jnp.float32),
+        train=False,
+    )
     assert video.shape == (B, 16, 8 * side, 8 * side, m.image_channels)
 
     models = create_models(m)
@@ -89,8 +99,9 @@ def test_inbetweener_shape_for_every_variant(size, variant):
     assert video.shape == (B, 16, m.image_size, m.image_size, m.image_channels)
 
 
-@pytest.mark.parametrize("overrides", [dict(num_frames=32), dict(image_size=128)],
-                         ids=["T32", "128x128"])
+@pytest.mark.parametrize(
+    "overrides", [dict(num_frames=32), dict(image_size=128)], ids=["T32", "128x128"]
+)
 def test_longer_and_larger_models_build(overrides):
     m = _config(**overrides).model
     models = create_models(m)
@@ -104,14 +115,18 @@ def _kernel_counts(config):
     m = config.model
     models = create_models(m)
     g = _traced(models.generator, *_generator_inputs(m, 1))[1]["params"]
-    return {"encoder": _kernel_count(g["ImageEncoder_0"]),
-            "latent_generator": _kernel_count(g["LatentGenerator_0"]),
-            "video_generator": _kernel_count(g["VideoGenerator_0"]),
-            "generator": _kernel_count(g),
-            "video_discriminator": _kernel_count(
-                _traced(models.video_discriminator, _video(m, 1))[1]["params"]),
-            "image_discriminator": _kernel_count(
-                _traced(models.image_discriminator, _frame(m, 1))[1]["params"])}
+    return {
+        "encoder": _kernel_count(g["ImageEncoder_0"]),
+        "latent_generator": _kernel_count(g["LatentGenerator_0"]),
+        "video_generator": _kernel_count(g["VideoGenerator_0"]),
+        "generator": _kernel_count(g),
+        "video_discriminator": _kernel_count(
+            _traced(models.video_discriminator, _video(m, 1))[1]["params"]
+        ),
+        "image_discriminator": _kernel_count(
+            _traced(models.image_discriminator, _frame(m, 1))[1]["params"]
+        ),
+    }
 
 
 # Image discriminator, Appendix A with the shortcut reading of PAPER_NOTES.md
@@ -132,17 +147,28 @@ def _kernel_counts(config):
 #   generator: 1,577,984 + 8,028,160 + 4,733,952 = 14,340,096.
 #   D_V: L1 4x4x4 c->64 = 4,096c: 11,055,104 - 8,192 = 11,046,912.
 EXPECTED_KERNEL_COUNTS = {
-    "rgb": {"encoder": 1_580_032, "latent_generator": 8_028_160,
-            "video_generator": 4_740_096, "generator": 14_348_288,
-            "video_discriminator": 11_055_104, "image_discriminator": 3_710_225},
-    "grayscale": {"encoder": 1_577_984, "latent_generator": 8_028_160,
-                  "video_generator": 4_733_952, "generator": 14_340_096,
-                  "video_discriminator": 11_046_912, "image_discriminator": 3_707_977},
+    "rgb": {
+        "encoder": 1_580_032,
+        "latent_generator": 8_028_160,
+        "video_generator": 4_740_096,
+        "generator": 14_348_288,
+        "video_discriminator": 11_055_104,
+        "image_discriminator": 3_710_225,
+    },
+    "grayscale": {
+        "encoder": 1_577_984,
+        "latent_generator": 8_028_160,
+        "video_generator": 4_733_952,
+        "generator": 14_340_096,
+        "video_discriminator": 11_046_912,
+        "image_discriminator": 3_707_977,
+    },
 }
 
 
-@pytest.mark.parametrize("colour,make", [("rgb", paper_config.get_config),
-                                         ("grayscale", kth.get_config)])
+@pytest.mark.parametrize(
+    "colour,make", [("rgb", paper_config.get_config), ("grayscale", kth.get_config)]
+)
 def test_kernel_counts_match_appendix_a(colour, make):
     assert _kernel_counts(make()) == EXPECTED_KERNEL_COUNTS[colour]
 
@@ -156,8 +182,9 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("field,overrides,value", INVALID,
-                         ids=["T10", "side40", "L8", "naive_T32", "variant"])
+@pytest.mark.parametrize(
+    "field,overrides,value", INVALID, ids=["T10", "side40", "L8", "naive_T32", "variant"]
+)
 def test_invalid_model_config_names_field_and_value(field, overrides, value):
     config = _config(**overrides)
     with pytest.raises(ConfigError) as error:
@@ -182,7 +209,8 @@ def _random_variables(shapes, seed):
     rng = np.random.default_rng(seed)
     return jax.tree_util.tree_map_with_path(
         lambda path, leaf: parameter_value(path[-1].key, leaf.shape, rng, 0.2).astype(np.float32),
-        shapes)
+        shapes,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -201,13 +229,14 @@ def tiny_generator():
 def test_generator_keeps_key_frames_exactly(tiny_generator, train):
     generator, variables, m = tiny_generator
     rng = np.random.default_rng(1)
-    start, end = (rng.uniform(-1, 1, size=(3, 16, 16, 3)).astype(np.float32)
-                  for _ in range(2))
+    start, end = (rng.uniform(-1, 1, size=(3, 16, 16, 3)).astype(np.float32) for _ in range(2))
     noise = rng.normal(size=(3, m.noise_dim)).astype(np.float32)
+
     def generate(variables, start, end, noise):
         if train:
-            return generator.apply(variables, start, end, noise, train=True,
-                                   mutable=["batch_stats"])[0]
+            return generator.apply(
+                variables, start, end, noise, train=True, mutable=["batch_stats"]
+            )[0]
         return generator.apply(variables, start, end, noise, train=False)
 
     video = np.asarray(jax.jit(generate)(variables, start, end, noise))

@@ -4,6 +4,7 @@ into a fresh virtual environment, runs its console scripts from outside the repo
 The fresh environment sees the lock's packages (a .pth file naming this environment's
 site-packages) instead of downloading them again; the package itself comes only from
 the wheel."""
+
 import email
 import os
 import subprocess
@@ -16,12 +17,17 @@ import pytest
 from packaging.requirements import Requirement
 from PIL import Image
 
-from test_checkpoint import tiny_workdir  # noqa: F401 (a fixture)
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = ("inbetweening", "inbetweening-prepare", "inbetweening-sample",
-           "inbetweening-export", "inbetweening-fvd", "inbetweening-i3d",
-           "inbetweening-aggregate", "inbetweening-diagnose")
+SCRIPTS = (
+    "inbetweening",
+    "inbetweening-prepare",
+    "inbetweening-sample",
+    "inbetweening-export",
+    "inbetweening-fvd",
+    "inbetweening-classify",
+    "inbetweening-aggregate",
+    "inbetweening-diagnose",
+)
 
 
 def _run(command, **kwargs):
@@ -35,15 +41,28 @@ def wheel(tmp_path_factory):
     """Built from the files a clone has (tracked, or new and not ignored), outside the
     repository so that nothing is written into it."""
     source = tmp_path_factory.mktemp("clone")
-    files = _run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                 cwd=REPO).stdout.split("\0")
+    files = _run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO
+    ).stdout.split("\0")
     for name in filter(None, files):
         if os.path.isfile(os.path.join(REPO, name)):
             os.makedirs(source / os.path.dirname(name), exist_ok=True)
             (source / name).write_bytes(open(os.path.join(REPO, name), "rb").read())
     out = tmp_path_factory.mktemp("wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-          "--no-build-isolation", "-w", str(out), str(source)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(source),
+        ]
+    )
     (built,) = out.glob("inbetweening-*.whl")
     return built
 
@@ -54,12 +73,12 @@ def installed(wheel, tmp_path_factory):
     venv = tmp_path_factory.mktemp("venv")
     _run([sys.executable, "-m", "venv", str(venv)])
     python = venv / "bin" / "python"
-    site_packages = _run([str(python), "-c", "import sysconfig; "
-                          "print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    site_packages = _run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    ).stdout.strip()
     with open(os.path.join(site_packages, "lock_packages.pth"), "w") as pth:
         pth.write(sysconfig.get_paths()["purelib"] + "\n")
-    _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-          str(wheel)])
+    _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)])
     return venv / "bin"
 
 
@@ -83,8 +102,15 @@ def test_the_wheel_declares_ranges_the_lock_satisfies_and_its_data(wheel):
                 lock[name.lower().replace("_", "-")] = version
     requirements = [Requirement(r) for r in metadata.get_all("Requires-Dist")]
     core = [r for r in requirements if r.marker is None]
-    assert {r.name.lower() for r in core} >= {"jax", "flax", "optax", "orbax-checkpoint",
-                                                "ml-collections", "chex", "tensorboard"}
+    assert {r.name.lower() for r in core} >= {
+        "jax",
+        "flax",
+        "optax",
+        "orbax-checkpoint",
+        "ml-collections",
+        "chex",
+        "tensorboard",
+    }
     for requirement in requirements:
         extra = str(requirement.marker or "")
         if "cuda12" in extra or "tpu" in extra:
@@ -96,24 +122,42 @@ def test_the_wheel_declares_ranges_the_lock_satisfies_and_its_data(wheel):
         assert f"{script} = ".encode() in entry_points, script
 
 
-def test_installed_scripts_run_outside_the_repository(installed, tiny_workdir,  # noqa: F811
-                                                      tmp_path):
+def test_installed_scripts_run_outside_the_repository(installed, tiny_workdir, tmp_path):
     env = _clean_env()
     workdir = tmp_path / "summary"
-    _run([str(installed / "inbetweening"), f"--config={REPO}/configs/kth.py",
-          f"--workdir={workdir}", "--mode=summary"], cwd=tmp_path, env=env)
+    _run(
+        [
+            str(installed / "inbetweening"),
+            f"--config={REPO}/configs/kth.py",
+            f"--workdir={workdir}",
+            "--mode=summary",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
     assert (workdir / "summary.json").exists()
 
     frames = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
     for name, frame in zip(("start", "end"), frames):
         Image.fromarray(frame).save(tmp_path / f"{name}.png")
-    _run([str(installed / "inbetweening-sample"), f"--checkpoint={tiny_workdir}",
-          f"--start={tmp_path / 'start.png'}", f"--end={tmp_path / 'end.png'}",
-          "--num_samples=2", f"--out={tmp_path / 'out.gif'}"], cwd=tmp_path, env=env)
+    _run(
+        [
+            str(installed / "inbetweening-sample"),
+            f"--checkpoint={tiny_workdir}",
+            f"--start={tmp_path / 'start.png'}",
+            f"--end={tmp_path / 'end.png'}",
+            "--num_samples=2",
+            f"--out={tmp_path / 'out.gif'}",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
     with Image.open(tmp_path / "out.gif") as gif:
         assert gif.n_frames == 16
     # The package came from the wheel, not from the repository.
-    where = _run([str(installed / "python"), "-c",
-                  "import inbetweening; print(inbetweening.__file__)"],
-                 cwd=tmp_path, env=env).stdout
+    where = _run(
+        [str(installed / "python"), "-c", "import inbetweening; print(inbetweening.__file__)"],
+        cwd=tmp_path,
+        env=env,
+    ).stdout
     assert not where.startswith(REPO) and "site-packages" in where

@@ -1,4 +1,5 @@
 """The Inbetweener API and the sample CLI on a tiny untrained checkpoint."""
+
 import logging
 import os
 import subprocess
@@ -12,7 +13,6 @@ from PIL import Image
 from inbetweening.api import CheckpointNotFoundError, Inbetweener, KeyFrameError
 from inbetweening.pixels import convert_channels
 from inbetweening.sample import ENCODERS
-from test_checkpoint import tiny_workdir  # noqa: F401 (a fixture)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_FRAMES, SIZE = 16, 16
@@ -23,9 +23,13 @@ def key_frame_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("key_frames")
     rng = np.random.default_rng(0)
     paths = {}
-    for name, shape in (("start", (SIZE, SIZE, 3)), ("end", (SIZE, SIZE, 3)),
-                        ("wide", (24, 40, 3)), ("wide_end", (24, 40, 3)),
-                        ("gray", (SIZE, SIZE))):
+    for name, shape in (
+        ("start", (SIZE, SIZE, 3)),
+        ("end", (SIZE, SIZE, 3)),
+        ("wide", (24, 40, 3)),
+        ("wide_end", (24, 40, 3)),
+        ("gray", (SIZE, SIZE)),
+    ):
         paths[name] = str(folder / f"{name}.png")
         Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(paths[name])
     paths["text"] = str(folder / "notes.png")
@@ -34,7 +38,7 @@ def key_frame_files(tmp_path_factory):
     return paths
 
 
-def test_sample_keeps_the_key_frames_and_varies_with_the_seed(tiny_workdir):  # noqa: F811
+def test_sample_keeps_the_key_frames_and_varies_with_the_seed(tiny_workdir):
     model = Inbetweener.load(tiny_workdir)
     rng = np.random.default_rng(1)
     start, end = (rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8) for _ in range(2))
@@ -48,8 +52,7 @@ def test_sample_keeps_the_key_frames_and_varies_with_the_seed(tiny_workdir):  # 
     np.testing.assert_array_equal(as_float, videos)
 
 
-def test_key_frames_of_another_size_are_cropped_and_resized(  # noqa: F811
-        tiny_workdir, key_frame_files, caplog):
+def test_key_frames_of_another_size_are_cropped_and_resized(tiny_workdir, key_frame_files, caplog):
     model = Inbetweener.load(tiny_workdir)
     with caplog.at_level(logging.INFO, logger="absl"):
         videos = model.sample(key_frame_files["wide"], key_frame_files["wide_end"])
@@ -57,8 +60,7 @@ def test_key_frames_of_another_size_are_cropped_and_resized(  # noqa: F811
     assert "Key frames are 40x24: centre-cropped and resized to 16x16" in caplog.text
 
 
-def test_key_frames_in_another_colour_mode_are_converted(  # noqa: F811
-        tiny_workdir, key_frame_files, caplog):
+def test_key_frames_in_another_colour_mode_are_converted(tiny_workdir, key_frame_files, caplog):
     model = Inbetweener.load(tiny_workdir)
     with caplog.at_level(logging.INFO, logger="absl"):
         videos = model.sample(key_frame_files["gray"], key_frame_files["end"])
@@ -78,12 +80,15 @@ def test_rgb_to_gray_agrees_with_pil():
     np.testing.assert_array_equal(convert_channels(expected, 3), np.repeat(expected, 3, -1))
 
 
-@pytest.mark.parametrize("start,end,message", [
-    ("missing", "end", "no such file"),
-    ("text", "end", "not a readable image"),
-    ("start", "wide", "differ in size"),
-])
-def test_bad_key_frames_are_named(tiny_workdir, key_frame_files, start, end, message):  # noqa: F811
+@pytest.mark.parametrize(
+    "start,end,message",
+    [
+        ("missing", "end", "no such file"),
+        ("text", "end", "not a readable image"),
+        ("start", "wide", "differ in size"),
+    ],
+)
+def test_bad_key_frames_are_named(tiny_workdir, key_frame_files, start, end, message):
     model = Inbetweener.load(tiny_workdir)
     paths = {**key_frame_files, "missing": "/nonexistent/frame.png"}
     with pytest.raises(KeyFrameError, match=message):
@@ -96,15 +101,25 @@ def test_load_refuses_a_directory_without_checkpoints(tmp_path):
 
 
 def _sample_cli(*args):
-    return subprocess.run([sys.executable, "-m", "inbetweening.sample", *args], cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": REPO}, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "inbetweening.sample", *args],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-def test_cli_writes_a_gif(tiny_workdir, key_frame_files, tmp_path):  # noqa: F811
+def test_cli_writes_a_gif(tiny_workdir, key_frame_files, tmp_path):
     out = tmp_path / "out.gif"
-    result = _sample_cli(f"--checkpoint={tiny_workdir}", f"--start={key_frame_files['start']}",
-                         f"--end={key_frame_files['end']}", "--num_samples=2", f"--out={out}")
+    result = _sample_cli(
+        f"--checkpoint={tiny_workdir}",
+        f"--start={key_frame_files['start']}",
+        f"--end={key_frame_files['end']}",
+        "--num_samples=2",
+        f"--out={out}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     with Image.open(out) as gif:
         assert gif.n_frames == NUM_FRAMES
@@ -112,8 +127,9 @@ def test_cli_writes_a_gif(tiny_workdir, key_frame_files, tmp_path):  # noqa: F81
 
 
 def test_mp4_and_png_contact_sheet(tmp_path):
-    videos = np.random.default_rng(0).integers(0, 256, (3, NUM_FRAMES, SIZE, SIZE, 3),
-                                               dtype=np.uint8)
+    videos = np.random.default_rng(0).integers(
+        0, 256, (3, NUM_FRAMES, SIZE, SIZE, 3), dtype=np.uint8
+    )
     (tmp_path / "out.mp4").write_bytes(ENCODERS[".mp4"](videos))
     with av.open(str(tmp_path / "out.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == NUM_FRAMES
@@ -122,11 +138,14 @@ def test_mp4_and_png_contact_sheet(tmp_path):
         assert sheet.size == (NUM_FRAMES * (SIZE + 2) + 2, 3 * (SIZE + 2) + 2)
 
 
-def test_cli_bad_input_exits_2_without_output(  # noqa: F811
-        tiny_workdir, key_frame_files, tmp_path):
+def test_cli_bad_input_exits_2_without_output(tiny_workdir, key_frame_files, tmp_path):
     out = tmp_path / "out.gif"
-    result = _sample_cli(f"--checkpoint={tiny_workdir}", f"--start={key_frame_files['text']}",
-                         f"--end={key_frame_files['end']}", f"--out={out}")
+    result = _sample_cli(
+        f"--checkpoint={tiny_workdir}",
+        f"--start={key_frame_files['text']}",
+        f"--end={key_frame_files['end']}",
+        f"--out={out}",
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: start key frame")
     assert not out.exists()

@@ -4,6 +4,7 @@ Motion, object counts and bounces are checked from the pixels alone, never from 
 generator's internal state: objects are brighter than the background (see the module
 docstring), and each object's interior is one flat colour.
 """
+
 import numpy as np
 import pytest
 
@@ -21,9 +22,13 @@ def _num_objects(frame):
     """Counts distinct flat colours in the foreground: antialiased edges never form plateaus."""
     code = frame.astype(np.int64) @ (256 ** np.arange(frame.shape[-1]))
     inner = code[1:-1, 1:-1]
-    plateau = ((inner == code[:-2, 1:-1]) & (inner == code[2:, 1:-1])
-               & (inner == code[1:-1, :-2]) & (inner == code[1:-1, 2:])
-               & _foreground(frame)[1:-1, 1:-1])
+    plateau = (
+        (inner == code[:-2, 1:-1])
+        & (inner == code[2:, 1:-1])
+        & (inner == code[1:-1, :-2])
+        & (inner == code[1:-1, 2:])
+        & _foreground(frame)[1:-1, 1:-1]
+    )
     return len(np.unique(inner[plateau]))
 
 
@@ -36,8 +41,10 @@ def _centroids(videos):
     return (fg.sum(axis=3) @ ys) / area, (fg.sum(axis=2) @ xs) / area
 
 
-@pytest.mark.parametrize("num_frames,height,width,channels", [
-    (16, 64, 64, 3), (16, 64, 64, 1), (8, 32, 32, 3), (5, 24, 40, 1), (3, 48, 20, 3)])
+@pytest.mark.parametrize(
+    "num_frames,height,width,channels",
+    [(16, 64, 64, 3), (16, 64, 64, 1), (8, 32, 32, 3), (5, 24, 40, 1), (3, 48, 20, 3)],
+)
 def test_shape_and_dtype(num_frames, height, width, channels):
     video = generate_video(0, 0, num_frames, height, width, channels)
     assert video.shape == (num_frames, height, width, channels)
@@ -66,8 +73,9 @@ def test_batch_equals_stacked_videos():
 
 
 def test_longer_video_extends_shorter():
-    np.testing.assert_array_equal(generate_video(1, 2, 16, 32, 32, 1)[:8],
-                                  generate_video(1, 2, 8, 32, 32, 1))
+    np.testing.assert_array_equal(
+        generate_video(1, 2, 16, 32, 32, 1)[:8], generate_video(1, 2, 8, 32, 32, 1)
+    )
 
 
 def test_values_span_a_range_and_background_is_not_black():
@@ -134,19 +142,22 @@ def test_objects_bounce_off_walls():
     assert reversed_.mean() < 1.0
 
 
-@pytest.mark.parametrize("kwargs,name", [
-    (dict(channels=2), "channels"),
-    (dict(channels=4), "channels"),
-    (dict(height=0), "height"),
-    (dict(width=-3), "width"),
-    (dict(num_frames=1), "num_frames"),
-    (dict(height=32.0), "height"),
-    (dict(seed=-1), "seed"),
-    (dict(index=-2), "index"),
-    (dict(max_objects=0), "max_objects"),
-    (dict(max_objects=4), "max_objects"),
-    (dict(background="striped"), "background"),
-])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(channels=2), "channels"),
+        (dict(channels=4), "channels"),
+        (dict(height=0), "height"),
+        (dict(width=-3), "width"),
+        (dict(num_frames=1), "num_frames"),
+        (dict(height=32.0), "height"),
+        (dict(seed=-1), "seed"),
+        (dict(index=-2), "index"),
+        (dict(max_objects=0), "max_objects"),
+        (dict(max_objects=4), "max_objects"),
+        (dict(background="striped"), "background"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, name):
     args = dict(seed=0, index=0, num_frames=4, height=16, width=16, channels=3) | kwargs
     bad = repr(kwargs[name])

@@ -4,6 +4,7 @@ the number of devices or on conv_impl; and the CLI end to end.
 Compiling a train step costs tens of seconds on 2 cores, so the steps are compiled once
 per module (single device, 8 devices, conv_impl="xla") and every test reuses them.
 """
+
 import json
 import math
 import os
@@ -14,12 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tensorboard.backend.event_processing import event_accumulator
 from jax import lax
+from tensorboard.backend.event_processing import event_accumulator
 
-from configs import demo
 from inbetweening import diagnose, summary, train
 from inbetweening.models import create_models
+
 import tiny_setup
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,7 +43,8 @@ def setup():
     models = create_models(config.model)
     state = tiny_setup.initial_state(config, models, config.seed)
     videos = np.random.default_rng(0).integers(
-        0, 256, size=(NUM_STEPS, BATCH, 16, 16, 16, 3), dtype=np.uint8)
+        0, 256, size=(NUM_STEPS, BATCH, 16, 16, 16, 3), dtype=np.uint8
+    )
     return config, models, state, videos
 
 
@@ -85,20 +87,30 @@ def test_steps_update_every_network_and_losses_are_finite(setup, single_device):
     _, _, (states, metrics) = single_device
     assert [int(s.step) for s in states] == list(range(1, NUM_STEPS + 1))
     final = states[-1]
-    for name, before, after in (("generator", initial.g_params, final.g_params),
-                                ("video D", initial.d_params["video"],
-                                 final.d_params["video"]),
-                                ("image D", initial.d_params["image"],
-                                 final.d_params["image"])):
+    for name, before, after in (
+        ("generator", initial.g_params, final.g_params),
+        ("video D", initial.d_params["video"], final.d_params["video"]),
+        ("image D", initial.d_params["image"], final.d_params["image"]),
+    ):
         # Every kernel moves: a parameter cut off from its loss would stay put.
         for (path, a), (_, b) in zip(_leaves(before), _leaves(after)):
             if path[-1].key == "kernel":
                 assert np.any(a != b), f"{name} {jax.tree_util.keystr(path)} did not change"
     # Batch norm running statistics follow the training batches.
-    assert any(np.any(a != b) for (_, a), (_, b) in zip(_leaves(initial.g_batch_stats),
-                                                       _leaves(final.g_batch_stats)))
-    expected = {"d_loss", "g_loss", "d_video_loss", "d_image_loss", "g_video_loss",
-                "g_image_loss", "video_penalty", "image_penalty"}
+    assert any(
+        np.any(a != b)
+        for (_, a), (_, b) in zip(_leaves(initial.g_batch_stats), _leaves(final.g_batch_stats))
+    )
+    expected = {
+        "d_loss",
+        "g_loss",
+        "d_video_loss",
+        "d_image_loss",
+        "g_video_loss",
+        "g_image_loss",
+        "video_penalty",
+        "image_penalty",
+    }
     for step_metrics in metrics:
         assert expected <= set(step_metrics)
         assert all(math.isfinite(v) for v in step_metrics.values()), step_metrics
@@ -114,13 +126,14 @@ def test_eight_devices_match_one_device(single_device, eight_devices):
     eight_states, eight_metrics = eight_devices
     for one, eight in zip(one_metrics, eight_metrics):
         for name in one:
-            np.testing.assert_allclose(eight[name], one[name], rtol=1e-4, atol=1e-6,
-                                       err_msg=name)
+            np.testing.assert_allclose(eight[name], one[name], rtol=1e-4, atol=1e-6, err_msg=name)
     for field in ("g_params", "g_batch_stats", "d_params"):
-        for (path, a), (_, b) in zip(_leaves(getattr(one_states[-1], field)),
-                                     _leaves(getattr(eight_states[-1], field))):
-            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5,
-                                       err_msg=f"{field}{jax.tree_util.keystr(path)}")
+        for (path, a), (_, b) in zip(
+            _leaves(getattr(one_states[-1], field)), _leaves(getattr(eight_states[-1], field))
+        ):
+            np.testing.assert_allclose(
+                b, a, rtol=1e-4, atol=1e-5, err_msg=f"{field}{jax.tree_util.keystr(path)}"
+            )
 
 
 def test_same_seed_and_batches_give_identical_parameters(setup, single_device):
@@ -149,32 +162,47 @@ def test_conv_impl_xla_matches_fast(setup, single_device):
     _, _, (_, fast_metrics) = single_device
     config = tiny_config("xla")
     mesh = train.make_mesh(jax.devices()[:1])
-    _, xla_metrics = _run(train.jit_train_step(config, create_models(config.model), mesh),
-                          mesh, initial, videos[:1])
+    _, xla_metrics = _run(
+        train.jit_train_step(config, create_models(config.model), mesh), mesh, initial, videos[:1]
+    )
     for name in fast_metrics[0]:
-        np.testing.assert_allclose(xla_metrics[0][name], fast_metrics[0][name], rtol=1e-4,
-                                   atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            xla_metrics[0][name], fast_metrics[0][name], rtol=1e-4, atol=1e-6, err_msg=name
+        )
 
 
 def test_pick_frames_equals_fancy_indexing():
     rng = np.random.default_rng(3)
     videos = rng.normal(size=(5, 6, 3, 2, 2)).astype(np.float32)
     index = rng.integers(0, 6, size=5)
-    np.testing.assert_array_equal(train.pick_frames(videos, index),
-                                  videos[np.arange(5), index])
+    np.testing.assert_array_equal(train.pick_frames(videos, index), videos[np.arange(5), index])
 
 
 def _cli(workdir, *flags):
-    overrides = [f"--config.model.{name}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
-                 for name, v in tiny_setup.TINY_MODEL.items()]
-    command = [sys.executable, "-m", "inbetweening.main", "--config=configs/demo.py",
-               f"--workdir={workdir}", f"--config.batch_size={BATCH}",
-               "--config.num_sample_videos=2", "--config.num_samples_per_video=1",
-               "--config.eval.quality_videos=3", "--config.eval.quality_samples=2",
-               "--config.log_every_steps=1", "--compilation_cache_dir=", *overrides, *flags]
-    env = {**os.environ, "PYTHONPATH": REPO}
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)
+    overrides = [
+        f"--config.model.{name}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+        for name, v in tiny_setup.TINY_MODEL.items()
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "inbetweening.main",
+        "--config=configs/demo.py",
+        f"--workdir={workdir}",
+        f"--config.batch_size={BATCH}",
+        "--config.num_sample_videos=2",
+        "--config.num_samples_per_video=1",
+        "--config.eval.quality_videos=3",
+        "--config.eval.quality_samples=2",
+        "--config.log_every_steps=1",
+        "--compilation_cache_dir=",
+        *overrides,
+        *flags,
+    ]
+    # One device: compiling for the 8 simulated ones would double the cost, and sharding
+    # has tests of its own above.
+    env = {**os.environ, "PYTHONPATH": REPO, "XLA_FLAGS": ""}
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
@@ -185,8 +213,9 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
     assert any(cache.iterdir()), "the train step's compilation should be cached"
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["steps"] == 2
-    assert metrics["final_losses"] and all(math.isfinite(v)
-                                           for v in metrics["final_losses"].values())
+    assert metrics["final_losses"] and all(
+        math.isfinite(v) for v in metrics["final_losses"].values()
+    )
     assert (workdir / "samples.gif").read_bytes()[:6] in (b"GIF87a", b"GIF89a")
     # The held-out middle-frame metric, with its references, in metrics.json and stdout.
     held_out = metrics["held_out"]
@@ -198,8 +227,13 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
     events = event_accumulator.EventAccumulator(str(workdir), size_guidance={"images": 0})
     events.Reload()
     scalars = set(events.Tags()["scalars"])
-    assert {"g_loss", "d_loss", "steps_per_second", "held_out/model_ssim",
-            "held_out/cross-fade_psnr"} <= scalars, scalars
+    assert {
+        "g_loss",
+        "d_loss",
+        "steps_per_second",
+        "held_out/model_ssim",
+        "held_out/cross-fade_psnr",
+    } <= scalars, scalars
     assert [e.step for e in events.Scalars("g_loss")] == [1, 2]
     sample = events.Images("samples")[-1]
     assert sample.step == 2 and sample.encoded_image_string[:6] in (b"GIF87a", b"GIF89a")
@@ -208,8 +242,13 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
 
 def test_diagnose_without_checkpoints_exits_2(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "inbetweening.diagnose", f"--workdir={tmp_path}"], cwd=REPO,
-        env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True, timeout=300)
+        [sys.executable, "-m", "inbetweening.diagnose", f"--workdir={tmp_path}"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error:")
     assert str(tmp_path) in result.stderr
@@ -262,24 +301,45 @@ def test_flops_count_each_iteration_of_nested_loops():
     here 4 outer x 5 inner products of [16, 32] @ [32, 8]."""
     matrices, right = jnp.ones((4, 5, 16, 32)), jnp.ones((32, 8))
     looped = lambda m, r: lax.map(lambda outer: lax.map(lambda a: a @ r, outer), m)
-    unrolled = lambda m, r: jnp.stack([jnp.stack([m[i, j] @ r for j in range(5)])
-                                       for i in range(4)])
+    unrolled = lambda m, r: jnp.stack(
+        [jnp.stack([m[i, j] @ r for j in range(5)]) for i in range(4)]
+    )
     products = 4 * 5 * 2 * 16 * 32 * 8
     assert summary.flops(looped, matrices, right) == pytest.approx(products, rel=0.01)
     assert summary.flops(unrolled, matrices, right) == pytest.approx(products, rel=0.01)
 
 
-def test_a_non_finite_loss_stops_training_before_anything_is_written(tmp_path):
+def test_a_non_finite_loss_stops_training_before_anything_is_written(tmp_path, monkeypatch):
+    """The loop's handling, with a stand-in step whose second step's loss is NaN, at a step
+    due for a checkpoint (a real diverging step is check_finite's input; compiling one
+    here would cost a minute)."""
     config = tiny_config()
-    # Adam's steps are about lr each: 1e30 overflows the activations on the next step.
-    config.learning_rate = 1e30
-    config.num_train_steps = 5
+    config.num_train_steps, config.checkpoint_every_steps = 5, 2
     config.eval.validation_fvd = False
-    with pytest.raises(train.NonFiniteLossError, match=r"training stopped at step \d: \w+ = "):
+    models = create_models(config.model)
+    monkeypatch.setattr(
+        train, "_restore_or_init", lambda *args: (tiny_setup.initial_state(config, models), 1)
+    )
+    calls = []
+
+    def diverging_step(state, videos):
+        calls.append(videos.shape)
+        loss = np.nan if len(calls) == 2 else 1.0
+        return state, {"g_loss": jnp.asarray(loss), "d_loss": jnp.asarray(1.0)}
+
+    monkeypatch.setattr(train, "jit_train_step", lambda *args: diverging_step)
+    with pytest.raises(train.NonFiniteLossError, match=r"training stopped at step 2: g_loss = nan"):
         train.train_and_evaluate(config, str(tmp_path))
     assert not (tmp_path / "metrics.json").exists()
     assert not (tmp_path / "samples.gif").exists()
+    assert len(calls) == 2
     assert not any((tmp_path / "checkpoints").glob("[0-9]*"))
+
+
+def test_check_finite_names_the_first_non_finite_value():
+    train.check_finite(7, {"g_loss": 1.0, "d_loss": -2.0})
+    with pytest.raises(train.NonFiniteLossError, match="step 7: d_loss = inf"):
+        train.check_finite(7, {"g_loss": 1.0, "d_loss": float("inf")})
 
 
 def _tiny_models():
@@ -287,9 +347,12 @@ def _tiny_models():
 
 
 def _d_params(models, videos):
-    init = jax.jit(lambda key: {
-        "video": models.video_discriminator.init(key, videos)["params"],
-        "image": models.image_discriminator.init(key, videos[:, 0])["params"]})
+    init = jax.jit(
+        lambda key: {
+            "video": models.video_discriminator.init(key, videos)["params"],
+            "image": models.image_discriminator.init(key, videos[:, 0])["params"],
+        }
+    )
     return init(jax.random.PRNGKey(0))
 
 
@@ -312,28 +375,38 @@ def test_discriminator_losses_against_per_example_logits(image_frames, mismatche
     d_params = _d_params(models, real)
     frame_index = None if image_frames == "all" else jnp.array([3, 9])
     config = tiny_setup.tiny_config(2)
-    objective = jax.jit(lambda p: train.discriminator_objective(
-        p, real, fake, frame_index, models, config.gradient_penalty, mismatched))
+    objective = jax.jit(
+        lambda p: train.discriminator_objective(
+            p, real, fake, frame_index, models, config.gradient_penalty, mismatched
+        )
+    )
     _, metrics = objective(d_params)
 
     # One example at a time (under jit: op by op each call would take seconds).
-    video_apply = jax.jit(lambda v: models.video_discriminator.apply(
-        {"params": d_params["video"]}, v[None])[0])
-    image_apply = jax.jit(lambda f: models.image_discriminator.apply(
-        {"params": d_params["image"]}, f[None])[0])
+    video_apply = jax.jit(
+        lambda v: models.video_discriminator.apply({"params": d_params["video"]}, v[None])[0]
+    )
+    image_apply = jax.jit(
+        lambda f: models.image_discriminator.apply({"params": d_params["image"]}, f[None])[0]
+    )
     video_logit = lambda v: float(video_apply(v))
     image_logit = lambda f: float(image_apply(f))
     softplus = lambda x: np.logaddexp(0.0, x)
     fakes = list(fake) + (list(train.mismatched_key_frames(real)) if mismatched else [])
-    expected_video = (np.mean([softplus(-video_logit(v)) for v in real])
-                      + np.mean([softplus(video_logit(v)) for v in fakes]))
-    frames = (lambda v, n: v[1:-1]) if image_frames == "all" else (
-        lambda v, n: v[int(frame_index[n])][None])
+    expected_video = np.mean([softplus(-video_logit(v)) for v in real]) + np.mean(
+        [softplus(video_logit(v)) for v in fakes]
+    )
+    frames = (
+        (lambda v, n: v[1:-1])
+        if image_frames == "all"
+        else (lambda v, n: v[int(frame_index[n])][None])
+    )
     real_frames = [f for n, v in enumerate(real) for f in frames(v, n)]
     fake_frames = [f for n, v in enumerate(fake) for f in frames(v, n)]
     assert len(real_frames) == (28 if image_frames == "all" else 2)
-    expected_image = (np.mean([softplus(-image_logit(f)) for f in real_frames])
-                      + np.mean([softplus(image_logit(f)) for f in fake_frames]))
+    expected_image = np.mean([softplus(-image_logit(f)) for f in real_frames]) + np.mean(
+        [softplus(image_logit(f)) for f in fake_frames]
+    )
     assert float(metrics["d_video_loss"]) == pytest.approx(expected_video, rel=1e-4)
     assert float(metrics["d_image_loss"]) == pytest.approx(expected_image, rel=1e-4)
 
@@ -341,18 +414,27 @@ def test_discriminator_losses_against_per_example_logits(image_frames, mismatche
 def test_diagnostics_measure_influence_and_gradient_norms(setup):
     config, models, state, videos = setup
     variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
-    influence = diagnose.key_frame_influence(models.generator, variables, videos[0],
-                                             jax.random.PRNGKey(0))
+    influence = diagnose.key_frame_influence(
+        models.generator, variables, videos[0], jax.random.PRNGKey(0)
+    )
     for name in ("start", "end", "noise"):
         assert len(influence[name]) == 14
     # An untrained generator still depends on every input.
     assert max(influence["start"]) > 0 and max(influence["noise"]) > 0
-    state_dict = {"g_params": state.g_params, "g_batch_stats": state.g_batch_stats,
-                  "d_params": state.d_params}
-    norms, losses = diagnose.gradient_norms(config, models, state_dict, videos[0],
-                                            jax.random.PRNGKey(0))
-    assert set(norms) == {"generator/ImageEncoder_0", "generator/LatentGenerator_0",
-                          "generator/VideoGenerator_0", "discriminator/video",
-                          "discriminator/image"}
+    state_dict = {
+        "g_params": state.g_params,
+        "g_batch_stats": state.g_batch_stats,
+        "d_params": state.d_params,
+    }
+    norms, losses = diagnose.gradient_norms(
+        config, models, state_dict, videos[0], jax.random.PRNGKey(0)
+    )
+    assert set(norms) == {
+        "generator/ImageEncoder_0",
+        "generator/LatentGenerator_0",
+        "generator/VideoGenerator_0",
+        "discriminator/video",
+        "discriminator/image",
+    }
     assert all(value > 0 and math.isfinite(value) for value in norms.values())
     assert {"g_loss", "d_loss", "d_video_loss", "d_image_loss"} <= set(losses)

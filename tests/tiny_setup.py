@@ -1,15 +1,22 @@
 """A tiny model and a deterministic initial train state, shared by tests and by the
 processes they start (tests/distributed_worker.py)."""
+
 import jax
 import numpy as np
 
 from configs import demo
 from inbetweening import train
 
-TINY_MODEL = dict(image_size=16, noise_dim=8, latent_channels=8, num_latent_blocks=3,
-                  encoder_channels=(8,) * 6, video_generator_channels=(8,) * 6,
-                  video_discriminator_channels=(8,) * 4,
-                  image_discriminator_channels=(8,) * 4)
+TINY_MODEL = dict(
+    image_size=16,
+    noise_dim=8,
+    latent_channels=8,
+    num_latent_blocks=3,
+    encoder_channels=(8,) * 6,
+    video_generator_channels=(8,) * 6,
+    video_discriminator_channels=(8,) * 4,
+    image_discriminator_channels=(8,) * 4,
+)
 
 
 def tiny_config(batch_size: int, **model_fields):
@@ -24,8 +31,9 @@ def initial_state(config, models, seed: int = 0) -> train.TrainState:
     """create_train_state's structure with numpy values, the same in every process: flax's
     init compiles for ~20 s here. Kernels ~ N(0, 1/fan-in), scales and variances 1, other
     parameters, batch statistics and Adam moments 0."""
-    shapes = jax.eval_shape(lambda key: train.create_train_state(config, models, key),
-                            jax.random.PRNGKey(0))
+    shapes = jax.eval_shape(
+        lambda key: train.create_train_state(config, models, key), jax.random.PRNGKey(0)
+    )
     rng = np.random.default_rng(seed)
 
     def fill(path, leaf):
@@ -36,14 +44,15 @@ def initial_state(config, models, seed: int = 0) -> train.TrainState:
             return np.zeros(leaf.shape, leaf.dtype)
         if name in ("scale", "var"):
             return np.ones(leaf.shape, leaf.dtype)
-        return (rng.normal(size=leaf.shape) / np.sqrt(np.prod(leaf.shape[:-1]))).astype(
-            leaf.dtype)
+        return (rng.normal(size=leaf.shape) / np.sqrt(np.prod(leaf.shape[:-1]))).astype(leaf.dtype)
 
     return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
-def random_videos(num_batches: int, batch_size: int, num_frames: int = 16,
-                  seed: int = 0) -> np.ndarray:
+def random_videos(
+    num_batches: int, batch_size: int, num_frames: int = 16, seed: int = 0
+) -> np.ndarray:
     """uint8 [num_batches, batch_size, num_frames, 16, 16, 3]."""
     return np.random.default_rng(seed).integers(
-        0, 256, size=(num_batches, batch_size, num_frames, 16, 16, 3), dtype=np.uint8)
+        0, 256, size=(num_batches, batch_size, num_frames, 16, 16, 3), dtype=np.uint8
+    )

@@ -3,6 +3,7 @@
 The embedded synthetic dataset is generated here; prepared datasets (BAIR, KTH, UCF101,
 folders) are read by tfds_input, imported only when needed because it loads TensorFlow.
 """
+
 from typing import Iterator
 
 import ml_collections
@@ -21,25 +22,36 @@ def _tfds_input():
     try:
         from inbetweening.data import tfds_input
     except ModuleNotFoundError as error:
-        if error.name is None or error.name.split(".")[0] not in ("tensorflow",
-                                                                  "tensorflow_datasets"):
+        if error.name is None or error.name.split(".")[0] not in (
+            "tensorflow",
+            "tensorflow_datasets",
+        ):
             raise
-        raise DatasetError(f"datasets other than the synthetic one need {error.name}: "
-                           "pip install 'inbetweening[data]' (or tensorflow-cpu and "
-                           "tensorflow-datasets)") from None
+        raise DatasetError(
+            f"datasets other than the synthetic one need {error.name}: "
+            "pip install 'inbetweening[data]' (or tensorflow-cpu and "
+            "tensorflow-datasets)"
+        ) from None
     return tfds_input
 
 
 def _synthetic_videos(config: ml_collections.ConfigDict, indices) -> np.ndarray:
     m = config.model
-    return synthetic.generate_batch(config.data.seed, indices, m.num_frames, m.image_size,
-                                    m.image_size, m.image_channels,
-                                    config.data.synthetic_max_objects,
-                                    config.data.synthetic_background)
+    return synthetic.generate_batch(
+        config.data.seed,
+        indices,
+        m.num_frames,
+        m.image_size,
+        m.image_size,
+        m.image_channels,
+        config.data.synthetic_max_objects,
+        config.data.synthetic_background,
+    )
 
 
-def train_batches(config: ml_collections.ConfigDict, start_step: int, process_index: int,
-                  process_count: int) -> Iterator[np.ndarray]:
+def train_batches(
+    config: ml_collections.ConfigDict, start_step: int, process_index: int, process_count: int
+) -> Iterator[np.ndarray]:
     """This process's share of each global training batch, from `start_step` on.
 
     Batch s of the synthetic data is videos s*B .. (s+1)*B - 1, so a resumed run sees
@@ -66,8 +78,9 @@ def check_splits(config: ml_collections.ConfigDict, splits: tuple[str, ...]) -> 
         _tfds_input().check_splits(config, splits)
 
 
-def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: int,
-                 process_count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def eval_batches(
+    config: ml_collections.ConfigDict, split: str, process_index: int, process_count: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Every example of `split` once, in a fixed order: (uint8 videos [B_local, ...],
     bool mask [B_local]); padding examples in the last batch have mask False."""
     if config.data.name != "synthetic":
@@ -77,8 +90,9 @@ def eval_batches(config: ml_collections.ConfigDict, split: str, process_index: i
 
 def _synthetic_eval_batches(config, split, process_index, process_count):
     if split not in SYNTHETIC_SPLIT_OFFSETS:
-        raise DatasetError(f"split {split!r}: the synthetic dataset has "
-                         f"{', '.join(SYNTHETIC_SPLIT_OFFSETS)}")
+        raise DatasetError(
+            f"split {split!r}: the synthetic dataset has {', '.join(SYNTHETIC_SPLIT_OFFSETS)}"
+        )
     local_batch = config.batch_size // process_count
     indices = np.arange(config.data.num_eval_videos) + SYNTHETIC_SPLIT_OFFSETS[split]
     shards = np.array_split(indices, process_count)
@@ -86,10 +100,10 @@ def _synthetic_eval_batches(config, split, process_index, process_count):
     # Every process yields as many batches as the largest shard (the first) needs.
     num_batches = -(-len(shards[0]) // local_batch)
     for batch in range(num_batches):
-        chunk = shard[batch * local_batch:(batch + 1) * local_batch]
+        chunk = shard[batch * local_batch : (batch + 1) * local_batch]
         videos = _synthetic_videos(config, chunk)
         mask = np.zeros(local_batch, bool)
-        mask[:len(chunk)] = True
+        mask[: len(chunk)] = True
         padding = np.zeros((local_batch - len(chunk), *videos.shape[1:]), np.uint8)
         yield np.concatenate([videos, padding]), mask
 

@@ -7,16 +7,16 @@ from --manual_dir (the error message lists the files expected there). For
 --dataset=folder, --manual_dir is the folder of the user's videos. A summary of the
 split sizes and of the skipped files is printed at the end.
 """
+
 import dataclasses
 import os
 import sys
 
-from absl import app
-from absl import flags
 import tensorflow_datasets as tfds
+from absl import app, flags
 
-from inbetweening.data import builders
-from inbetweening.data import tfds_input
+from inbetweening.command_line import user_error
+from inbetweening.data import builders, tfds_input
 from inbetweening.data.builders import common
 
 FLAGS = flags.FLAGS
@@ -26,10 +26,12 @@ def define_flags() -> None:
     """Only when run as a program, so that importing prepare() defines no flags."""
     flags.DEFINE_enum("dataset", None, list(builders.BUILDERS), "Dataset to prepare.")
     flags.DEFINE_string("data_dir", None, "Where the prepared dataset is written.")
-    flags.DEFINE_string("manual_dir", None,
-                        "Folder holding the source archives (or, for folder, the videos).")
-    flags.DEFINE_integer("image_size", common.DEFAULT_IMAGE_SIZE,
-                         "Side of the stored square frames.")
+    flags.DEFINE_string(
+        "manual_dir", None, "Folder holding the source archives (or, for folder, the videos)."
+    )
+    flags.DEFINE_integer(
+        "image_size", common.DEFAULT_IMAGE_SIZE, "Side of the stored square frames."
+    )
     flags.mark_flags_as_required(["dataset", "data_dir"])
 
 
@@ -41,14 +43,15 @@ class PreparationSummary:
 
     def __str__(self) -> str:
         sizes = "\n".join(f"  {split}: {size} examples" for split, size in self.split_sizes.items())
-        return (f"Prepared {self.dataset_dir}\n{sizes}\n"
-                f"  skipped files: {len(self.skipped_files)}")
+        return f"Prepared {self.dataset_dir}\n{sizes}\n  skipped files: {len(self.skipped_files)}"
 
 
-def prepare(dataset: str,
-            data_dir: str,
-            manual_dir: str | None = None,
-            image_size: int = common.DEFAULT_IMAGE_SIZE) -> PreparationSummary:
+def prepare(
+    dataset: str,
+    data_dir: str,
+    manual_dir: str | None = None,
+    image_size: int = common.DEFAULT_IMAGE_SIZE,
+) -> PreparationSummary:
     """Builds `dataset` under `data_dir` unless it is there already.
 
     Raises:
@@ -60,31 +63,34 @@ def prepare(dataset: str,
         # Checked here, before TFDS, which would take an empty manual_dir as "download".
         if not os.path.isdir(manual_dir):
             raise common.SourceFilesMissingError(
-                f"--manual_dir={manual_dir} is not a directory." +
-                ("\n" + common.expected_sources_message(sources, "it") if sources else ""))
+                f"--manual_dir={manual_dir} is not a directory."
+                + ("\n" + common.expected_sources_message(sources, "it") if sources else "")
+            )
         common.find_sources(sources, manual_dir)
     builder = builders.make_builder(dataset, data_dir, image_size, folder_path=manual_dir)
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-        manual_dir=manual_dir))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+    )
     split_sizes = {
         split: builder.info.splits[split].num_examples
         for split in common.SPLITS
         if split in builder.info.splits
     }
-    return PreparationSummary(dataset_dir=str(builder.data_dir), split_sizes=split_sizes,
-                              skipped_files=list(builder.info.metadata["skipped_files"]))
+    return PreparationSummary(
+        dataset_dir=str(builder.data_dir),
+        split_sizes=split_sizes,
+        skipped_files=list(builder.info.metadata["skipped_files"]),
+    )
 
 
 def main(argv):
     del argv  # Everything comes in through flags.
     if FLAGS.dataset == "folder" and not FLAGS.manual_dir:
-        print("--dataset=folder needs --manual_dir=FOLDER_OF_VIDEOS", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(user_error("--dataset=folder needs --manual_dir=FOLDER_OF_VIDEOS"))
     try:
         summary = prepare(FLAGS.dataset, FLAGS.data_dir, FLAGS.manual_dir, FLAGS.image_size)
     except common.SourceFilesMissingError as error:
-        print(f"Cannot prepare {FLAGS.dataset}: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(user_error(f"cannot prepare {FLAGS.dataset}: {error}"))
     print(summary)
 
 

@@ -33,8 +33,9 @@ Grayscale videos use each colour's HSV value as intensity: objects use distinct 
 all well above the background's, so objects stay distinguishable from each other and from the
 background with a single channel too.
 """
-from collections.abc import Sequence
+
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -55,14 +56,22 @@ BACKGROUNDS = ("varied", "plain")
 _PLAIN_BACKGROUND_VALUE = 60.0
 
 
-def generate_video(seed: int, index: int, num_frames: int, height: int, width: int,
-                   channels: int, max_objects: int = _MAX_OBJECTS,
-                   background: str = "varied") -> np.ndarray:
+def generate_video(
+    seed: int,
+    index: int,
+    num_frames: int,
+    height: int,
+    width: int,
+    channels: int,
+    max_objects: int = _MAX_OBJECTS,
+    background: str = "varied",
+) -> np.ndarray:
     """Video `index` of the dataset with seed `seed`, uint8 [num_frames, height, width, channels].
 
     channels is 1 (grayscale) or 3 (RGB). max_objects (1-3) and background (BACKGROUNDS)
-    make simpler variants of the dataset, for a model that has minutes to learn. Each video depends only on (seed, index), so any video
-    can be made on its own: for exact resume and for sharding indices across processes.
+    make simpler variants of the dataset, for a model that has minutes to learn. Each video
+    depends only on (seed, index), so any video can be made on its own: for exact resume and
+    for sharding indices across processes.
     """
     _validate(num_frames, height, width, channels, max_objects, background)
     _check_int("seed", seed, 0)
@@ -72,11 +81,13 @@ def generate_video(seed: int, index: int, num_frames: int, height: int, width: i
     ys = np.arange(height, dtype=np.float32) + 0.5
     xs = np.arange(width, dtype=np.float32) + 0.5
 
-    bg_colour = _colour(rng.uniform(0, 1), rng.uniform(0.3, 0.6),
-                        rng.uniform(*_BACKGROUND_VALUE_RANGE), channels)
+    bg_colour = _colour(
+        rng.uniform(0, 1), rng.uniform(0.3, 0.6), rng.uniform(*_BACKGROUND_VALUE_RANGE), channels
+    )
     angle = rng.uniform(0, 2 * np.pi)
-    gradient = (np.cos(angle) * (xs[None, :] / width - 0.5)
-                + np.sin(angle) * (ys[:, None] / height - 0.5))
+    gradient = np.cos(angle) * (xs[None, :] / width - 0.5) + np.sin(angle) * (
+        ys[:, None] / height - 0.5
+    )
     # Channels first while compositing: numpy is much faster when the broadcast colour varies
     # along the outermost axis than along a size-3 innermost one.
     canvas = bg_colour[:, None, None] + 2 * _BACKGROUND_GRADIENT * gradient
@@ -100,21 +111,35 @@ def generate_video(seed: int, index: int, num_frames: int, height: int, width: i
         direction = rng.uniform(0, 2 * np.pi)
         speed = rng.uniform(*_SPEED_RANGE) * scale
         # The centre bounces within a box that keeps the whole object inside the frame.
-        cx = _bounce(hx + start[0] * (width - 2 * hx) + speed * np.cos(direction) * t,
-                     hx, width - hx)
-        cy = _bounce(hy + start[1] * (height - 2 * hy) + speed * np.sin(direction) * t,
-                     hy, height - hy)
-        dist = _signed_distance(shape, xs[None, None, :] - cx[:, None, None],
-                                ys[None, :, None] - cy[:, None, None], hx, hy)
+        cx = _bounce(
+            hx + start[0] * (width - 2 * hx) + speed * np.cos(direction) * t, hx, width - hx
+        )
+        cy = _bounce(
+            hy + start[1] * (height - 2 * hy) + speed * np.sin(direction) * t, hy, height - hy
+        )
+        dist = _signed_distance(
+            shape,
+            xs[None, None, :] - cx[:, None, None],
+            ys[None, :, None] - cy[:, None, None],
+            hx,
+            hy,
+        )
         coverage = np.clip(0.5 - dist, 0.0, 1.0)
         frames += coverage * (colour[:, None, None, None] - frames)
     # Values stay within [0, 255] by construction, so adding 0.5 and truncating rounds.
     return np.moveaxis(frames + 0.5, 0, -1).astype(np.uint8)
 
 
-def generate_batch(seed: int, indices: Sequence[int], num_frames: int, height: int, width: int,
-                   channels: int, max_objects: int = _MAX_OBJECTS,
-                   background: str = "varied") -> np.ndarray:
+def generate_batch(
+    seed: int,
+    indices: Sequence[int],
+    num_frames: int,
+    height: int,
+    width: int,
+    channels: int,
+    max_objects: int = _MAX_OBJECTS,
+    background: str = "varied",
+) -> np.ndarray:
     """Videos `indices` of the dataset with seed `seed`, uint8 [len(indices), T, H, W, C].
 
     Equal to stacking generate_video(seed, i, ...) for i in indices.
@@ -122,8 +147,9 @@ def generate_batch(seed: int, indices: Sequence[int], num_frames: int, height: i
     _validate(num_frames, height, width, channels, max_objects, background)
     batch = np.empty((len(indices), num_frames, height, width, channels), np.uint8)
     for row, index in enumerate(indices):
-        batch[row] = generate_video(seed, index, num_frames, height, width, channels,
-                                    max_objects, background)
+        batch[row] = generate_video(
+            seed, index, num_frames, height, width, channels, max_objects, background
+        )
     return batch
 
 
@@ -137,12 +163,13 @@ def _bounce(position: np.ndarray, low: float, high: float) -> np.ndarray:
     return (low + span - np.abs(np.mod(position - low, 2 * span) - span)).astype(np.float32)
 
 
-def _signed_distance(shape: str, dx: np.ndarray, dy: np.ndarray, hx: float,
-                     hy: float) -> np.ndarray:
+def _signed_distance(
+    shape: str, dx: np.ndarray, dy: np.ndarray, hx: float, hy: float
+) -> np.ndarray:
     if shape == "disc":
         return np.sqrt(dx * dx + dy * dy) - hx
     if shape == "triangle":
-        return np.maximum((2 * np.abs(dx) - dy - hy) / 5 ** 0.5, dy - hy)
+        return np.maximum((2 * np.abs(dx) - dy - hy) / 5**0.5, dy - hy)
     return np.maximum(np.abs(dx) - hx, np.abs(dy) - hy)
 
 
@@ -159,13 +186,17 @@ def _check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _validate(num_frames: int, height: int, width: int, channels: int, max_objects: int,
-              background: str) -> None:
+def _validate(
+    num_frames: int, height: int, width: int, channels: int, max_objects: int, background: str
+) -> None:
     _check_int("num_frames", num_frames, 2)
     _check_int("height", height, 1)
     _check_int("width", width, 1)
-    if (isinstance(channels, bool) or not isinstance(channels, numbers.Integral)
-            or channels not in (1, 3)):
+    if (
+        isinstance(channels, bool)
+        or not isinstance(channels, numbers.Integral)
+        or channels not in (1, 3)
+    ):
         raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
     _check_int("max_objects", max_objects, 1)
     if max_objects > _MAX_OBJECTS:

@@ -3,8 +3,9 @@
 All arrays here are videos `[T, H, W, C]` uint8 with C = 1 (grayscale) or 3 (RGB).
 Decoding uses PyAV, whose wheel ships its own FFmpeg, so no system codecs are needed.
 """
-from collections.abc import Sequence
+
 import os
+from collections.abc import Sequence
 
 import av
 import numpy as np
@@ -35,8 +36,11 @@ def read_video(path: str | os.PathLike, channels: int) -> np.ndarray:
     pixel_format = _pixel_format(channels)
     try:
         with av.open(str(path)) as container:
-            frames = ([frame.to_ndarray(format=pixel_format) for frame in container.decode(video=0)]
-                      if container.streams.video else [])
+            frames = (
+                [frame.to_ndarray(format=pixel_format) for frame in container.decode(video=0)]
+                if container.streams.video
+                else []
+            )
     except (av.FFmpegError, OSError, ValueError) as error:
         raise UnreadableVideoError(f"cannot decode video: {error}") from error
     if not frames:
@@ -47,7 +51,8 @@ def read_video(path: str | os.PathLike, channels: int) -> np.ndarray:
 def is_frame_folder(path: str | os.PathLike) -> bool:
     """Whether `path` is a directory holding at least one frame image."""
     return os.path.isdir(path) and any(
-        name.lower().endswith(FRAME_EXTENSIONS) for name in os.listdir(path))
+        name.lower().endswith(FRAME_EXTENSIONS) for name in os.listdir(path)
+    )
 
 
 def read_frame_folder(folder: str | os.PathLike, channels: int) -> np.ndarray:
@@ -83,7 +88,7 @@ def crop_square_and_resize(video: np.ndarray, size: int) -> np.ndarray:
     _, height, width, channels = video.shape
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    square = video[:, top:top + side, left:left + side]
+    square = video[:, top : top + side, left : left + side]
     if side == size:
         return np.ascontiguousarray(square)
     # PIL's bilinear filter widens its support when shrinking, which is what
@@ -99,7 +104,6 @@ def crop_square_and_resize(video: np.ndarray, size: int) -> np.ndarray:
 def split_into_clips(video: np.ndarray, clip_length: int) -> Sequence[np.ndarray]:
     """Consecutive non-overlapping clips `[clip_length, H, W, C]`; a short tail is dropped."""
     return [
-        video[start:start + clip_length]
-        for start in range(0,
-                           len(video) - clip_length + 1, clip_length)
+        video[start : start + clip_length]
+        for start in range(0, len(video) - clip_length + 1, clip_length)
     ]

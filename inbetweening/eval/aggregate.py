@@ -13,22 +13,25 @@ per key-frame pair, for every method. They are combined as the paper reports the
 Runs of different datasets, evaluation settings or model configs are refused (exit 2,
 naming the field). The tables are printed; --out=FILE writes FILE.json and FILE.md.
 """
+
 import json
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
 
+from inbetweening.command_line import user_error
 from inbetweening.eval import bootstrap, tables
 from inbetweening.visualize import write_atomically
 
 RAW_FILE = "raw.json"
-RAW_METRICS = {"fvd": "fvd_per_round", "diversity": "diversity_per_pair",
-               "ssim": "best_ssim_per_example"}
+RAW_METRICS = {
+    "fvd": "fvd_per_round",
+    "diversity": "diversity_per_pair",
+    "ssim": "best_ssim_per_example",
+}
 # Model fields that choose how the same function is computed, not which function it is.
 IMPLEMENTATION_FIELDS = ("model.conv_impl", "model.remat_latent_blocks")
-USER_ERROR_EXIT_CODE = 2
 
 
 class RunError(ValueError):
@@ -46,15 +49,25 @@ def load_run(run_dir: str) -> dict:
         with open(path) as handle:
             raw = json.load(handle)
     except FileNotFoundError:
-        raise RunError(f"{run_dir}: no {os.path.join('eval', RAW_FILE)}; run "
-                       f"--mode=eval with --workdir={run_dir} first") from None
+        raise RunError(
+            f"{run_dir}: no {os.path.join('eval', RAW_FILE)}; run "
+            f"--mode=eval with --workdir={run_dir} first"
+        ) from None
     except (OSError, json.JSONDecodeError) as e:
         raise RunError(f"{path}: cannot be read as JSON ({e})") from None
     methods = raw.get("methods") if isinstance(raw, dict) else None
-    if (not isinstance(methods, dict) or not methods or "settings" not in raw
-            or not all(isinstance(values, dict) and all(
-                isinstance(values.get(key), list) and values[key]
-                for key in RAW_METRICS.values()) for values in methods.values())):
+    if (
+        not isinstance(methods, dict)
+        or not methods
+        or "settings" not in raw
+        or not all(
+            isinstance(values, dict)
+            and all(
+                isinstance(values.get(key), list) and values[key] for key in RAW_METRICS.values()
+            )
+            for values in methods.values()
+        )
+    ):
         raise RunError(f"{path}: not a raw.json written by --mode=eval")
     return raw
 
@@ -70,41 +83,61 @@ def check_compatible(runs: dict[str, dict]) -> None:
                 continue
             mine, theirs = first["settings"].get(field), raw["settings"].get(field)
             if mine != theirs:
-                raise RunError(f"{field} differs: {mine!r} in {first_dir}, {theirs!r} in "
-                               f"{run_dir}; combine only runs of one dataset and model")
+                raise RunError(
+                    f"{field} differs: {mine!r} in {first_dir}, {theirs!r} in "
+                    f"{run_dir}; combine only runs of one dataset and model"
+                )
         if set(raw["methods"]) != set(first["methods"]):
-            raise RunError(f"methods differ: {sorted(first['methods'])} in {first_dir}, "
-                           f"{sorted(raw['methods'])} in {run_dir}")
+            raise RunError(
+                f"methods differ: {sorted(first['methods'])} in {first_dir}, "
+                f"{sorted(raw['methods'])} in {run_dir}"
+            )
 
 
 def settings_of(config) -> dict:
     """What must match for runs to be combined: the dataset and its test set, the split,
     the generations per pair and the model, as flat {"section.field": value}."""
     data = {f"data.{k}": v for k, v in config.data.to_dict().items() if k != "data_dir"}
-    model = {f"model.{k}": list(v) if isinstance(v, tuple) else v
-             for k, v in config.model.to_dict().items()}
-    return {**data, **model, "eval.split": config.eval.split,
-            "eval.num_generations": config.eval.num_generations}
+    model = {
+        f"model.{k}": list(v) if isinstance(v, tuple) else v
+        for k, v in config.model.to_dict().items()
+    }
+    return {
+        **data,
+        **model,
+        "eval.split": config.eval.split,
+        "eval.num_generations": config.eval.num_generations,
+    }
 
 
 def combine(runs: list[dict], num_resamples: int) -> dict[str, dict]:
     """{method: {"fvd" | "diversity" | "ssim": {mean, low, high, over}, "num_runs"}}."""
     rows = {}
     for method in runs[0]["methods"]:
-        values = {metric: [np.asarray(run["methods"][method][key], np.float64)
-                           for run in runs] for metric, key in RAW_METRICS.items()}
+        values = {
+            metric: [np.asarray(run["methods"][method][key], np.float64) for run in runs]
+            for metric, key in RAW_METRICS.items()
+        }
         pooled_fvd = np.concatenate(values["fvd"])
-        row = {"fvd": {**bootstrap.mean_interval(pooled_fvd, num_resamples),
-                       "over": f"{len(pooled_fvd)} runs x generation rounds, pooled"},
-               "num_runs": len(runs)}
+        row = {
+            "fvd": {
+                **bootstrap.mean_interval(pooled_fvd, num_resamples),
+                "over": f"{len(pooled_fvd)} runs x generation rounds, pooled",
+            },
+            "num_runs": len(runs),
+        }
         for metric in ("diversity", "ssim"):
             if len(runs) > 1:
                 run_means = np.array([np.mean(v) for v in values[metric]])
-                row[metric] = {**bootstrap.mean_interval(run_means, num_resamples),
-                               "over": f"{len(runs)} run means"}
+                row[metric] = {
+                    **bootstrap.mean_interval(run_means, num_resamples),
+                    "over": f"{len(runs)} run means",
+                }
             else:
-                row[metric] = {**bootstrap.mean_interval(values[metric][0], num_resamples),
-                               "over": f"{len(values[metric][0])} values of one run"}
+                row[metric] = {
+                    **bootstrap.mean_interval(values[metric][0], num_resamples),
+                    "over": f"{len(values[metric][0])} values of one run",
+                }
         rows[method] = row
     return rows
 
@@ -112,9 +145,11 @@ def combine(runs: list[dict], num_resamples: int) -> dict[str, dict]:
 def markdown(rows: dict[str, dict], settings: dict) -> str:
     any_row = next(iter(rows.values()))
     return tables.markdown_table(
-        rows, f"{settings.get('data.name')}, {settings.get('eval.split')} split",
+        rows,
+        f"{settings.get('data.name')}, {settings.get('eval.split')} split",
         f"{any_row['num_runs']} training run(s); 95% bootstrap intervals. FVD over "
-        f"{any_row['fvd']['over']}; diversity and SSIM over {any_row['ssim']['over']}.")
+        f"{any_row['fvd']['over']}; diversity and SSIM over {any_row['ssim']['over']}.",
+    )
 
 
 def run(run_dirs: list[str], out: str | None, num_resamples: int) -> int:
@@ -125,8 +160,7 @@ def run(run_dirs: list[str], out: str | None, num_resamples: int) -> int:
         runs = {run_dir: load_run(run_dir) for run_dir in run_dirs}
         check_compatible(runs)
     except RunError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
+        return user_error(str(e))
     first = next(iter(runs.values()))
     rows = combine(list(runs.values()), num_resamples)
     table = markdown(rows, first["settings"])
@@ -138,16 +172,13 @@ def run(run_dirs: list[str], out: str | None, num_resamples: int) -> int:
             write_atomically(stem + ".json", (json.dumps(result, indent=2) + "\n").encode())
             write_atomically(stem + ".md", table.encode())
         except OSError as e:
-            print(f"error: --out={out}: cannot write ({e.strerror})", file=sys.stderr)
-            return USER_ERROR_EXIT_CODE
+            return user_error(f"--out={out}: cannot write ({e.strerror})")
     return 0
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
-        print("error: give at least one RUN_DIR (a work directory after --mode=eval)",
-              file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
+        return user_error("give at least one RUN_DIR (a work directory after --mode=eval)")
     return run(argv[1:], FLAGS.out, FLAGS.num_resamples)
 
 

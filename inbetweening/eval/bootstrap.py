@@ -1,4 +1,5 @@
 """Percentile bootstrap confidence intervals, reproducible from a fixed seed."""
+
 from typing import Callable, NamedTuple
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Diversity (paper's Table 2): mean pairwise cosine distance among generations from the same
 key frames, in the FVD (I3D) embedding space, averaged over test pairs."""
+
 import numpy as np
 
 

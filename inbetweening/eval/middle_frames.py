@@ -6,6 +6,7 @@ A model worth its training beats both. SSIM is the paper's (Table 3, `ssim.py`);
 10 log10(1 / MSE) in [0, 1] units. Both are means over the middle frames 1..T-2 of a
 video, and each is the best of the N generations for the same key frames.
 """
+
 from typing import Callable
 
 import dm_pix
@@ -28,8 +29,13 @@ def cross_fade(start: np.ndarray, end: np.ndarray, num_frames: int) -> np.ndarra
 def repeat_key_frames(start: np.ndarray, end: np.ndarray, num_frames: int) -> np.ndarray:
     """[N, T, H, W, C]: the start frame for frames 0..T/2-1, the end frame after."""
     half = num_frames // 2
-    return np.concatenate([np.repeat(start[:, None], half, axis=1),
-                           np.repeat(end[:, None], num_frames - half, axis=1)], axis=1)
+    return np.concatenate(
+        [
+            np.repeat(start[:, None], half, axis=1),
+            np.repeat(end[:, None], num_frames - half, axis=1),
+        ],
+        axis=1,
+    )
 
 
 REFERENCES = {"cross-fade": cross_fade, "repeat start, then end": repeat_key_frames}
@@ -40,26 +46,32 @@ def best_psnr(generated: jax.Array, real: jax.Array) -> jax.Array:
     """generated [N, G, T, H, W, C], real [N, T, H, W, C] -> [N]: per example, the best
     over its G generations of the mean PSNR over the middle frames."""
     middle = slice(1, -1)
-    a, b = jnp.broadcast_arrays(to_unit_range(generated[:, :, middle]),
-                                to_unit_range(real[:, None, middle]))
+    a, b = jnp.broadcast_arrays(
+        to_unit_range(generated[:, :, middle]), to_unit_range(real[:, None, middle])
+    )
     # dm-pix takes a single batch axis.
-    per_frame = dm_pix.psnr(a.reshape(-1, *a.shape[-3:]),
-                            b.reshape(-1, *b.shape[-3:])).reshape(a.shape[:-3])
+    per_frame = dm_pix.psnr(a.reshape(-1, *a.shape[-3:]), b.reshape(-1, *b.shape[-3:])).reshape(
+        a.shape[:-3]
+    )
     return jnp.max(jnp.mean(per_frame, axis=-1), axis=1)
 
 
 def best_of_n(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
     """uint8 generated [N, G, T, H, W, C] and real [N, T, H, W, C] -> {"ssim": mean over
     examples of the best SSIM, "psnr": the same for PSNR}."""
-    return {"ssim": float(jnp.mean(best_ssim(generated, real))),
-            "psnr": float(jnp.mean(best_psnr(generated, real)))}
+    return {
+        "ssim": float(jnp.mean(best_ssim(generated, real))),
+        "psnr": float(jnp.mean(best_psnr(generated, real))),
+    }
 
 
 def reference_scores(real: np.ndarray) -> dict[str, dict[str, float]]:
     """{reference name: best_of_n scores} on the key frames of real [N, T, H, W, C]."""
     start, end, num_frames = real[:, 0], real[:, -1], real.shape[1]
-    return {name: best_of_n(method(start, end, num_frames)[:, None], real)
-            for name, method in REFERENCES.items()}
+    return {
+        name: best_of_n(method(start, end, num_frames)[:, None], real)
+        for name, method in REFERENCES.items()
+    }
 
 
 # (start, end uint8 [N, H, W, C], number of samples, key) -> uint8 [N, S, T, H, W, C]
@@ -86,14 +98,21 @@ class MiddleFrameQuality:
             self._references = reference_scores(self.real)
         generated = sample(self.real[:, 0], self.real[:, -1], self.num_samples, key)
         scores = {"model": best_of_n(generated, self.real), **self._references}
-        return {f"{name}_{metric}": value for name, values in scores.items()
-                for metric, value in values.items()}
+        return {
+            f"{name}_{metric}": value
+            for name, values in scores.items()
+            for metric, value in values.items()
+        }
 
     def table(self, metrics: dict[str, float]) -> str:
         """A Markdown table of the flat metrics that __call__ returned."""
-        lines = [f"| method ({len(self.real)} held-out videos) | best-of-{self.num_samples} "
-                 "SSIM | best-of-N PSNR (dB) |", "|---|---|---|"]
+        lines = [
+            f"| method ({len(self.real)} held-out videos) | best-of-{self.num_samples} "
+            "SSIM | best-of-N PSNR (dB) |",
+            "|---|---|---|",
+        ]
         for name in ("model", *REFERENCES):
-            lines.append(f"| {name} | {metrics[f'{name}_ssim']:.3f} | "
-                         f"{metrics[f'{name}_psnr']:.2f} |")
+            lines.append(
+                f"| {name} | {metrics[f'{name}_ssim']:.3f} | {metrics[f'{name}_psnr']:.2f} |"
+            )
         return "\n".join(lines)

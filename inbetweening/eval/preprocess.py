@@ -3,6 +3,7 @@
 Every frame is resized to 224x224 with TF1 `tf.image.resize_bilinear` (align_corners=False,
 half_pixel_centers=False), scaled to [-1, 1]; grayscale is repeated to 3 channels.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -42,9 +43,7 @@ def resize_bilinear_tf1(frames: jax.Array, size: tuple[int, int]) -> jax.Array:
     return jnp.einsum("pw,...owc->...opc", cols, frames, precision=highest)
 
 
-def to_i3d_input(
-    videos: jax.Array, frame_size: tuple[int, int] = I3D_FRAME_SIZE
-) -> jax.Array:
+def to_i3d_input(videos: jax.Array, frame_size: tuple[int, int] = I3D_FRAME_SIZE) -> jax.Array:
     """Videos [N, T, H, W, C] -> I3D input [N, T, 224, 224, 3] float32 in [-1, 1].
 
     `videos`: uint8 in 0..255, or float in [-1, 1] (the project's two conventions);

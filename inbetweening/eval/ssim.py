@@ -3,6 +3,7 @@
 Frames are compared in [0, 1] with max_val 1 (SSIM is not shift invariant, so the value range
 matters): inputs are uint8 0..255 or float in [-1, 1], the project's conventions.
 """
+
 import dm_pix
 import jax
 import jax.numpy as jnp
@@ -31,8 +32,13 @@ def ssim(a: jax.Array, b: jax.Array) -> jax.Array:
     frame_shape = a.shape[-3:]
     # dm-pix takes a single batch axis.
     values = dm_pix.ssim(
-        a.reshape((-1,) + frame_shape), b.reshape((-1,) + frame_shape), max_val=1.0,
-        filter_size=FILTER_SIZE, filter_sigma=FILTER_SIGMA, k1=K1, k2=K2,
+        a.reshape((-1,) + frame_shape),
+        b.reshape((-1,) + frame_shape),
+        max_val=1.0,
+        filter_size=FILTER_SIZE,
+        filter_sigma=FILTER_SIGMA,
+        k1=K1,
+        k2=K2,
     )
     return values.reshape(a.shape[:-3])
 

@@ -4,6 +4,7 @@ Accepted: a .npy/.npz array [N, T, H, W, C], or a folder of video files (.gif, .
 .mov, .mkv, .webm; decoded by inbetweening.data.video_io), each [T, H, W, C], all of one shape.
 Values: uint8 means 0..255; float means [-1, 1] (the project's model range), never [0, 1].
 """
+
 import pathlib
 
 import numpy as np
@@ -70,7 +71,9 @@ def check_videos(videos: np.ndarray, name: str) -> np.ndarray:
     if videos.dtype == np.uint8:
         return videos
     if not np.issubdtype(videos.dtype, np.floating):
-        raise VideoInputError(f"{name}: dtype {videos.dtype}; need uint8 (0..255) or float ([-1, 1])")
+        raise VideoInputError(
+            f"{name}: dtype {videos.dtype}; need uint8 (0..255) or float ([-1, 1])"
+        )
     low, high = float(np.min(videos)), float(np.max(videos))
     if not (-1 - FLOAT_RANGE_TOLERANCE <= low and high <= 1 + FLOAT_RANGE_TOLERANCE):
         raise VideoInputError(
@@ -78,8 +81,11 @@ def check_videos(videos: np.ndarray, name: str) -> np.ndarray:
             f"(uint8 for 0..255)"
         )
     if low >= 0:
-        logging.warning("%s: float values are taken as [-1, 1]; these are all >= 0 -- "
-                        "if they are in [0, 1], rescale them to [-1, 1]", name)
+        logging.warning(
+            "%s: float values are taken as [-1, 1]; these are all >= 0 -- "
+            "if they are in [0, 1], rescale them to [-1, 1]",
+            name,
+        )
     return videos.astype(np.float32)
 
 

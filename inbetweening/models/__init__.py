@@ -1,4 +1,5 @@
 """Model components; `create_models` builds them from `config.model`."""
+
 import dataclasses
 
 import jax
@@ -44,21 +45,38 @@ def create_models(model_config: ml_collections.ConfigDict) -> Models:
     impl = conv_impl(m.conv_impl)
     return Models(
         generator=Inbetweener(
-            num_frames=m.num_frames, image_channels=m.image_channels, noise_dim=m.noise_dim,
-            latent_channels=m.latent_channels, num_latent_blocks=m.num_latent_blocks,
+            num_frames=m.num_frames,
+            image_channels=m.image_channels,
+            noise_dim=m.noise_dim,
+            latent_channels=m.latent_channels,
+            num_latent_blocks=m.num_latent_blocks,
             encoder_channels=tuple(m.encoder_channels),
             video_generator_channels=tuple(m.video_generator_channels),
-            variant=m.variant, conv_impl=impl, dtype=dtype,
+            variant=m.variant,
+            conv_impl=impl,
+            dtype=dtype,
             remat_latent_blocks=m.get("remat_latent_blocks", False),
-            batch_norm_momentum=m.get("batch_norm_momentum", BATCH_NORM_MOMENTUM)),
-        video_discriminator=VideoDiscriminator(tuple(m.video_discriminator_channels),
-                                               impl, dtype),
+            batch_norm_momentum=m.get("batch_norm_momentum", BATCH_NORM_MOMENTUM),
+        ),
+        video_discriminator=VideoDiscriminator(tuple(m.video_discriminator_channels), impl, dtype),
         image_discriminator=ImageDiscriminator(
-            tuple(m.image_discriminator_channels), impl, dtype,
-            m.get("image_discriminator_shortcut", "previous_layer")),
+            tuple(m.image_discriminator_channels),
+            impl,
+            dtype,
+            m.get("image_discriminator_shortcut", "previous_layer"),
+        ),
     )
 
 
-__all__ = ["COMPUTE_DTYPES", "CONV_IMPL_CHOICES", "Models", "compute_dtype", "conv_impl",
-           "create_models", "VARIANTS",
-           "Inbetweener", "VideoDiscriminator", "ImageDiscriminator"]
+__all__ = [
+    "COMPUTE_DTYPES",
+    "CONV_IMPL_CHOICES",
+    "Models",
+    "compute_dtype",
+    "conv_impl",
+    "create_models",
+    "VARIANTS",
+    "Inbetweener",
+    "VideoDiscriminator",
+    "ImageDiscriminator",
+]

@@ -5,6 +5,7 @@ Layer norm normalises each example over all its positions and channels, with a l
 per-channel scale and offset, so an example's logit never depends on the rest of the batch
 (the gradient penalty differentiates per example).
 """
+
 import functools
 from typing import Any, Sequence
 
@@ -17,8 +18,7 @@ from inbetweening.models.layers import Conv, leaky_relu
 
 def layer_norm(x: jax.Array) -> jax.Array:
     """Output in x's dtype; flax computes the statistics in float32 whatever that is."""
-    return nn.LayerNorm(reduction_axes=tuple(range(1, x.ndim)), feature_axes=-1,
-                        dtype=x.dtype)(x)
+    return nn.LayerNorm(reduction_axes=tuple(range(1, x.ndim)), feature_axes=-1, dtype=x.dtype)(x)
 
 
 def _logit(x: jax.Array) -> jax.Array:
@@ -40,9 +40,14 @@ class VideoDiscriminator(nn.Module):
     def __call__(self, video: jax.Array) -> jax.Array:
         x = video
         for features in self.channels:
-            x = Conv(features, (4, 4, 4), strides=(1, 2, 2),
-                     padding=((0, 0), (1, 1), (1, 1)), conv_impl=self.conv_impl,
-                     dtype=self.dtype)(x)
+            x = Conv(
+                features,
+                (4, 4, 4),
+                strides=(1, 2, 2),
+                padding=((0, 0), (1, 1), (1, 1)),
+                conv_impl=self.conv_impl,
+                dtype=self.dtype,
+            )(x)
             x = leaky_relu(layer_norm(x))
         return _logit(x)
 
@@ -72,15 +77,15 @@ class ImageDiscriminator(nn.Module):
     @nn.compact
     def __call__(self, frames: jax.Array) -> jax.Array:
         if self.shortcut not in SHORTCUTS:
-            raise ValueError(f"image discriminator shortcut {self.shortcut!r}: must be one "
-                             f"of {SHORTCUTS}")
+            raise ValueError(
+                f"image discriminator shortcut {self.shortcut!r}: must be one of {SHORTCUTS}"
+            )
         conv = functools.partial(Conv, conv_impl=self.conv_impl, dtype=self.dtype)
         x = block_input = frames
         for features in self.channels:
             x = leaky_relu(layer_norm(conv(x.shape[-1], (3, 3))(x)))
             shortcut_source = block_input if self.shortcut == "block_input" else x
             down = conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))(x)
-            shortcut = conv(features, (1, 1))(
-                nn.avg_pool(shortcut_source, (2, 2), strides=(2, 2)))
+            shortcut = conv(features, (1, 1))(nn.avg_pool(shortcut_source, (2, 2), strides=(2, 2)))
             x = block_input = leaky_relu(layer_norm(down + shortcut))
         return _logit(x)

@@ -1,4 +1,5 @@
 """Image encoder E (Section 3.1, Appendix A): frame [B, H, W, C_img] -> [B, H/8, W/8, C]."""
+
 from typing import Any, Sequence
 
 import jax
@@ -6,7 +7,6 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from inbetweening.models.layers import Conv, leaky_relu
-
 
 # TensorFlow's (and Flax's) default; the paper's TensorFlow code would have used it.
 BATCH_NORM_MOMENTUM = 0.99
@@ -16,8 +16,7 @@ def batch_norm(train: bool, dtype: Any, momentum: float) -> nn.BatchNorm:
     """The generator's normalisation (every 2D/3D convolution of E, G_Z and G_V). Output
     in `dtype`; flax computes the statistics in float32 whatever the input's dtype.
     `momentum`: the running averages' decay per training step."""
-    return nn.BatchNorm(use_running_average=not train, momentum=momentum, epsilon=1e-5,
-                        dtype=dtype)
+    return nn.BatchNorm(use_running_average=not train, momentum=momentum, epsilon=1e-5, dtype=dtype)
 
 
 class ImageEncoder(nn.Module):
@@ -35,8 +34,14 @@ class ImageEncoder(nn.Module):
         x = frames
         for index, features in enumerate(self.channels):
             if index % 2 == 0:
-                conv = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                            conv_impl=self.conv_impl, dtype=self.dtype)
+                conv = Conv(
+                    features,
+                    (4, 4),
+                    strides=(2, 2),
+                    padding=((1, 1), (1, 1)),
+                    conv_impl=self.conv_impl,
+                    dtype=self.dtype,
+                )
             else:
                 conv = Conv(features, (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)
             x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(conv(x)))

@@ -1,5 +1,6 @@
 """The generator G = {E, G_Z, G_V}: (start, end, u) -> video whose first and last frames
 are the real key frames (Section 3)."""
+
 from typing import Any, Sequence
 
 import jax
@@ -31,30 +32,47 @@ class Inbetweener(nn.Module):
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
 
     @nn.compact
-    def __call__(self, start: jax.Array, end: jax.Array, noise: jax.Array,
-                 train: bool = False) -> jax.Array:
+    def __call__(
+        self, start: jax.Array, end: jax.Array, noise: jax.Array, train: bool = False
+    ) -> jax.Array:
         """start, end: [B, H, W, C] in [-1, 1]; noise u: [B, D] -> video [B, T, H, W, C]."""
         batch = start.shape[0]
-        encoder = ImageEncoder(self.encoder_channels, self.latent_channels, self.conv_impl,
-                               self.dtype, self.batch_norm_momentum)
+        encoder = ImageEncoder(
+            self.encoder_channels,
+            self.latent_channels,
+            self.conv_impl,
+            self.dtype,
+            self.batch_norm_momentum,
+        )
         # One pass over both key frames: E is shared, and its batch statistics cover both.
         encodings = encoder(jnp.concatenate([start, end], axis=0), train)
         start_encoding, end_encoding = encodings[:batch], encodings[batch:]
         if self.variant == "naive":
-            noise_map = nn.Dense(2 * self.latent_channels, dtype=self.dtype,
-                                 name="noise_map")(noise)
+            noise_map = nn.Dense(2 * self.latent_channels, dtype=self.dtype, name="noise_map")(
+                noise
+            )
             z = jnp.stack([start_encoding, end_encoding], axis=1)
             z = z + noise_map.reshape(batch, 2, 1, 1, self.latent_channels)
         else:
-            z = LatentGenerator(self.num_frames, self.num_latent_blocks, self.noise_dim,
-                                fusion=self.variant == "full", conv_impl=self.conv_impl,
-                                dtype=self.dtype, remat_blocks=self.remat_latent_blocks,
-                                batch_norm_momentum=self.batch_norm_momentum)(
-                start_encoding, end_encoding, noise, train)
-        video = VideoGenerator(self.video_generator_channels, self.image_channels,
-                               upsample_time=self.variant == "naive",
-                               conv_impl=self.conv_impl, dtype=self.dtype,
-                               batch_norm_momentum=self.batch_norm_momentum)(z, train)
+            z = LatentGenerator(
+                self.num_frames,
+                self.num_latent_blocks,
+                self.noise_dim,
+                fusion=self.variant == "full",
+                conv_impl=self.conv_impl,
+                dtype=self.dtype,
+                remat_blocks=self.remat_latent_blocks,
+                batch_norm_momentum=self.batch_norm_momentum,
+            )(start_encoding, end_encoding, noise, train)
+        video = VideoGenerator(
+            self.video_generator_channels,
+            self.image_channels,
+            upsample_time=self.variant == "naive",
+            conv_impl=self.conv_impl,
+            dtype=self.dtype,
+            batch_norm_momentum=self.batch_norm_momentum,
+        )(z, train)
         # float32 out whatever the compute dtype: the key frames are passed through exactly.
-        return jnp.concatenate([start[:, None], video[:, 1:-1].astype(start.dtype),
-                                end[:, None]], axis=1)
+        return jnp.concatenate(
+            [start[:, None], video[:, 1:-1].astype(start.dtype), end[:, None]], axis=1
+        )

@@ -4,6 +4,7 @@ z(0) = (E(xs), E(xe)) is up-sampled in time (nearest) to T/4, T/2 and T before e
 the L residual blocks; each block fuses the key-frame encodings into z with gates driven by
 the noise u.
 """
+
 from typing import Any
 
 import jax
@@ -14,8 +15,14 @@ from inbetweening.models.encoder import BATCH_NORM_MOMENTUM, batch_norm
 from inbetweening.models.layers import Conv, leaky_relu
 
 
-def fuse(previous: jax.Array, start_encoding: jax.Array, end_encoding: jax.Array,
-         start_gate: jax.Array, end_gate: jax.Array, noise: jax.Array) -> jax.Array:
+def fuse(
+    previous: jax.Array,
+    start_encoding: jax.Array,
+    end_encoding: jax.Array,
+    start_gate: jax.Array,
+    end_gate: jax.Array,
+    noise: jax.Array,
+) -> jax.Array:
     """Stochastic fusion, eq. 4 (with g_e on E(x_e): the paper's "g_s * E(x_e)" is a typo).
 
     previous: z(l-1) [B, T, S, S, C]; start/end_encoding: [B, S, S, C], broadcast over time;
@@ -24,8 +31,12 @@ def fuse(previous: jax.Array, start_encoding: jax.Array, end_encoding: jax.Array
     over_space = lambda a: a[:, :, None, None, :]
     over_time = lambda a: a[:, None]
     start_gate, end_gate = over_space(start_gate), over_space(end_gate)
-    return (start_gate * over_time(start_encoding) + end_gate * over_time(end_encoding)
-            + jnp.maximum(0.0, 1.0 - start_gate - end_gate) * previous + over_space(noise))
+    return (
+        start_gate * over_time(start_encoding)
+        + end_gate * over_time(end_encoding)
+        + jnp.maximum(0.0, 1.0 - start_gate - end_gate) * previous
+        + over_space(noise)
+    )
 
 
 def upsample_time(z: jax.Array, length: int) -> jax.Array:
@@ -35,8 +46,12 @@ def upsample_time(z: jax.Array, length: int) -> jax.Array:
     # Static slices and broadcasts rather than a gather, whose gradient is a slow scatter.
     counts = [sum(1 for t in range(length) if t * steps // length == s) for s in range(steps)]
     return jnp.concatenate(
-        [jnp.broadcast_to(z[:, s:s + 1], (z.shape[0], count, *z.shape[2:]))
-         for s, count in enumerate(counts)], axis=1)
+        [
+            jnp.broadcast_to(z[:, s : s + 1], (z.shape[0], count, *z.shape[2:]))
+            for s, count in enumerate(counts)
+        ],
+        axis=1,
+    )
 
 
 class LatentBlock(nn.Module):
@@ -52,27 +67,34 @@ class LatentBlock(nn.Module):
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
 
     @nn.compact
-    def __call__(self, previous: jax.Array, start_encoding: jax.Array,
-                 end_encoding: jax.Array, noise: jax.Array, train: bool) -> jax.Array:
+    def __call__(
+        self,
+        previous: jax.Array,
+        start_encoding: jax.Array,
+        end_encoding: jax.Array,
+        noise: jax.Array,
+        train: bool,
+    ) -> jax.Array:
         batch, length, _, _, channels = previous.shape
-        block_noise = nn.Dense(length * channels, dtype=self.dtype,
-                               name="noise_projection")(noise)
+        block_noise = nn.Dense(length * channels, dtype=self.dtype, name="noise_projection")(noise)
         block_noise = block_noise.reshape(batch, length, channels)  # u(l), eq. 1
-        temporal_conv = lambda name: nn.Conv(channels, (3,), padding="SAME", dtype=self.dtype,
-                                             name=name)
+        temporal_conv = lambda name: nn.Conv(
+            channels, (3,), padding="SAME", dtype=self.dtype, name=name
+        )
         stochastic_term = temporal_conv("noise_conv")(block_noise)  # n(l)
         if self.fusion:
             start_gate = nn.sigmoid(temporal_conv("start_gate")(block_noise))  # eq. 2
             end_gate = nn.sigmoid(temporal_conv("end_gate")(block_noise))  # eq. 3
-            fused = fuse(previous, start_encoding, end_encoding, start_gate, end_gate,
-                         stochastic_term)
+            fused = fuse(
+                previous, start_encoding, end_encoding, start_gate, end_gate, stochastic_term
+            )
         else:
             fused = previous + stochastic_term[:, :, None, None, :]
-        x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype,
-                 name="conv1")(fused)
+        x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype, name="conv1")(
+            fused
+        )
         x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
-        x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype,
-                 name="conv2")(x)
+        x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype, name="conv2")(x)
         return leaky_relu(previous + batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
 
 
@@ -94,20 +116,27 @@ class LatentGenerator(nn.Module):
     remat_blocks: bool = False
 
     @nn.compact
-    def __call__(self, start_encoding: jax.Array, end_encoding: jax.Array,
-                 noise: jax.Array, train: bool) -> jax.Array:
+    def __call__(
+        self, start_encoding: jax.Array, end_encoding: jax.Array, noise: jax.Array, train: bool
+    ) -> jax.Array:
         z = jnp.stack([start_encoding, end_encoding], axis=1)
         blocks_per_level = self.num_blocks // 3
         # `train` (argument 5, counting the module) selects batch or running statistics.
-        block_class = nn.remat(LatentBlock, static_argnums=(5,)) if self.remat_blocks \
-            else LatentBlock
+        block_class = (
+            nn.remat(LatentBlock, static_argnums=(5,)) if self.remat_blocks else LatentBlock
+        )
         index = 0
         for level_length in (self.num_frames // 4, self.num_frames // 2, self.num_frames):
             z = upsample_time(z, level_length)
             for _ in range(blocks_per_level):
                 # Explicit names: nn.remat's class would otherwise rename the parameters.
-                z = block_class(self.noise_dim, self.fusion, self.conv_impl, self.dtype,
-                                self.batch_norm_momentum, name=f"LatentBlock_{index}")(
-                    z, start_encoding, end_encoding, noise, train)
+                z = block_class(
+                    self.noise_dim,
+                    self.fusion,
+                    self.conv_impl,
+                    self.dtype,
+                    self.batch_norm_momentum,
+                    name=f"LatentBlock_{index}",
+                )(z, start_encoding, end_encoding, noise, train)
                 index += 1
         return z

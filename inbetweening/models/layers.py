@@ -10,6 +10,7 @@ gradient through the discriminators) about 500x slower. The fast form's stride-1
 convolutions also carry their own gradient (`stride1_conv`), because XLA:CPU lowers the
 kernel gradient that autodiff writes to a slow path (1-2 GFLOP/s) inside the train step.
 """
+
 import functools
 import itertools
 from typing import Any, Sequence
@@ -31,20 +32,26 @@ def leaky_relu(x: jax.Array) -> jax.Array:
 def _dimension_numbers(ndim: int) -> lax.ConvDimensionNumbers:
     spatial = "DHW"[-ndim:]
     return lax.conv_dimension_numbers(
-        (1,) * (ndim + 2), (1,) * (ndim + 2),
-        (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C"))
+        (1,) * (ndim + 2), (1,) * (ndim + 2), (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
+    )
 
 
 def _conv(x: jax.Array, kernel: jax.Array, padding, lhs_dilation=None, strides=None):
     ndim = kernel.ndim - 2
     return lax.conv_general_dilated(
-        x, kernel, window_strides=strides or (1,) * ndim, padding=padding,
-        lhs_dilation=lhs_dilation, dimension_numbers=_dimension_numbers(ndim))
+        x,
+        kernel,
+        window_strides=strides or (1,) * ndim,
+        padding=padding,
+        lhs_dilation=lhs_dilation,
+        dimension_numbers=_dimension_numbers(ndim),
+    )
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def stride1_conv(x: jax.Array, kernel: jax.Array,
-                 padding: tuple[tuple[int, int], ...]) -> jax.Array:
+def stride1_conv(
+    x: jax.Array, kernel: jax.Array, padding: tuple[tuple[int, int], ...]
+) -> jax.Array:
     """Stride-1 zero-padded convolution whose gradients take XLA:CPU's fast paths.
 
     x: [B, *S, C_in]; kernel: [*K, C_in, C_out]; padding: (low, high) per spatial axis.
@@ -66,8 +73,10 @@ def _stride1_conv_backward(padding, residuals, cotangent):
     kernel_size = kernel.shape[:ndim]
     adjoint = jnp.flip(kernel, tuple(range(ndim))).swapaxes(-1, -2)
     x_cotangent = stride1_conv(
-        cotangent, adjoint, tuple((k - 1 - low, k - 1 - high)
-                                  for k, (low, high) in zip(kernel_size, padding)))
+        cotangent,
+        adjoint,
+        tuple((k - 1 - low, k - 1 - high) for k, (low, high) in zip(kernel_size, padding)),
+    )
     padded = jnp.pad(x, [(0, 0), *padding, (0, 0)])
     window = (x.shape[0], *cotangent.shape[1:-1], x.shape[-1])
     summed = list(range(ndim + 1))
@@ -76,8 +85,9 @@ def _stride1_conv_backward(padding, residuals, cotangent):
         """[C_out, C_in]; the cotangent comes first so that XLA:CPU transposes it once
         for all taps instead of transposing every shifted input."""
         shifted = lax.dynamic_slice(padded, (0, *tap, 0), window)
-        return lax.dot_general(cotangent, shifted, ((summed, summed), ((), ())),
-                               preferred_element_type=jnp.float32)
+        return lax.dot_general(
+            cotangent, shifted, ((summed, summed), ((), ())), preferred_element_type=jnp.float32
+        )
 
     # A loop over taps, not unrolled: unrolled, XLA keeps every shifted copy of the input
     # alive at once, 27x the activation for a 3x3x3 kernel.
@@ -95,8 +105,9 @@ def _static_padding(padding, ndim: int) -> tuple[tuple[int, int], ...]:
     return tuple((int(low), int(high)) for low, high in padding)
 
 
-def strided_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
-                 padding: Padding, impl: str) -> jax.Array:
+def strided_conv(
+    x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Padding, impl: str
+) -> jax.Array:
     """Zero-padded convolution with strides of 1 or 2 per axis.
 
     x: [B, *S, C_in]; kernel: [*K, C_in, C_out]; padding: (low, high) per spatial axis.
@@ -114,9 +125,13 @@ def strided_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
             raise ValueError(
                 f"fast strided convolution needs stride 1 or 2 and, on stride-2 axes, an even "
                 f"padded size and kernel; axis {axis} has padded size {size}, kernel {k}, "
-                f"stride {s}: use conv_impl='xla'")
-    return stride1_conv(_space_to_depth(x, strides, batch_dims=1),
-                        _space_to_depth(kernel, strides, batch_dims=0), ((0, 0),) * ndim)
+                f"stride {s}: use conv_impl='xla'"
+            )
+    return stride1_conv(
+        _space_to_depth(x, strides, batch_dims=1),
+        _space_to_depth(kernel, strides, batch_dims=0),
+        ((0, 0),) * ndim,
+    )
 
 
 def _space_to_depth(x: jax.Array, strides: Sequence[int], batch_dims: int) -> jax.Array:
@@ -127,8 +142,8 @@ def _space_to_depth(x: jax.Array, strides: Sequence[int], batch_dims: int) -> ja
     """
     ndim = len(strides)
     lead = x.shape[:batch_dims]
-    spatial = x.shape[batch_dims:batch_dims + ndim]
-    rest = x.shape[batch_dims + ndim:]
+    spatial = x.shape[batch_dims : batch_dims + ndim]
+    rest = x.shape[batch_dims + ndim :]
     split = [d for size, s in zip(spatial, strides) for d in (size // s, s)]
     x = x.reshape(*lead, *split, *rest)
     blocks = [batch_dims + 2 * i for i in range(ndim)]
@@ -138,12 +153,14 @@ def _space_to_depth(x: jax.Array, strides: Sequence[int], batch_dims: int) -> ja
     folded = 1
     for s in strides:
         folded *= s
-    return x.reshape(*lead, *(size // s for size, s in zip(spatial, strides)),
-                     folded * rest[0], *rest[1:])
+    return x.reshape(
+        *lead, *(size // s for size, s in zip(spatial, strides)), folded * rest[0], *rest[1:]
+    )
 
 
-def upsampling_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
-                    padding: Sequence[int], impl: str) -> jax.Array:
+def upsampling_conv(
+    x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Sequence[int], impl: str
+) -> jax.Array:
     """Transposed convolution as in Appendix A: out size = (n - 1) * s - 2p + k per axis.
 
     x: [B, *S, C_in]; kernel: [*K, C_in, C_out]; padding: the p of each axis. The XLA form
@@ -165,11 +182,11 @@ def upsampling_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
             raise ValueError(
                 f"fast transposed convolution supports stride 2 only with kernel 4 and "
                 f"padding 1; axis {axis} has stride {strides[axis]}, kernel "
-                f"{kernel_size[axis]}, padding {padding[axis]}: use conv_impl='xla'")
+                f"{kernel_size[axis]}, padding {padding[axis]}: use conv_impl='xla'"
+            )
     c_in, c_out = kernel.shape[-2:]
     # Split each stride-2 kernel axis into (tap q, phase a) and move the phases to C_out.
-    split = [d for axis, k in enumerate(kernel_size)
-             for d in ((2, 2) if axis in up_axes else (k,))]
+    split = [d for axis, k in enumerate(kernel_size) for d in ((2, 2) if axis in up_axes else (k,))]
     phase_positions, tap_positions, position = [], [], 0
     for axis in range(ndim):
         tap_positions.append(position)
@@ -179,7 +196,8 @@ def upsampling_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
         else:
             position += 1
     folded = kernel.reshape(*split, c_in, c_out).transpose(
-        *tap_positions, position, *phase_positions, position + 1)
+        *tap_positions, position, *phase_positions, position + 1
+    )
     folded = folded.reshape(*folded.shape[:ndim], c_in, (2 ** len(up_axes)) * c_out)
     pads = tuple((1, 1) if axis in up_axes else pad for axis, pad in enumerate(pads))
     phased = stride1_conv(x, folded, pads)
@@ -193,11 +211,12 @@ def _interleave_phases(y: jax.Array, axis: int, size: int, phase_axis: int) -> j
     """y has length size + 1 on `axis` and 2 phases on `phase_axis` (> axis); returns
     length 2 * size on `axis` with out[2i + a] = y[i + a, phase a]."""
     # Static slices only: a gather here would make the backward pass a slow scatter.
-    phases = [lax.slice_in_dim(lax.index_in_dim(y, a, phase_axis, keepdims=False),
-                               a, a + size, axis=axis)
-              for a in (0, 1)]
+    phases = [
+        lax.slice_in_dim(lax.index_in_dim(y, a, phase_axis, keepdims=False), a, a + size, axis=axis)
+        for a in (0, 1)
+    ]
     stacked = jnp.stack(phases, axis=axis + 1)
-    return stacked.reshape(*stacked.shape[:axis], 2 * size, *stacked.shape[axis + 2:])
+    return stacked.reshape(*stacked.shape[:axis], 2 * size, *stacked.shape[axis + 2 :])
 
 
 class Conv(nn.Module):
@@ -217,11 +236,19 @@ class Conv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         ndim = len(self.kernel_size)
-        kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                            (*self.kernel_size, x.shape[-1], self.features))
+        kernel = self.param(
+            "kernel",
+            nn.initializers.lecun_normal(),
+            (*self.kernel_size, x.shape[-1], self.features),
+        )
         padding = self.padding or [((k - 1) // 2, k // 2) for k in self.kernel_size]
-        y = strided_conv(x.astype(self.dtype), kernel.astype(self.dtype),
-                         self.strides or (1,) * ndim, padding, self.conv_impl)
+        y = strided_conv(
+            x.astype(self.dtype),
+            kernel.astype(self.dtype),
+            self.strides or (1,) * ndim,
+            padding,
+            self.conv_impl,
+        )
         if self.use_bias:
             bias = self.param("bias", nn.initializers.zeros, (self.features,))
             y = y + bias.astype(self.dtype)
@@ -244,10 +271,18 @@ class ConvTranspose(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                            (*self.kernel_size, x.shape[-1], self.features))
-        y = upsampling_conv(x.astype(self.dtype), kernel.astype(self.dtype), self.strides,
-                            self.padding, self.conv_impl)
+        kernel = self.param(
+            "kernel",
+            nn.initializers.lecun_normal(),
+            (*self.kernel_size, x.shape[-1], self.features),
+        )
+        y = upsampling_conv(
+            x.astype(self.dtype),
+            kernel.astype(self.dtype),
+            self.strides,
+            self.padding,
+            self.conv_impl,
+        )
         if self.use_bias:
             bias = self.param("bias", nn.initializers.zeros, (self.features,))
             y = y + bias.astype(self.dtype)

@@ -1,4 +1,5 @@
 """Video generator G_V (Section 3.3, Appendix A): z [B, T', S, S, C] -> video in [-1, 1]."""
+
 from typing import Any, Sequence
 
 import jax
@@ -38,9 +39,15 @@ class VideoGenerator(nn.Module):
             # The last layer has no norm after it whose offset could serve as its bias.
             last = index == len(all_features) - 1
             if index in UPSAMPLING_LAYERS:
-                x = ConvTranspose(features, (time_kernel, 4, 4), strides=(time_stride, 2, 2),
-                                  padding=(1, 1, 1), use_bias=last, conv_impl=self.conv_impl,
-                                  dtype=self.dtype)(x)
+                x = ConvTranspose(
+                    features,
+                    (time_kernel, 4, 4),
+                    strides=(time_stride, 2, 2),
+                    padding=(1, 1, 1),
+                    use_bias=last,
+                    conv_impl=self.conv_impl,
+                    dtype=self.dtype,
+                )(x)
             else:
                 x = Conv(features, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
             if not last:

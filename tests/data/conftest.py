@@ -1,12 +1,14 @@
 """Source fixtures, written once per session, and the datasets prepared from them."""
+
 from unittest import mock
 
 import ml_collections
 import pytest
 
-import data_fixture_writers
 from inbetweening.data import prepare
 from inbetweening.data.builders import folder
+
+import data_fixture_writers
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +47,7 @@ def prepared(tmp_path_factory, bair_manual_dir, kth_manual_dir, ucf101_sources, 
         "bair": bair_manual_dir,
         "kth": kth_manual_dir,
         "ucf101": ucf101_sources[0],
-        "folder": user_folder
+        "folder": user_folder,
     }
     summaries = {}
 
@@ -60,30 +62,30 @@ def prepared(tmp_path_factory, bair_manual_dir, kth_manual_dir, ucf101_sources, 
     return prepare_once
 
 
-def make_config(name: str,
-                data_dir: str,
-                *,
-                batch_size: int = 2,
-                channels: int = 3,
-                folder: str | None = None,
-                image_size: int = 64) -> ml_collections.ConfigDict:
+def make_config(
+    name: str,
+    data_dir: str,
+    *,
+    batch_size: int = 2,
+    channels: int = 3,
+    folder: str | None = None,
+    image_size: int = 64,
+) -> ml_collections.ConfigDict:
     """The part of the training config the input pipeline reads."""
-    return ml_collections.ConfigDict({
-        "batch_size": batch_size,
-        "data": {
-            "name": name,
-            "data_dir": data_dir,
-            "seed": 7,
-            "camera": "image_aux1",
-            "folder": folder,
-            "shuffle_buffer": 16
-        },
-        "model": {
-            "num_frames": 16,
-            "image_size": image_size,
-            "image_channels": channels
-        },
-    })
+    return ml_collections.ConfigDict(
+        {
+            "batch_size": batch_size,
+            "data": {
+                "name": name,
+                "data_dir": data_dir,
+                "seed": 7,
+                "camera": "image_aux1",
+                "folder": folder,
+                "shuffle_buffer": 16,
+            },
+            "model": {"num_frames": 16, "image_size": image_size, "image_channels": channels},
+        }
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Writers of tiny source datasets in the real formats: TFRecords, avi/mp4/webm/gif, zip, tar."""
+
 import os
 import shutil
 import tarfile
@@ -6,8 +7,8 @@ import zipfile
 
 import av
 import numpy as np
-from PIL import Image
 import tensorflow as tf
+from PIL import Image
 
 # BAIR records written per file, keyed by the file's name; their sequence numbers are
 # the name's A plus the position, so the split boundaries 255/256 and 2559/2560 fall
@@ -33,10 +34,12 @@ def bair_record(sequence_number: int) -> bytes:
     for frame in range(30):
         for camera in ("image_aux1", "image_main"):
             encoded = bair_frame(sequence_number, frame, camera).tobytes()
-            feature[f"{frame}/{camera}/encoded"] = tf.train.Feature(bytes_list=tf.train.BytesList(
-                value=[encoded]))
-        feature[f"{frame}/action"] = tf.train.Feature(float_list=tf.train.FloatList(value=[0.0] *
-                                                                                    4))
+            feature[f"{frame}/{camera}/encoded"] = tf.train.Feature(
+                bytes_list=tf.train.BytesList(value=[encoded])
+            )
+        feature[f"{frame}/action"] = tf.train.Feature(
+            float_list=tf.train.FloatList(value=[0.0] * 4)
+        )
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
@@ -63,17 +66,18 @@ def write_video(path: str, video: np.ndarray, codec: str = "mpeg4") -> None:
         stream = container.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for frame in video:
-            picture = (av.VideoFrame.from_ndarray(frame[..., 0], format="gray") if channels == 1
-                       else av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24"))
+            picture = (
+                av.VideoFrame.from_ndarray(frame[..., 0], format="gray")
+                if channels == 1
+                else av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            )
             container.mux(stream.encode(picture))
         container.mux(stream.encode())
 
 
-def constant_video(num_frames: int,
-                   height: int,
-                   width: int,
-                   channels: int,
-                   value: int = 128) -> np.ndarray:
+def constant_video(
+    num_frames: int, height: int, width: int, channels: int, value: int = 128
+) -> np.ndarray:
     return np.full((num_frames, height, width, channels), value, np.uint8)
 
 
@@ -115,14 +119,18 @@ def write_ucf101(directory: str) -> tuple[list[str], list[str]]:
             name = f"{class_name}/v_{class_name}_g{group:02d}_c01.avi"
             write_video(os.path.join(directory, "UCF-101", name), constant_video(17, 24, 32, 3))
             (test_list if group == 1 else train_list).append(name)
-    with zipfile.ZipFile(os.path.join(directory, "UCF101TrainTestSplits-RecognitionTask.zip"),
-                         "w") as archive:
+    with zipfile.ZipFile(
+        os.path.join(directory, "UCF101TrainTestSplits-RecognitionTask.zip"), "w"
+    ) as archive:
         archive.writestr(
             "ucfTrainTestlist/trainlist01.txt",
-            "".join(f"{name} {UCF_CLASSES.index(name.split('/')[0]) + 1}\n" for name in train_list))
+            "".join(f"{name} {UCF_CLASSES.index(name.split('/')[0]) + 1}\n" for name in train_list),
+        )
         archive.writestr("ucfTrainTestlist/testlist01.txt", "".join(f"{n}\n" for n in test_list))
-        archive.writestr("ucfTrainTestlist/classInd.txt",
-                         "".join(f"{i} {c}\n" for i, c in enumerate(UCF_CLASSES, start=1)))
+        archive.writestr(
+            "ucfTrainTestlist/classInd.txt",
+            "".join(f"{i} {c}\n" for i, c in enumerate(UCF_CLASSES, start=1)),
+        )
     return train_list, test_list
 
 
@@ -134,8 +142,9 @@ def striped_video(num_frames: int, height: int, width: int) -> np.ndarray:
     video = np.full((num_frames, height, width, 3), 255, np.uint8)
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    video[:, top:top + side,
-          left:left + side] = (90 + np.arange(num_frames, dtype=np.uint8))[:, None, None, None]
+    video[:, top : top + side, left : left + side] = (90 + np.arange(num_frames, dtype=np.uint8))[
+        :, None, None, None
+    ]
     return video
 
 
@@ -146,7 +155,7 @@ USER_VIDEOS = {
     "c.gif": 17,
     "d.webm": 19,
     "frames_png": 18,
-    "nested/frames_jpg": 16
+    "nested/frames_jpg": 16,
 }
 USER_BAD_FILES = ("corrupt.mp4", "short.avi")
 
@@ -159,10 +168,9 @@ def write_user_folder(directory: str) -> None:
     write_video(os.path.join(directory, "d.webm"), striped_video(19, 32, 48), codec="libvpx")
     write_video(os.path.join(directory, "short.avi"), striped_video(5, 32, 48))
     gif_frames = [Image.fromarray(frame) for frame in striped_video(17, 32, 48)]
-    gif_frames[0].save(os.path.join(directory, "c.gif"),
-                       save_all=True,
-                       append_images=gif_frames[1:],
-                       duration=40)
+    gif_frames[0].save(
+        os.path.join(directory, "c.gif"), save_all=True, append_images=gif_frames[1:], duration=40
+    )
     for folder, extension, count in (("frames_png", "png", 18), ("nested/frames_jpg", "jpg", 16)):
         os.makedirs(os.path.join(directory, folder))
         for index, frame in enumerate(striped_video(count, 32, 48)):

@@ -1,11 +1,12 @@
 """BAIR: the paper's splits by sequence number, both cameras stored."""
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from inbetweening.data import builders, prepare
+
 import data_fixture_writers
-from inbetweening.data import builders
-from inbetweening.data import prepare
 
 
 def test_splits_follow_sequence_numbers_across_boundaries(prepared):
@@ -28,7 +29,8 @@ def test_both_cameras_are_stored_whole(prepared):
         video = example[camera]
         assert video.shape == (30, 64, 64, 3) and video.dtype == np.uint8
         expected = np.stack(
-            [data_fixture_writers.bair_frame(number, frame, camera) for frame in range(30)])
+            [data_fixture_writers.bair_frame(number, frame, camera) for frame in range(30)]
+        )
         np.testing.assert_array_equal(video, expected)
 
 
@@ -49,6 +51,7 @@ def test_malformed_records_truncated_and_misnamed_files_are_skipped(tmp_path):
     summary = prepare.prepare("bair", str(tmp_path / "data"), str(tmp_path))
     assert summary.split_sizes == {"train": 2}
     assert sorted(name.rsplit("/", 1)[-1] for name in summary.skipped_files) == [
-        "traj_2560_to_2815.tfrecords record 1", "traj_3000_to_3255.tfrecords",
-        "trajectories.tfrecords"
+        "traj_2560_to_2815.tfrecords record 1",
+        "traj_3000_to_3255.tfrecords",
+        "trajectories.tfrecords",
     ]

@@ -1,5 +1,6 @@
 """The user's own folder: mixed formats, split by path hash (or in time when there are
 few videos), bad files skipped."""
+
 import os
 
 import numpy as np
@@ -7,9 +8,10 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-import data_fixture_writers
 from inbetweening.data import builders, errors, input_pipeline, prepare
 from inbetweening.data.builders import folder
+
+import data_fixture_writers
 
 
 def _prepared_examples(data_dir, user_folder, summary):
@@ -23,12 +25,14 @@ def test_every_readable_video_lands_in_its_hashed_split(prepared, user_folder):
     data_dir, summary = prepared("folder")
     examples = _prepared_examples(data_dir, user_folder, summary)
     found = {
-        example["path"].decode(): split for split, split_examples in examples.items()
+        example["path"].decode(): split
+        for split, split_examples in examples.items()
         for example in split_examples
     }
     assert found == {path: folder.split_of(path) for path in data_fixture_writers.USER_VIDEOS}
     assert sorted(path.rsplit("/", 1)[-1] for path in summary.skipped_files) == sorted(
-        data_fixture_writers.USER_BAD_FILES)
+        data_fixture_writers.USER_BAD_FILES
+    )
 
 
 def test_videos_are_centre_cropped_whole_and_resized(prepared, user_folder):
@@ -36,13 +40,17 @@ def test_videos_are_centre_cropped_whole_and_resized(prepared, user_folder):
     for split_examples in _prepared_examples(data_dir, user_folder, summary).values():
         for example in split_examples:
             video = example["video"]
-            assert video.shape == (data_fixture_writers.USER_VIDEOS[example["path"].decode()], 64,
-                                   64, 3)
+            assert video.shape == (
+                data_fixture_writers.USER_VIDEOS[example["path"].decode()],
+                64,
+                64,
+                3,
+            )
             # The 255 side bands are cropped away; only codec ringing may remain at the edges.
             assert video[:, :, 4:-4].max() < 140, example["path"]
             assert np.all(
-                np.abs(video[:, 8:-8, 8:-8].mean(axis=(1, 2, 3)) -
-                       (90 + np.arange(len(video)))) < 8), example["path"]
+                np.abs(video[:, 8:-8, 8:-8].mean(axis=(1, 2, 3)) - (90 + np.arange(len(video)))) < 8
+            ), example["path"]
 
 
 def test_split_is_a_pure_function_of_the_path():

@@ -1,4 +1,5 @@
 """KTH: grayscale 16-frame clips, splits by person, unreadable and short videos skipped."""
+
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -17,8 +18,15 @@ def test_clips_splits_and_labels(prepared):
         for example in tfds.as_numpy(builder.as_dataset(split=split)):
             assert example["video"].shape == (16, 64, 64, 1) and example["video"].dtype == np.uint8
             assert abs(float(example["video"].mean()) - 200) < 4
-            found.add((split, int(example["person"]), action_name(example["action"]),
-                       int(example["scenario"]), int(example["clip_index"])))
+            found.add(
+                (
+                    split,
+                    int(example["person"]),
+                    action_name(example["action"]),
+                    int(example["scenario"]),
+                    int(example["clip_index"]),
+                )
+            )
     assert found == {
         ("train", 15, "walking", 1, 0),
         ("train", 15, "walking", 1, 1),
@@ -33,5 +41,6 @@ def test_clips_splits_and_labels(prepared):
 def test_corrupt_and_short_videos_are_skipped_by_name(prepared):
     _, summary = prepared("kth")
     assert sorted(path.rsplit("/", 1)[-1] for path in summary.skipped_files) == [
-        "person17_handclapping_d1_uncomp.avi", "person25_running_d4_uncomp.avi"
+        "person17_handclapping_d1_uncomp.avi",
+        "person25_running_d4_uncomp.avi",
     ]

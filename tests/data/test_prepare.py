@@ -1,4 +1,5 @@
 """Preparation: atomic writes, the summary, and the CLI's messages for missing sources."""
+
 import os
 import shutil
 import subprocess
@@ -6,17 +7,15 @@ import sys
 
 import pytest
 
-from inbetweening.data import builders
-from inbetweening.data import errors, prepare
-from inbetweening.data import tfds_input
-from inbetweening.data import video_io
+from inbetweening.data import builders, errors, prepare, tfds_input, video_io
 from inbetweening.data.builders import common
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_failure_mid_generation_leaves_nothing_that_loads(tmp_path, user_folder, monkeypatch,
-                                                          config_for):
+def test_failure_mid_generation_leaves_nothing_that_loads(
+    tmp_path, user_folder, monkeypatch, config_for
+):
     data_dir = str(tmp_path / "data")
     decoded = []
     real_read_video = video_io.read_video
@@ -56,14 +55,20 @@ def test_missing_archives_are_listed(tmp_path):
 
 
 def test_cli_wrong_manual_dir_exits_2_without_traceback(tmp_path):
-    result = subprocess.run([
-        sys.executable, "-m", "inbetweening.data.prepare", "--dataset=bair",
-        f"--data_dir={tmp_path / 'data'}", f"--manual_dir={tmp_path / 'nowhere'}"
-    ],
-                            capture_output=True,
-                            text=True,
-                            cwd=_REPO_ROOT,
-                            check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inbetweening.data.prepare",
+            "--dataset=bair",
+            f"--data_dir={tmp_path / 'data'}",
+            f"--manual_dir={tmp_path / 'nowhere'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=_REPO_ROOT,
+        check=False,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "bair_robot_pushing_dataset_v0.tar" in result.stderr
@@ -74,15 +79,25 @@ def test_cli_names_a_truncated_archive_and_writes_no_dataset(tmp_path, kth_manua
     manual_dir = tmp_path / "kth_sources"
     shutil.copytree(kth_manual_dir, manual_dir)
     partial = manual_dir / "boxing.zip"
-    partial.write_bytes(partial.read_bytes()[:partial.stat().st_size // 2])
+    partial.write_bytes(partial.read_bytes()[: partial.stat().st_size // 2])
     data_dir = tmp_path / "data"
-    result = subprocess.run([
-        sys.executable, "-m", "inbetweening.data.prepare", "--dataset=kth",
-        f"--data_dir={data_dir}", f"--manual_dir={manual_dir}"
-    ], capture_output=True, text=True, cwd=_REPO_ROOT, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inbetweening.data.prepare",
+            "--dataset=kth",
+            f"--data_dir={data_dir}",
+            f"--manual_dir={manual_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=_REPO_ROOT,
+        check=False,
+    )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("Cannot prepare kth: ") and str(partial) in last, last
+    assert last.startswith("error: cannot prepare kth: ") and str(partial) in last, last
     assert "download it again" in last
     assert not builders.make_builder("kth", str(data_dir), 64).is_prepared()

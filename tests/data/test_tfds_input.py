@@ -1,10 +1,11 @@
 """The tf.data pipeline: shapes, determinism, evaluation padding, per-process shards."""
+
 import numpy as np
 import pytest
 
+from inbetweening.data import errors, prepare, tfds_input
+
 import data_fixture_writers
-from inbetweening.data import errors, prepare
-from inbetweening.data import tfds_input
 
 
 def _take(iterator, count):
@@ -91,7 +92,7 @@ def test_processes_read_disjoint_shards_that_cover_the_split(prepared, config_fo
             assert videos.shape[0] == 1
             seen.append(_sequence_numbers(videos[mask]))
     assert batch_counts[0] == batch_counts[1]
-    per_process = [sum(seen[:batch_counts[0]], []), sum(seen[batch_counts[0]:], [])]
+    per_process = [sum(seen[: batch_counts[0]], []), sum(seen[batch_counts[0] :], [])]
     assert not set(per_process[0]) & set(per_process[1])
     assert sorted(per_process[0] + per_process[1]) == data_fixture_writers.BAIR_SPLITS[split]
 
@@ -102,7 +103,9 @@ def test_training_shards_of_two_processes_are_disjoint(prepared, config_for):
     shards = [
         set(
             _sequence_numbers(
-                np.concatenate(_take(tfds_input.train_batches(config, 0, process_index, 2), 4))))
+                np.concatenate(_take(tfds_input.train_batches(config, 0, process_index, 2), 4))
+            )
+        )
         for process_index in range(2)
     ]
     assert not shards[0] & shards[1]
@@ -113,8 +116,9 @@ def test_unprepared_dataset_names_the_command_to_run(tmp_path, config_for):
     config = config_for("kth", str(tmp_path), channels=1)
     with pytest.raises(errors.DatasetNotPreparedError) as error:
         tfds_input.train_batches(config, 0, 0, 1)
-    assert (f"python -m inbetweening.data.prepare --dataset=kth --data_dir={tmp_path}"
-            in str(error.value))
+    assert f"python -m inbetweening.data.prepare --dataset=kth --data_dir={tmp_path}" in str(
+        error.value
+    )
 
 
 def test_channel_mismatch_is_reported(prepared, config_for):

@@ -1,17 +1,17 @@
 """UCF101: testlist01 is test, a fixed 5% of trainlist01 validation, the rest train."""
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from inbetweening.data import builders
-from inbetweening.data import prepare
-from inbetweening.data.builders import common
-from inbetweening.data.builders import ucf101
+from inbetweening.data import builders, prepare
+from inbetweening.data.builders import common, ucf101
 
 
 def _paths(builder, split):
     return sorted(
-        example["path"].decode() for example in tfds.as_numpy(builder.as_dataset(split=split)))
+        example["path"].decode() for example in tfds.as_numpy(builder.as_dataset(split=split))
+    )
 
 
 def test_splits_match_the_recognition_lists(prepared, ucf101_sources):

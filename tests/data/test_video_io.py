@@ -1,9 +1,11 @@
 """Decoding and the stored preprocessing (centre crop, antialiased resize)."""
+
 import numpy as np
 import pytest
 
-import data_fixture_writers
 from inbetweening.data import video_io
+
+import data_fixture_writers
 
 
 def test_crop_keeps_the_centre_square_and_resizes():
@@ -25,8 +27,9 @@ def test_resize_is_antialiased():
 @pytest.mark.parametrize("channels", [1, 3])
 def test_read_video_gives_frames_of_the_requested_channels(tmp_path, channels):
     path = str(tmp_path / "clip.avi")
-    data_fixture_writers.write_video(path,
-                                     data_fixture_writers.constant_video(17, 24, 32, channels))
+    data_fixture_writers.write_video(
+        path, data_fixture_writers.constant_video(17, 24, 32, channels)
+    )
     video = video_io.read_video(path, channels)
     assert video.shape == (17, 24, 32, channels) and video.dtype == np.uint8
     assert np.abs(video.astype(int) - 128).max() <= 3  # Lossy codec.

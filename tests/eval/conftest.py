@@ -1,4 +1,5 @@
 """Fixtures shared by the evaluation tests."""
+
 import importlib.util
 import types
 
@@ -13,8 +14,6 @@ from inbetweening.eval import i3d
 SMALL_FRAME_SIZE = (32, 32)
 SMALL_I3D_SHAPE = (2, 16) + SMALL_FRAME_SIZE + (3,)
 SMALL_POOL = (2, 1, 1)
-
-
 
 
 @pytest.fixture(scope="session")
@@ -39,5 +38,6 @@ def small_i3d():
     Apply it to [2, 16, 32, 32, 3] (`.shape`) to reuse the compilation.
     """
     model = i3d.I3D(logits_pool_window=SMALL_POOL)
-    return types.SimpleNamespace(model=model, apply=jax.jit(model.apply), shape=SMALL_I3D_SHAPE,
-                                 frame_size=SMALL_FRAME_SIZE)
+    return types.SimpleNamespace(
+        model=model, apply=jax.jit(model.apply), shape=SMALL_I3D_SHAPE, frame_size=SMALL_FRAME_SIZE
+    )

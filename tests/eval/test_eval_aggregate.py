@@ -1,4 +1,5 @@
 """eval.aggregate: runs combined as the paper's Tables 1-3, against numpy."""
+
 import json
 
 import numpy as np
@@ -7,8 +8,14 @@ import pytest
 from inbetweening.eval import aggregate
 
 RESAMPLES = 400
-SETTINGS = {"data.name": "synthetic", "data.seed": 0, "eval.split": "test",
-            "eval.num_generations": 3, "model.variant": "full", "model.conv_impl": "fast"}
+SETTINGS = {
+    "data.name": "synthetic",
+    "data.seed": 0,
+    "eval.split": "test",
+    "eval.num_generations": 3,
+    "model.variant": "full",
+    "model.conv_impl": "fast",
+}
 
 
 def _percentile_bootstrap(values, num_resamples=RESAMPLES, seed=0):
@@ -21,11 +28,15 @@ def _percentile_bootstrap(values, num_resamples=RESAMPLES, seed=0):
 
 
 def _raw(rng, settings=SETTINGS, rounds=3, examples=5):
-    method = lambda: {"fvd_per_round": rng.uniform(100, 200, rounds).tolist(),
-                      "diversity_per_pair": rng.uniform(0, 0.2, examples).tolist(),
-                      "best_ssim_per_example": rng.uniform(0.5, 0.9, examples).tolist()}
-    return {"settings": dict(settings), "methods": {"model (full)": method(),
-                                                    "cross-fade": method()}}
+    method = lambda: {
+        "fvd_per_round": rng.uniform(100, 200, rounds).tolist(),
+        "diversity_per_pair": rng.uniform(0, 0.2, examples).tolist(),
+        "best_ssim_per_example": rng.uniform(0.5, 0.9, examples).tolist(),
+    }
+    return {
+        "settings": dict(settings),
+        "methods": {"model (full)": method(), "cross-fade": method()},
+    }
 
 
 def _write_runs(tmp_path, raws):
@@ -53,8 +64,7 @@ def test_fvd_pools_runs_and_rounds_and_the_rest_is_over_run_means(tmp_path, caps
         values = [raw["methods"][method] for raw in raws]
         pooled = np.concatenate([v["fvd_per_round"] for v in values])
         _assert_interval(written[method]["fvd"], _percentile_bootstrap(pooled))
-        for metric, key in (("diversity", "diversity_per_pair"),
-                            ("ssim", "best_ssim_per_example")):
+        for metric, key in (("diversity", "diversity_per_pair"), ("ssim", "best_ssim_per_example")):
             run_means = [np.mean(v[key]) for v in values]
             _assert_interval(written[method][metric], _percentile_bootstrap(run_means))
         assert written[method]["num_runs"] == 4
@@ -69,14 +79,16 @@ def test_one_run_gives_intervals_over_its_examples(tmp_path):
     raw = _raw(rng)
     rows = aggregate.combine([aggregate.load_run(_write_runs(tmp_path, [raw])[0])], RESAMPLES)
     values = raw["methods"]["model (full)"]
-    _assert_interval(rows["model (full)"]["ssim"],
-                     _percentile_bootstrap(values["best_ssim_per_example"]))
+    _assert_interval(
+        rows["model (full)"]["ssim"], _percentile_bootstrap(values["best_ssim_per_example"])
+    )
     _assert_interval(rows["model (full)"]["fvd"], _percentile_bootstrap(values["fvd_per_round"]))
     assert rows["model (full)"]["ssim"]["over"] == "5 values of one run"
 
 
-@pytest.mark.parametrize("field,value", [("data.name", "kth"), ("model.variant", "naive"),
-                                         ("eval.num_generations", 100)])
+@pytest.mark.parametrize(
+    "field,value", [("data.name", "kth"), ("model.variant", "naive"), ("eval.num_generations", 100)]
+)
 def test_runs_of_another_dataset_or_model_are_refused(tmp_path, capsys, field, value):
     rng = np.random.default_rng(3)
     raws = [_raw(rng), _raw(rng, {**SETTINGS, field: value})]
@@ -104,8 +116,14 @@ def test_a_run_without_eval_is_named(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("content", ['{"settings": ', '{"settings": {}, "methods": {}}',
-                                     '{"settings": {}, "methods": {"m": {"fvd_per_round": []}}}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"settings": ',
+        '{"settings": {}, "methods": {}}',
+        '{"settings": {}, "methods": {"m": {"fvd_per_round": []}}}',
+    ],
+)
 def test_a_corrupt_raw_file_is_named(tmp_path, capsys, content):
     (run_dir,) = _write_runs(tmp_path, [_raw(np.random.default_rng(6))])
     path = tmp_path / "seed_0" / "eval" / aggregate.RAW_FILE
@@ -116,6 +134,7 @@ def test_a_corrupt_raw_file_is_named(tmp_path, capsys, content):
 
 def test_settings_name_the_dataset_model_and_protocol():
     from configs import demo
+
     settings = aggregate.settings_of(demo.get_config())
     assert settings["data.name"] == "synthetic" and settings["eval.split"] == "test"
     assert settings["model.encoder_channels"] == [16, 16, 32, 32, 64, 64]

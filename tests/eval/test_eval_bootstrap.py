@@ -1,4 +1,5 @@
 """Bootstrap intervals: cover the mean, narrow with more samples, reproducible."""
+
 import numpy as np
 import pytest
 
@@ -16,7 +17,8 @@ def test_interval_covers_the_mean_and_narrows(rng):
     assert many_interval.high - many_interval.low < (few_interval.high - few_interval.low) / 5
     # Width near the normal theory's 2 x 1.96 sigma / sqrt(n).
     assert many_interval.high - many_interval.low == pytest.approx(
-        2 * 1.96 * np.std(many) / np.sqrt(len(many)), rel=0.15)
+        2 * 1.96 * np.std(many) / np.sqrt(len(many)), rel=0.15
+    )
 
 
 def test_fixed_seed_is_reproducible(rng):
@@ -29,6 +31,7 @@ def test_fixed_seed_is_reproducible(rng):
 def test_custom_statistic(rng):
     samples = rng.exponential(size=200)
     interval = bootstrap.bootstrap_interval(
-        samples, num_resamples=1000, statistic=lambda x: np.median(x, axis=-1))
+        samples, num_resamples=1000, statistic=lambda x: np.median(x, axis=-1)
+    )
     assert interval.estimate == pytest.approx(np.median(samples))
     assert interval.low < interval.estimate < interval.high

@@ -1,4 +1,5 @@
 """Frechet distance: against scipy's sqrtm, and on cases with known answers."""
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -46,9 +47,14 @@ def test_float32_inputs_are_computed_in_float64(rng):
     assert frechet.frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.parametrize("a,b", [(np.zeros((1, 3)), np.zeros((4, 3))),
-                                 (np.zeros((4, 3)), np.zeros((4, 2))),
-                                 (np.zeros(4), np.zeros(4))])
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        (np.zeros((1, 3)), np.zeros((4, 3))),
+        (np.zeros((4, 3)), np.zeros((4, 2))),
+        (np.zeros(4), np.zeros(4)),
+    ],
+)
 def test_rejects_bad_shapes(a, b):
     with pytest.raises(ValueError):
         frechet.frechet_distance(a, b)

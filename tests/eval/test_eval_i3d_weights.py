@@ -1,4 +1,5 @@
 """Pretrained I3D weights: every variable used, none left over; unsafe pickles refused."""
+
 import importlib.util
 import io
 import os
@@ -43,19 +44,26 @@ def test_loaded_variables_fit_and_keep_values():
     raw = i3d_weights.load_numpy_pickle(i3d_weights.weights_path())
     loaded = i3d_weights.load_i3d_variables()
     assert jax.tree_util.tree_structure(loaded) == jax.tree_util.tree_structure(
-        i3d_weights.init_shapes())
+        i3d_weights.init_shapes()
+    )
     block = "Mixed_4c"
     np.testing.assert_array_equal(
         loaded["batch_stats"][block]["Branch_2"]["Conv3d_0b_3x3"]["BatchNorm_0"]["var"],
-        raw["batch_stats"][block]["Branch_2/Conv3d_0b_3x3"]["BatchNorm_0"]["var"].ravel())
+        raw["batch_stats"][block]["Branch_2/Conv3d_0b_3x3"]["BatchNorm_0"]["var"].ravel(),
+    )
     np.testing.assert_array_equal(
         loaded["params"]["Logits"]["Conv3d_0c_1x1"]["Conv_0"]["bias"],
-        raw["params"]["Logits/Conv3d_0c_1x1"]["Conv_0"]["bias"])
+        raw["params"]["Logits/Conv3d_0c_1x1"]["Conv_0"]["bias"],
+    )
 
 
 def test_fit_to_module_names_missing_and_unused_variables():
-    expected = {"params": {"a": jax.ShapeDtypeStruct((2,), np.float32),
-                           "b": jax.ShapeDtypeStruct((3,), np.float32)}}
+    expected = {
+        "params": {
+            "a": jax.ShapeDtypeStruct((2,), np.float32),
+            "b": jax.ShapeDtypeStruct((3,), np.float32),
+        }
+    }
     loaded = {"params": {"a": np.zeros(2, np.float32), "c": np.zeros(3, np.float32)}}
     with pytest.raises(i3d_weights.I3DWeightsError, match=r"missing.*params/b.*unused.*params/c"):
         i3d_weights.fit_to_module(loaded, expected, "test")
@@ -69,8 +77,10 @@ class _RunsCode:
         return (os.system, ("echo pwned",))
 
 
-@pytest.mark.parametrize("payload", [_RunsCode(), {"w": np.zeros(2), "f": print},
-                                     {"w": np.array([object()], dtype=object)}])
+@pytest.mark.parametrize(
+    "payload",
+    [_RunsCode(), {"w": np.zeros(2), "f": print}, {"w": np.array([object()], dtype=object)}],
+)
 def test_unpickler_refuses_other_globals(tmp_path, payload):
     path = tmp_path / "evil.ckpt"
     path.write_bytes(pickle.dumps(payload))

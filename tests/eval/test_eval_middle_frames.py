@@ -1,5 +1,6 @@
 """Best-of-N SSIM and PSNR of middle frames, the no-training references, and the
 training-time evaluator."""
+
 import jax
 import numpy as np
 import pytest
@@ -33,30 +34,38 @@ def _numpy_psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_best_psnr_is_the_best_generation_of_the_mean_over_middle_frames(rng):
     real = rng.integers(0, 256, (2, T, 12, 12, 3), dtype=np.uint8)
-    noise = rng.normal(0, 1, (2, 3, *real.shape[1:])) * np.array([30, 10, 60])[:, None, None,
-                                                                                None, None]
+    noise = (
+        rng.normal(0, 1, (2, 3, *real.shape[1:]))
+        * np.array([30, 10, 60])[:, None, None, None, None]
+    )
     generated = np.clip(real[:, None] + noise, 0, 255).astype(np.uint8)
     # Exact key frames must not count: generation 2 (the noisiest) gets them exact.
     generated[:, 2, [0, -1]] = real[:, [0, -1]]
-    expected = [max(np.mean([_numpy_psnr(generated[n, g, t], real[n, t])
-                             for t in range(1, T - 1)]) for g in range(3))
-                for n in range(2)]
+    expected = [
+        max(
+            np.mean([_numpy_psnr(generated[n, g, t], real[n, t]) for t in range(1, T - 1)])
+            for g in range(3)
+        )
+        for n in range(2)
+    ]
     actual = np.asarray(middle_frames.best_psnr(generated, real))
     np.testing.assert_allclose(actual, expected, rtol=1e-4)
     # Generation 1, the least noisy, wins for each example.
     for n in range(2):
-        assert actual[n] == pytest.approx(np.mean(
-            [_numpy_psnr(generated[n, 1, t], real[n, t]) for t in range(1, T - 1)]), rel=1e-4)
+        assert actual[n] == pytest.approx(
+            np.mean([_numpy_psnr(generated[n, 1, t], real[n, t]) for t in range(1, T - 1)]),
+            rel=1e-4,
+        )
 
 
 def test_best_of_n_averages_the_best_scores_over_examples(rng):
     real = rng.integers(0, 256, (3, T, 16, 16, 3), dtype=np.uint8)
-    generated = np.clip(real[:, None] + rng.normal(0, 25, (3, 2, *real.shape[1:])), 0,
-                        255).astype(np.uint8)
+    generated = np.clip(real[:, None] + rng.normal(0, 25, (3, 2, *real.shape[1:])), 0, 255).astype(
+        np.uint8
+    )
     scores = middle_frames.best_of_n(generated, real)
     assert scores["ssim"] == pytest.approx(float(np.mean(ssim.best_ssim(generated, real))))
-    assert scores["psnr"] == pytest.approx(
-        float(np.mean(middle_frames.best_psnr(generated, real))))
+    assert scores["psnr"] == pytest.approx(float(np.mean(middle_frames.best_psnr(generated, real))))
 
 
 def _moving_square(num_videos: int) -> np.ndarray:
@@ -65,7 +74,7 @@ def _moving_square(num_videos: int) -> np.ndarray:
     for n in range(num_videos):
         for t in range(T):
             x = 1 + 2 * t + n
-            videos[n, t, 5:10, x:x + 4] = 220
+            videos[n, t, 5:10, x : x + 4] = 220
     return videos
 
 
@@ -85,7 +94,8 @@ def test_quality_scores_a_perfect_sampler_above_the_references():
         assert metrics[f"{reference}_ssim"] < 0.95
     fade = middle_frames.cross_fade(real[:, 0], real[:, -1], T)
     assert metrics["cross-fade_ssim"] == pytest.approx(
-        float(np.mean(ssim.best_ssim(fade[:, None], real))))
+        float(np.mean(ssim.best_ssim(fade[:, None], real)))
+    )
     table = quality.table(metrics)
     assert "best-of-2 SSIM" in table and "| cross-fade |" in table
 

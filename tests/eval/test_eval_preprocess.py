@@ -1,11 +1,17 @@
 """TF1 resize_bilinear semantics, against a loop-per-pixel NumPy version and TF itself."""
+
 import jax
 import numpy as np
 import pytest
 
 from inbetweening.eval import preprocess
 
-SIZES = [((64, 64), (224, 224)), ((48, 80), (224, 224)), ((240, 320), (224, 224)), ((7, 5), (3, 11))]
+SIZES = [
+    ((64, 64), (224, 224)),
+    ((48, 80), (224, 224)),
+    ((240, 320), (224, 224)),
+    ((7, 5), (3, 11)),
+]
 
 
 def _tf1_resize_reference(image, out_h, out_w):
@@ -43,7 +49,8 @@ def test_matches_numpy_tf1_reference(in_size, out_size, rng):
 def test_matches_tensorflow_resize_bilinear(tf, in_size, out_size, rng):
     frames = rng.integers(0, 256, (2,) + in_size + (3,), dtype=np.uint8)
     expected = tf.compat.v1.image.resize_bilinear(
-        frames, out_size, align_corners=False, half_pixel_centers=False).numpy()
+        frames, out_size, align_corners=False, half_pixel_centers=False
+    ).numpy()
     actual = np.asarray(preprocess.resize_bilinear_tf1(frames, out_size))
     np.testing.assert_allclose(actual, expected, atol=1e-5 * 255)
 

@@ -1,4 +1,5 @@
 """SSIM against tf.image.ssim, and best-of-generations SSIM."""
+
 import numpy as np
 import pytest
 
@@ -33,16 +34,18 @@ def test_matches_tensorflow(tf, kind, rng):
 def test_grayscale_matches_tensorflow(tf, rng):
     a = rng.integers(0, 256, (3, 16, 16, 1), dtype=np.uint8)
     b = rng.integers(0, 256, (3, 16, 16, 1), dtype=np.uint8)
-    np.testing.assert_allclose(np.asarray(ssim.ssim(a, b)), tf.image.ssim(a, b, 255).numpy(),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(ssim.ssim(a, b)), tf.image.ssim(a, b, 255).numpy(), atol=1e-5
+    )
 
 
 def test_best_ssim_over_generations_on_intermediate_frames(tf, rng):
     num_pairs, num_generations, num_frames = 2, 3, 5
     real = rng.integers(0, 256, (num_pairs, num_frames, 16, 16, 3), dtype=np.uint8)
     noise = rng.normal(0, 1, (num_pairs, num_generations) + real.shape[1:])
-    generated = np.clip(real[:, None] + noise * np.array([20, 60, 120])[:, None, None, None, None],
-                        0, 255).astype(np.uint8)
+    generated = np.clip(
+        real[:, None] + noise * np.array([20, 60, 120])[:, None, None, None, None], 0, 255
+    ).astype(np.uint8)
     # Key frames equal to the real ones must not count: make generation 2's key frames exact.
     generated[:, 2, [0, -1]] = real[:, [0, -1]]
     expected = np.zeros(num_pairs)

@@ -1,4 +1,5 @@
 """Reading user videos: folders of GIF/MP4 files, arrays, and the checks on them."""
+
 import av
 import numpy as np
 import pytest
@@ -43,8 +44,7 @@ def test_folder_with_different_shapes_names_the_file(tmp_path, rng):
 
 
 def test_npz_and_value_checks(tmp_path):
-    np.savez(tmp_path / "two.npz", first=np.zeros((2, 9, 8, 8, 3), np.uint8),
-             second=np.zeros(3))
+    np.savez(tmp_path / "two.npz", first=np.zeros((2, 9, 8, 8, 3), np.uint8), second=np.zeros(3))
     with pytest.raises(video_io.VideoInputError, match="'videos'"):
         video_io.load_videos(str(tmp_path / "two.npz"), "--real=two.npz")
     np.save(tmp_path / "ints.npy", np.zeros((2, 9, 8, 8, 3), np.int32))
@@ -58,7 +58,12 @@ def test_npz_and_value_checks(tmp_path):
 def test_single_video(tmp_path, rng):
     np.save(tmp_path / "one.npy", rng.integers(0, 256, (9, 8, 8, 3), dtype=np.uint8))
     assert video_io.load_videos(str(tmp_path / "one.npy"), "v", single_video=True).shape == (
-        1, 9, 8, 8, 3)
+        1,
+        9,
+        8,
+        8,
+        3,
+    )
     np.save(tmp_path / "two.npy", np.zeros((2, 9, 8, 8, 3), np.uint8))
     with pytest.raises(video_io.VideoInputError, match="give one"):
         video_io.load_videos(str(tmp_path / "two.npy"), "v", single_video=True)

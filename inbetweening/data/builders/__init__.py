@@ -1,4 +1,5 @@
 """TFDS builders of the datasets, by the names the CLI and the configs use."""
+
 import os
 
 from inbetweening.data.builders import bair, common, folder, kth, ucf101
@@ -11,10 +12,9 @@ BUILDERS = {
 }
 
 
-def make_builder(dataset: str,
-                 data_dir: str,
-                 image_size: int,
-                 folder_path: str | None = None) -> common.VideoBuilder:
+def make_builder(
+    dataset: str, data_dir: str, image_size: int, folder_path: str | None = None
+) -> common.VideoBuilder:
     """The builder of `dataset` at `image_size`; `folder_path` is the root for "folder"."""
     if dataset not in BUILDERS:
         raise ValueError(f"Unknown dataset {dataset!r}; known: {', '.join(BUILDERS)}")

@@ -7,6 +7,7 @@ starts at traj_256_to_511), so both folders are read and the splits of the paper
 (Appendix B.2) are cut by number alone: test = 0-255 (exactly the original test/
 folder), validation = 256-2559, train = 2560 and up.
 """
+
 import re
 
 import numpy as np
@@ -40,18 +41,21 @@ class BairRobotPushing(common.VideoBuilder):
     """softmotion30_44k with the paper's splits; features image_aux1, image_main [30, S, S, 3]."""
 
     name = "inbetweening_bair"
-    SOURCES = (common.SourceFile(
-        "bair_robot_pushing_dataset_v0.tar",
-        "http://rail.eecs.berkeley.edu/datasets/bair_robot_pushing_dataset_v0.tar",
-        extracted_name="softmotion30_44k"),)
+    SOURCES = (
+        common.SourceFile(
+            "bair_robot_pushing_dataset_v0.tar",
+            "http://rail.eecs.berkeley.edu/datasets/bair_robot_pushing_dataset_v0.tar",
+            extracted_name="softmotion30_44k",
+        ),
+    )
     VIDEO_KEYS = CAMERAS
 
     def _info(self) -> tfds.core.DatasetInfo:
         features = {camera: self._video_feature(FRAMES_PER_SEQUENCE) for camera in CAMERAS}
         features["sequence_number"] = np.int64
-        return self._dataset_info(features,
-                                  description=__doc__,
-                                  homepage="https://sites.google.com/view/sna-visual-mpc/")
+        return self._dataset_info(
+            features, description=__doc__, homepage="https://sites.google.com/view/sna-visual-mpc/"
+        )
 
     def _split_generators(self, dl_manager):
         (source,) = self._locate_sources(dl_manager).values()
@@ -62,14 +66,16 @@ class BairRobotPushing(common.VideoBuilder):
         for path in common.find_files(root, (".tfrecords",)):
             match = _FILE_NAME.search(path.name)
             if match is None:
-                self._skip(str(path),
-                           "name is not traj_A_to_B.tfrecords, so its sequences have no number")
+                self._skip(
+                    str(path), "name is not traj_A_to_B.tfrecords, so its sequences have no number"
+                )
                 continue
             numbered_files.append((int(match[1]), int(match[2]), path))
         numbered_files.sort()
         # TFDS cannot write an empty split, so splits no file reaches are left out.
         reached_splits = [
-            split for split in common.SPLITS
+            split
+            for split in common.SPLITS
             if any(_overlaps(first, last, split) for first, last, _ in numbered_files)
         ]
         return {split: self._generate_examples(numbered_files, split) for split in reached_splits}
@@ -83,8 +89,10 @@ class BairRobotPushing(common.VideoBuilder):
             for position, record in self._records(path):
                 number = first + position
                 if number > last:
-                    self._skip(f"{path} record {position}",
-                               f"beyond the range {first}-{last} its name declares")
+                    self._skip(
+                        f"{path} record {position}",
+                        f"beyond the range {first}-{last} its name declares",
+                    )
                 elif first_wanted <= number <= last_wanted:
                     example = self._decode(record, f"{path} record {position}")
                     if example is not None:
@@ -93,7 +101,8 @@ class BairRobotPushing(common.VideoBuilder):
     def _records(self, path):
         try:
             for position, record in enumerate(
-                    tf.data.TFRecordDataset(str(path)).as_numpy_iterator()):
+                tf.data.TFRecordDataset(str(path)).as_numpy_iterator()
+            ):
                 yield position, record
         except tf.errors.OpError as error:
             self._skip(str(path), f"unreadable from here on ({error.message})")

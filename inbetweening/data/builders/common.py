@@ -4,13 +4,14 @@ Every builder stores videos as `tfds.features.Video` (uint8 `[T, S, S, C]`, one 
 frame, so the input pipeline can decode only the frames it samples) and records the
 files it skipped in `info.metadata["skipped_files"]`.
 """
+
 import dataclasses
 import os
 import pathlib
 
-from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging
 from tensorflow_datasets.core.download import extractor
 
 from inbetweening.data import video_io
@@ -32,6 +33,7 @@ class SourceFileCorruptError(SourceFilesMissingError):
 @dataclasses.dataclass(eq=False)
 class VideoBuilderConfig(tfds.core.BuilderConfig):
     """`image_size`: side of the stored square frames."""
+
     image_size: int = DEFAULT_IMAGE_SIZE
 
 
@@ -42,13 +44,17 @@ def config_for_size(image_size: int) -> VideoBuilderConfig:
 @dataclasses.dataclass(frozen=True)
 class SourceFile:
     """One published archive, and the folder it extracts to (accepted in its place)."""
+
     archive_name: str
     url: str
     extracted_name: str | None = None
 
     def describe(self) -> str:
-        alternative = (f" (or the folder {self.extracted_name}/ extracted from it)"
-                       if self.extracted_name else "")
+        alternative = (
+            f" (or the folder {self.extracted_name}/ extracted from it)"
+            if self.extracted_name
+            else ""
+        )
         return f"{self.archive_name}{alternative}  from {self.url}"
 
 
@@ -88,8 +94,11 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         [T, S, S, C]; None (and a warning, counted in the summary) when it cannot be decoded
         or has fewer than MIN_FRAMES frames."""
         try:
-            video = (video_io.read_frame_folder(path, self.CHANNELS) if path.is_dir()
-                     else video_io.read_video(path, self.CHANNELS))
+            video = (
+                video_io.read_frame_folder(path, self.CHANNELS)
+                if path.is_dir()
+                else video_io.read_video(path, self.CHANNELS)
+            )
         except video_io.UnreadableVideoError as error:
             self._skip(str(path), str(error))
             return None
@@ -101,13 +110,16 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _video_feature(self, length: int | None) -> tfds.features.Video:
         return tfds.features.Video(shape=(length, self.image_size, self.image_size, self.CHANNELS))
 
-    def _dataset_info(self, features: dict, description: str,
-                      homepage: str) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(builder=self,
-                                     description=description,
-                                     homepage=homepage,
-                                     features=tfds.features.FeaturesDict(features),
-                                     metadata=tfds.core.MetadataDict(skipped_files=[]))
+    def _dataset_info(
+        self, features: dict, description: str, homepage: str
+    ) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=description,
+            homepage=homepage,
+            features=tfds.features.FeaturesDict(features),
+            metadata=tfds.core.MetadataDict(skipped_files=[]),
+        )
 
     def _locate_sources(self, dl_manager) -> dict[str, pathlib.Path]:
         """Path of each source, by archive name: an extracted folder, or the archive itself.
@@ -124,13 +136,16 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         urls = {source.archive_name: source.url for source in self.SOURCES}
         logging.info(
             "No manual directory given: downloading the sources (to prepare offline, "
-            "pass --manual_dir). %s", expected_sources_message(self.SOURCES, "--manual_dir"))
+            "pass --manual_dir). %s",
+            expected_sources_message(self.SOURCES, "--manual_dir"),
+        )
         try:
             downloaded = dl_manager.download(urls)
         except Exception as error:  # Any network or server failure means the same to the user.
             raise SourceFilesMissingError(
-                f"Could not download the sources ({type(error).__name__}: {error}).\n" +
-                expected_sources_message(self.SOURCES, "--manual_dir")) from error
+                f"Could not download the sources ({type(error).__name__}: {error}).\n"
+                + expected_sources_message(self.SOURCES, "--manual_dir")
+            ) from error
         return {name: pathlib.Path(path) for name, path in downloaded.items()}
 
     def _extract(self, dl_manager, path: pathlib.Path) -> pathlib.Path:
@@ -146,7 +161,8 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         except extractor.ExtractError as error:
             raise SourceFileCorruptError(
                 f"{path} cannot be extracted ({error.__cause__ or error}); it is probably "
-                "incomplete: download it again and replace it") from None
+                "incomplete: download it again and replace it"
+            ) from None
 
 
 def find_sources(sources, manual_dir: os.PathLike) -> dict[str, pathlib.Path]:
@@ -158,8 +174,9 @@ def find_sources(sources, manual_dir: os.PathLike) -> dict[str, pathlib.Path]:
     located, missing = {}, []
     for source in sources:
         archive = pathlib.Path(manual_dir) / source.archive_name
-        extracted = pathlib.Path(
-            manual_dir) / source.extracted_name if source.extracted_name else None
+        extracted = (
+            pathlib.Path(manual_dir) / source.extracted_name if source.extracted_name else None
+        )
         if extracted is not None and extracted.is_dir():
             located[source.archive_name] = extracted
         elif archive.is_file():
@@ -178,5 +195,8 @@ def expected_sources_message(sources, where) -> str:
 
 def find_files(root: os.PathLike, extensions: tuple[str, ...]) -> list[pathlib.Path]:
     """Files under `root` (any depth) whose names end in one of `extensions`, sorted."""
-    return sorted(path for path in pathlib.Path(root).rglob("*")
-                  if path.name.lower().endswith(extensions) and path.is_file())
+    return sorted(
+        path
+        for path in pathlib.Path(root).rglob("*")
+        if path.name.lower().endswith(extensions) and path.is_file()
+    )

@@ -11,6 +11,7 @@ gets clips and no clip spans two splits; a video too short to cut goes to train 
 The prepared dataset is named after the root's absolute path: moving the folder means
 preparing it again.
 """
+
 import dataclasses
 import hashlib
 import os
@@ -31,6 +32,7 @@ HASH_SPLIT_MIN_VIDEOS = 20
 @dataclasses.dataclass(eq=False)
 class FolderConfig(common.VideoBuilderConfig):
     """`source_dir`: the root of the user's videos."""
+
     source_dir: str = ""
 
 
@@ -38,9 +40,9 @@ def config_for_folder(source_dir: str, image_size: int) -> FolderConfig:
     root = os.path.abspath(os.path.expanduser(source_dir))
     slug = re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(root)).strip("_") or "root"
     path_hash = hashlib.sha256(root.encode()).hexdigest()[:8]
-    return FolderConfig(name=f"{slug}_{path_hash}_{image_size}px",
-                        image_size=image_size,
-                        source_dir=root)
+    return FolderConfig(
+        name=f"{slug}_{path_hash}_{image_size}px", image_size=image_size, source_dir=root
+    )
 
 
 def split_of(relative_path: str) -> str:
@@ -57,8 +59,11 @@ def time_segments(num_frames: int) -> dict[str, tuple[int, int]] | None:
     train_stop = num_frames - 2 * held_out
     if train_stop < common.MIN_FRAMES:
         return None
-    return {"train": (0, train_stop), "validation": (train_stop, train_stop + held_out),
-            "test": (train_stop + held_out, num_frames)}
+    return {
+        "train": (0, train_stop),
+        "validation": (train_stop, train_stop + held_out),
+        "test": (train_stop + held_out, num_frames),
+    }
 
 
 def find_videos(root: str) -> list[str]:
@@ -73,7 +78,8 @@ def find_videos(root: str) -> list[str]:
         found.extend(
             os.path.relpath(os.path.join(directory, name), root)
             for name in files
-            if name.lower().endswith(video_io.VIDEO_EXTENSIONS))
+            if name.lower().endswith(video_io.VIDEO_EXTENSIONS)
+        )
     return sorted(found)
 
 
@@ -91,7 +97,8 @@ class VideoFolder(common.VideoBuilder):
         if not os.path.isdir(root):
             raise common.SourceFilesMissingError(
                 f"Expected a folder of videos (mp4, avi, gif, webm) or of frame folders (png, jpg) "
-                f"at {root}, which is not a directory.")
+                f"at {root}, which is not a directory."
+            )
         relative_paths = find_videos(root)
         videos_by_split = {split: [] for split in common.SPLITS}
         if len(relative_paths) >= HASH_SPLIT_MIN_VIDEOS:
@@ -113,9 +120,13 @@ class VideoFolder(common.VideoBuilder):
                 continue
             segments = time_segments(len(video))
             if segments is None:
-                logging.warning("%s: %d frames, too few to cut into train, validation and "
-                                "test segments of %d or more: all of it goes to train",
-                                relative_path, len(video), common.MIN_FRAMES)
+                logging.warning(
+                    "%s: %d frames, too few to cut into train, validation and "
+                    "test segments of %d or more: all of it goes to train",
+                    relative_path,
+                    len(video),
+                    common.MIN_FRAMES,
+                )
                 segments = {"train": (0, len(video))}
             for split, frames in segments.items():
                 videos_by_split[split].append((relative_path, frames))

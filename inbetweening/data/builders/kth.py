@@ -5,6 +5,7 @@ fps). Splits by person (the paper's): 1-15 train, 16 validation, 17-25 test. Eac
 is cut into non-overlapping 16-frame clips from its first frame, all of them kept; the
 frames after the last whole clip are dropped.
 """
+
 import re
 
 import numpy as np
@@ -31,9 +32,13 @@ class KthActions(common.VideoBuilder):
 
     name = "inbetweening_kth"
     SOURCES = tuple(
-        common.SourceFile(f"{action}.zip",
-                          f"https://www.csc.kth.se/cvap/actions/{action}.zip",
-                          extracted_name=action) for action in ACTIONS)
+        common.SourceFile(
+            f"{action}.zip",
+            f"https://www.csc.kth.se/cvap/actions/{action}.zip",
+            extracted_name=action,
+        )
+        for action in ACTIONS
+    )
     CHANNELS = 1
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -46,7 +51,8 @@ class KthActions(common.VideoBuilder):
                 "clip_index": np.int32,
             },
             description=__doc__,
-            homepage="https://www.csc.kth.se/cvap/actions/")
+            homepage="https://www.csc.kth.se/cvap/actions/",
+        )
 
     def _split_generators(self, dl_manager):
         videos_by_split = {split: [] for split in common.SPLITS}
@@ -71,10 +77,13 @@ class KthActions(common.VideoBuilder):
             if video is None:
                 continue
             for clip_index, clip in enumerate(video_io.split_into_clips(video, CLIP_LENGTH)):
-                yield f"{path.stem}_{clip_index}", {
-                    "video": clip,
-                    "person": person,
-                    "action": action,
-                    "scenario": scenario,
-                    "clip_index": clip_index
-                }
+                yield (
+                    f"{path.stem}_{clip_index}",
+                    {
+                        "video": clip,
+                        "person": person,
+                        "action": action,
+                        "scenario": scenario,
+                        "clip_index": clip_index,
+                    },
+                )

@@ -7,6 +7,7 @@ UCF101.rar is extracted with `rarfile`, which runs an external tool: install one
 (Debian: `apt-get install unar`, or libarchive-tools for bsdtar, or 7zip), or put the
 already extracted UCF-101/ folder in the manual directory instead of the rar.
 """
+
 import pathlib
 
 import numpy as np
@@ -17,13 +18,14 @@ from inbetweening.data.builders import common
 
 VALIDATION_FRACTION = 0.05
 VALIDATION_SEED = 0
-VIDEOS = common.SourceFile("UCF101.rar",
-                           "https://www.crcv.ucf.edu/data/UCF101/UCF101.rar",
-                           extracted_name="UCF-101")
+VIDEOS = common.SourceFile(
+    "UCF101.rar", "https://www.crcv.ucf.edu/data/UCF101/UCF101.rar", extracted_name="UCF-101"
+)
 SPLIT_LISTS = common.SourceFile(
     "UCF101TrainTestSplits-RecognitionTask.zip",
     "https://www.crcv.ucf.edu/data/UCF101/UCF101TrainTestSplits-RecognitionTask.zip",
-    extracted_name="ucfTrainTestlist")
+    extracted_name="ucfTrainTestlist",
+)
 
 
 def read_split_list(path) -> list[str]:
@@ -35,10 +37,14 @@ def split_train_list(train_list: list[str]) -> tuple[list[str], list[str]]:
     """(train, validation): a fixed-seed random VALIDATION_FRACTION of `train_list` is held out."""
     rng = np.random.default_rng(VALIDATION_SEED)
     held_out = set(
-        rng.choice(len(train_list), round(VALIDATION_FRACTION * len(train_list)),
-                   replace=False).tolist())
-    return ([video for i, video in enumerate(train_list) if i not in held_out],
-            [video for i, video in enumerate(train_list) if i in held_out])
+        rng.choice(
+            len(train_list), round(VALIDATION_FRACTION * len(train_list)), replace=False
+        ).tolist()
+    )
+    return (
+        [video for i, video in enumerate(train_list) if i not in held_out],
+        [video for i, video in enumerate(train_list) if i in held_out],
+    )
 
 
 class Ucf101(common.VideoBuilder):
@@ -52,10 +58,11 @@ class Ucf101(common.VideoBuilder):
             {
                 "video": self._video_feature(None),
                 "label": tfds.features.Text(),
-                "path": tfds.features.Text()
+                "path": tfds.features.Text(),
             },
             description=__doc__,
-            homepage="https://www.crcv.ucf.edu/data/UCF101.php")
+            homepage="https://www.crcv.ucf.edu/data/UCF101.php",
+        )
 
     def _split_generators(self, dl_manager):
         sources = self._locate_sources(dl_manager)
@@ -90,7 +97,8 @@ class Ucf101(common.VideoBuilder):
                 raise common.SourceFilesMissingError(
                     f"Cannot extract {source} ({error}). Install unar, unrar, 7zip or bsdtar, "
                     f"or extract it yourself and put its {VIDEOS.extracted_name}/ folder in "
-                    "--manual_dir.") from error
+                    "--manual_dir."
+                ) from error
             done_marker.touch()
         return destination / VIDEOS.extracted_name
 

