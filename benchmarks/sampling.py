@@ -16,10 +16,10 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from inbetweening import train
+from inbetweening import sharding, train
 from inbetweening.configuration import validate
+from inbetweening.inference import sample_inbetweens
 from inbetweening.models import create_models
-from inbetweening.sampling import sample_inbetweens
 
 config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 flags.DEFINE_integer("batch_size", 16, "In-betweens per call in the throughput run.")
@@ -42,9 +42,8 @@ def main(_):
     config = FLAGS.config
     validate(config, jax.device_count())
     models = create_models(config.model)
-    state = jax.jit(lambda key: train.create_train_state(config, models, key))(
-        jax.random.PRNGKey(0)
-    )
+    mesh = sharding.make_mesh(jax.devices()[:1])
+    state = train.init_sharded_state(config, models, mesh, jax.random.PRNGKey(0))
     variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
     m = config.model
     frames = np.random.default_rng(0).integers(

@@ -15,7 +15,7 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from inbetweening import summary, train
+from inbetweening import sharding, summary, train
 from inbetweening.configuration import validate
 from inbetweening.models import create_models
 from inbetweening.models.layers import strided_conv
@@ -56,12 +56,8 @@ def main(_):
     config = FLAGS.config
     validate(config, jax.device_count())
     models = create_models(config.model)
-    mesh = train.make_mesh(fsdp=config.mesh_fsdp)
-    # Under jit: flax's init run op by op compiles a truncated normal per kernel shape.
-    shardings = train.state_shardings(train.abstract_train_state(config, models), mesh)
-    state = jax.jit(
-        lambda key: train.create_train_state(config, models, key), out_shardings=shardings
-    )(jax.random.PRNGKey(0))
+    mesh = sharding.make_mesh(fsdp=config.mesh_fsdp)
+    state = train.init_sharded_state(config, models, mesh, jax.random.PRNGKey(0))
     m = config.model
     videos = np.random.default_rng(0).integers(
         0,
@@ -69,7 +65,7 @@ def main(_):
         (config.batch_size, m.num_frames, m.image_size, m.image_size, m.image_channels),
         dtype=np.uint8,
     )
-    batch = train.global_batch(videos, mesh)
+    batch = sharding.global_batch(videos, mesh)
     step = train.jit_train_step(config, models, mesh)
     start = time.perf_counter()
     compiled = step.lower(state, batch).compile()

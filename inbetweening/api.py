@@ -18,9 +18,9 @@ from PIL import Image, UnidentifiedImageError
 
 from inbetweening.checkpoint import TrainingCheckpoints, checkpoint_dir
 from inbetweening.data.video_io import crop_square_and_resize
+from inbetweening.inference import sample_inbetweens
 from inbetweening.models import create_models
 from inbetweening.pixels import convert_channels
-from inbetweening.sampling import sample_inbetweens
 
 # Layout of a `params` export (inbetweening.export --format=params).
 MODEL_CONFIG_FILE = "model_config.json"

@@ -6,7 +6,7 @@ import ml_collections
 from inbetweening.losses import PENALTY_FORMS
 from inbetweening.models import COMPUTE_DTYPES, CONV_IMPL_CHOICES
 from inbetweening.models.discriminators import SHORTCUTS
-from inbetweening.models.inbetweener import VARIANTS
+from inbetweening.models.generator import VARIANTS
 
 # Each of the video discriminator's four temporal convolutions (kernel 4, no temporal
 # padding) removes 3 frames.

@@ -25,13 +25,13 @@ import numpy as np
 import optax
 from absl import app, flags
 
-from inbetweening import train
+from inbetweening import objectives
 from inbetweening.checkpoint import TrainingCheckpoints, checkpoint_dir
 from inbetweening.command_line import user_error
 from inbetweening.data import input_pipeline
+from inbetweening.inference import sample_inbetweens
 from inbetweening.models import create_models
 from inbetweening.pixels import to_model_range
-from inbetweening.sampling import sample_inbetweens
 
 
 def key_frame_influence(generator, variables, real: np.ndarray, key: jax.Array) -> dict:
@@ -61,7 +61,7 @@ def gradient_norms(
     real = to_model_range(videos)
     noise_key, frame_key = jax.random.split(key)
     noise = jax.random.normal(noise_key, (len(real), config.model.noise_dim))
-    frame_index = train.sample_frame_index(config, frame_key, len(real), real.shape[1])
+    frame_index = objectives.sample_frame_index(config, frame_key, len(real), real.shape[1])
 
     def generator_loss(g_params):
         fake = models.generator.apply(
@@ -72,12 +72,12 @@ def gradient_norms(
             train=True,
             mutable=["batch_stats"],
         )[0]
-        return train.generator_objective(fake, state["d_params"], frame_index, models)[0], fake
+        return objectives.generator_objective(fake, state["d_params"], frame_index, models)[0], fake
 
     (g_loss, fake), g_grads = jax.jit(jax.value_and_grad(generator_loss, has_aux=True))(
         state["g_params"]
     )
-    d_objective = lambda d_params, fake: train.discriminator_objective(
+    d_objective = lambda d_params, fake: objectives.discriminator_objective(
         d_params,
         real,
         fake,

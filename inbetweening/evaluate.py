@@ -35,7 +35,7 @@ from inbetweening.eval import (
     ssim,
     tables,
 )
-from inbetweening.sampling import sample_inbetweens
+from inbetweening.inference import sample_inbetweens
 from inbetweening.visualize import write_atomically
 
 Method = Callable[[np.ndarray, np.ndarray, jax.Array], np.ndarray]

@@ -18,7 +18,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from inbetweening import compilation_cache, distributed, evaluate, summary, train
+from inbetweening import compilation_cache, distributed, evaluate, progress, summary, train
 from inbetweening.api import CheckpointNotFoundError
 from inbetweening.checkpoint import CheckpointMismatchError
 from inbetweening.command_line import user_error
@@ -91,7 +91,7 @@ def main(argv):
             train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     except USER_ERRORS as error:
         sys.exit(user_error(str(error)))
-    except train.NonFiniteLossError as error:
+    except progress.NonFiniteLossError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
 

@@ -10,7 +10,7 @@ import ml_collections
 import numpy as np
 from jax.extend import core as jax_core
 
-from inbetweening import train
+from inbetweening import sharding, train
 from inbetweening.configuration import validate
 from inbetweening.models import create_models
 
@@ -59,7 +59,7 @@ def train_step_flops(config: ml_collections.ConfigDict, models, state) -> float:
     videos = jax.ShapeDtypeStruct(
         (config.batch_size, m.num_frames, m.image_size, m.image_size, m.image_channels), np.uint8
     )
-    return flops(train.jit_train_step(config, models, train.make_mesh()), state, videos)
+    return flops(train.jit_train_step(config, models, sharding.make_mesh()), state, videos)
 
 
 def summarize(config: ml_collections.ConfigDict) -> dict:

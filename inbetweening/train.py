@@ -8,13 +8,11 @@ import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import optax
 from absl import logging
-from jax.experimental import multihost_utils
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
-from inbetweening import losses
+from inbetweening import objectives, progress, training_evals
 from inbetweening.checkpoint import TrainingCheckpoints
 from inbetweening.configuration import validate
 from inbetweening.data import input_pipeline
@@ -23,10 +21,13 @@ from inbetweening.evaluate import ValidationFVD
 from inbetweening.models import Models, create_models
 from inbetweening.pixels import to_model_range
 from inbetweening.reporting import Reporter
-from inbetweening.sampling import sample_inbetweens
-
-DATA_AXIS = "data"
-FSDP_AXIS = "fsdp"
+from inbetweening.sharding import (
+    batch_sharding,
+    global_batch,
+    make_mesh,
+    replicated,
+    state_shardings,
+)
 
 
 @flax.struct.dataclass
@@ -73,99 +74,6 @@ def create_train_state(
     )
 
 
-def pick_frames(videos: jax.Array, frame_index: jax.Array) -> jax.Array:
-    """videos [B, T, H, W, C], frame_index [B] -> frames [B, H, W, C].
-
-    A one-hot contraction rather than a gather, whose gradient is a slow scatter on CPU.
-    """
-    one_hot = jax.nn.one_hot(frame_index, videos.shape[1], dtype=videos.dtype)
-    return jnp.einsum("bt,bthwc->bhwc", one_hot, videos)
-
-
-def image_discriminator_frames(videos: jax.Array, frame_index: jax.Array | None) -> jax.Array:
-    """The frames D_I judges, from videos [B, T, H, W, C]: with frame_index [B], one
-    sampled middle frame per video [B, H, W, C]; with None, every middle frame
-    [B * (T - 2), H, W, C] (eq. 8-9's average over the T - 2 frames)."""
-    if frame_index is None:
-        return videos[:, 1:-1].reshape(-1, *videos.shape[2:])
-    return pick_frames(videos, frame_index)
-
-
-def sample_frame_index(
-    config: ml_collections.ConfigDict, key: jax.Array, batch: int, num_frames: int
-) -> jax.Array | None:
-    """The frame_index of image_discriminator_frames: one uniformly sampled middle frame
-    per video [B], or None when config.image_discriminator_frames is "all"."""
-    if config.get("image_discriminator_frames", "one") == "all":
-        return None
-    return jax.random.randint(key, (batch,), 1, num_frames - 1)
-
-
-def _logit_fns(models: Models, d_params):
-    video_logits = lambda v: models.video_discriminator.apply({"params": d_params["video"]}, v)
-    image_logits = lambda f: models.image_discriminator.apply({"params": d_params["image"]}, f)
-    return video_logits, image_logits
-
-
-def mismatched_key_frames(videos: jax.Array) -> jax.Array:
-    """videos [B, T, H, W, C] with the key frames (0 and T - 1) of the next video in the
-    batch: real frames that do not belong between their key frames."""
-    other = jnp.roll(videos, 1, axis=0)
-    return jnp.concatenate([other[:, :1], videos[:, 1:-1], other[:, -1:]], axis=1)
-
-
-def discriminator_objective(
-    d_params,
-    real: jax.Array,
-    fake: jax.Array,
-    frame_index: jax.Array,
-    models: Models,
-    penalty: ml_collections.ConfigDict,
-    mismatched: bool = False,
-):
-    """Eq. 7 + eq. 8 + coefficient/2 * Omega. frame_index: as image_discriminator_frames.
-
-    With `mismatched`, D_V also learns to reject real videos under another video's key
-    frames (a matching-aware discriminator, Reed et al. 2016): its fake half is then
-    generated and mismatched videos in equal parts.
-    """
-    video_logits, image_logits = _logit_fns(models, d_params)
-    metrics, total = {}, 0.0
-    video_fakes = jnp.concatenate([fake, mismatched_key_frames(real)]) if mismatched else fake
-    for name, logit_fn, real_x, fake_x in (
-        ("video", video_logits, real, video_fakes),
-        (
-            "image",
-            image_logits,
-            image_discriminator_frames(real, frame_index),
-            image_discriminator_frames(fake, frame_index),
-        ),
-    ):
-        batch = real_x.shape[0]
-        # Real and fake in one batch: both discriminators treat every example on its own.
-        logits, sq_grads = losses.logits_and_squared_input_gradients(
-            logit_fn, jnp.concatenate([real_x, fake_x])
-        )
-        adversarial = losses.discriminator_loss(logits[:batch], logits[batch:])
-        omega = losses.gradient_penalty(
-            penalty.form, logits[:batch], sq_grads[:batch], logits[batch:], sq_grads[batch:]
-        )
-        metrics[f"d_{name}_loss"] = adversarial
-        metrics[f"{name}_penalty"] = omega
-        total += adversarial + 0.5 * penalty.coefficient * omega
-    metrics["d_loss"] = total
-    return total, metrics
-
-
-def generator_objective(fake: jax.Array, d_params, frame_index: jax.Array, models: Models):
-    """Eq. 9. frame_index: as image_discriminator_frames."""
-    video_logits, image_logits = _logit_fns(models, d_params)
-    video_term = losses.generator_loss(video_logits(fake))
-    image_term = losses.generator_loss(image_logits(image_discriminator_frames(fake, frame_index)))
-    total = video_term + image_term
-    return total, {"g_video_loss": video_term, "g_image_loss": image_term, "g_loss": total}
-
-
 def train_step(
     state: TrainState,
     videos: jax.Array,
@@ -184,7 +92,7 @@ def train_step(
     batch, num_frames = videos.shape[:2]
     noise_key, frame_key = jax.random.split(jax.random.fold_in(state.key, state.step))
     noise = jax.random.normal(noise_key, (batch, config.model.noise_dim))
-    frame_index = sample_frame_index(config, frame_key, batch, num_frames)
+    frame_index = objectives.sample_frame_index(config, frame_key, batch, num_frames)
 
     def generate(g_params):
         fake, updates = models.generator.apply(
@@ -199,7 +107,7 @@ def train_step(
 
     fake, generator_pullback, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
 
-    d_grads, d_metrics = jax.grad(discriminator_objective, has_aux=True)(
+    d_grads, d_metrics = jax.grad(objectives.discriminator_objective, has_aux=True)(
         state.d_params,
         videos,
         jax.lax.stop_gradient(fake),
@@ -211,7 +119,7 @@ def train_step(
     d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, d_updates)
 
-    fake_grads, g_metrics = jax.grad(generator_objective, has_aux=True)(
+    fake_grads, g_metrics = jax.grad(objectives.generator_objective, has_aux=True)(
         fake, d_params, frame_index, models
     )
     (g_grads,) = generator_pullback(fake_grads)
@@ -228,51 +136,21 @@ def train_step(
     return new_state, {**d_metrics, **g_metrics}
 
 
-def make_mesh(devices=None, fsdp: int = 1) -> Mesh:
-    """A (data, fsdp) mesh over `devices` (default: every device of every process), fsdp
-    devices per row. The batch is split over every device; parameters and optimizer state
-    over the fsdp devices of a row. Rows are runs of consecutive devices, so with one
-    process per host the parameters are gathered within a host."""
-    devices = np.asarray(devices if devices is not None else jax.devices())
-    return Mesh(devices.reshape(-1, fsdp), (DATA_AXIS, FSDP_AXIS))
-
-
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, PartitionSpec((DATA_AXIS, FSDP_AXIS)))
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, PartitionSpec())
-
-
-def state_shardings(state, mesh: Mesh):
-    """A tree of shardings for `state` (arrays or jax.ShapeDtypeStructs): each float array
-    split over "fsdp" along its largest axis that the fsdp size divides; the rest (step,
-    key, Adam's counts, arrays with no such axis) replicated."""
-    fsdp = mesh.shape[FSDP_AXIS]
-
-    def sharding(leaf):
-        if fsdp == 1 or not jnp.issubdtype(leaf.dtype, jnp.floating):
-            return replicated(mesh)
-        divisible = [
-            axis
-            for axis in np.argsort(leaf.shape, kind="stable")[::-1]
-            if leaf.shape[axis] % fsdp == 0
-        ]
-        if not divisible:
-            return replicated(mesh)
-        spec = [None] * len(leaf.shape)
-        spec[divisible[0]] = FSDP_AXIS
-        return NamedSharding(mesh, PartitionSpec(*spec))
-
-    return jax.tree.map(sharding, state)
-
-
 def abstract_train_state(config: ml_collections.ConfigDict, models: Models) -> TrainState:
     """create_train_state's shapes and dtypes, computed without running it."""
     return jax.eval_shape(
         lambda key: create_train_state(config, models, key), jax.random.PRNGKey(0)
     )
+
+
+def init_sharded_state(
+    config: ml_collections.ConfigDict, models: Models, mesh: Mesh, key: jax.Array
+) -> TrainState:
+    """create_train_state under jit, each array created where `state_shardings` puts it
+    (initialising op by op takes tens of seconds even for tiny models)."""
+    shardings = state_shardings(abstract_train_state(config, models), mesh)
+    init = jax.jit(lambda key: create_train_state(config, models, key), out_shardings=shardings)
+    return init(key)
 
 
 def jit_train_step(config: ml_collections.ConfigDict, models: Models, mesh: Mesh):
@@ -293,92 +171,6 @@ def jit_train_step(config: ml_collections.ConfigDict, models: Models, mesh: Mesh
         out_shardings=(state_sharding, replicated(mesh)),
         donate_argnums=0,
     )
-
-
-def global_batch(local_videos: np.ndarray, mesh: Mesh) -> jax.Array:
-    """This process's uint8 slice of the batch -> one global array sharded over the mesh."""
-    return jax.make_array_from_process_local_data(batch_sharding(mesh), local_videos)
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; training stopped before writing anything more."""
-
-
-def check_finite(step: int, metrics: dict[str, float]) -> None:
-    for name, value in metrics.items():
-        if not np.isfinite(value):
-            raise NonFiniteLossError(
-                f"training stopped at step {step}: {name} = {value}; nothing was written "
-                "after the last finite step"
-            )
-
-
-def _generator_variables(state: TrainState):
-    """The generator's variables, whole on every process (each samples on its own)."""
-    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
-    if jax.process_count() > 1:
-        variables = multihost_utils.process_allgather(variables, tiled=True)
-    return variables
-
-
-def _sampler(config: ml_collections.ConfigDict, models: Models, state: TrainState):
-    """A middle_frames.Sampler over the state's generator, about a training batch of
-    videos per call."""
-    variables = _generator_variables(state)
-
-    def sample(start, end, num_samples, key):
-        chunk = max(1, config.batch_size // num_samples)
-        return np.concatenate(
-            [
-                sample_inbetweens(
-                    models.generator,
-                    variables,
-                    start[i : i + chunk],
-                    end[i : i + chunk],
-                    num_samples,
-                    jax.random.fold_in(key, i),
-                )
-                for i in range(0, len(start), chunk)
-            ]
-        )
-
-    return sample
-
-
-def _write_samples(
-    reporter: Reporter, config, models: Models, state: TrainState, held_out: np.ndarray, tag: str
-) -> str:
-    generated = _sampler(config, models, state)(
-        held_out[:, 0],
-        held_out[:, -1],
-        config.num_samples_per_video,
-        _evaluation_key(config, int(state.step)),
-    )
-    return reporter.samples(int(state.step), held_out, generated, tag)
-
-
-def _middle_frame_metrics(
-    quality: MiddleFrameQuality, config, models: Models, state: TrainState, reporter: Reporter
-) -> dict[str, float]:
-    """Best-of-N SSIM and PSNR on held-out videos, logged with the references beside."""
-    step = int(state.step)
-    # Its own stream: the sample grid's noise is _evaluation_key(config, step).
-    key = jax.random.fold_in(_evaluation_key(config, step), 1)
-    metrics = quality(_sampler(config, models, state), key)
-    reporter.scalars(step, {f"held_out/{name}": value for name, value in metrics.items()})
-    logging.info(
-        "step %d: held-out best-of-%d SSIM %.3f, PSNR %.2f dB (cross-fade %.3f, "
-        "%.2f dB; repeated key frames %.3f, %.2f dB)",
-        step,
-        quality.num_samples,
-        metrics["model_ssim"],
-        metrics["model_psnr"],
-        metrics["cross-fade_ssim"],
-        metrics["cross-fade_psnr"],
-        metrics["repeat start, then end_ssim"],
-        metrics["repeat start, then end_psnr"],
-    )
-    return metrics
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
@@ -427,63 +219,45 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         jax.device_count(),
     )
 
-    pending, history = None, []  # metrics fetched one step late, so steps stay queued
+    window = progress.MetricsWindow()
     started = time.perf_counter()
-    window_start, window_steps = started, 0
     for step in range(first_step, config.num_train_steps + 1):
         state, metrics = step_fn(state, global_batch(next(batches), mesh))
-        if pending is not None:
-            _finish_step(step - 1, pending, history)
-        pending = metrics
-        window_steps += 1
+        window.add(step, metrics)
         if step % config.log_every_steps == 0 or step == config.num_train_steps:
-            _finish_step(step, pending, history)
-            pending = None
-            now = time.perf_counter()
-            rate = window_steps / (now - window_start)
-            window_start, window_steps = now, 0
-            means = {k: float(np.mean([h[k] for h in history])) for k in history[0]}
-            history.clear()
-            reporter.scalars(step, {**means, "steps_per_second": rate})
-            logging.info(
-                "step %d/%d (%.0f%%) d_loss %.4f g_loss %.4f, %.2f steps/s, ETA %s",
-                step,
-                config.num_train_steps,
-                100 * step / config.num_train_steps,
-                means["d_loss"],
-                means["g_loss"],
-                rate,
-                _duration((config.num_train_steps - step) / rate),
-            )
+            progress.log_progress(step, config.num_train_steps, window.mean_and_reset(), reporter)
         sample_due = step % config.sample_every_steps == 0
         checkpoint_due = step % config.checkpoint_every_steps == 0 or step == config.num_train_steps
-        if (sample_due or checkpoint_due) and pending is not None:
-            # Nothing is written from a state whose losses are unchecked.
-            _finish_step(step, pending, history)
-            pending = None
+        if sample_due or checkpoint_due:
+            window.check()  # nothing is written from a state whose losses are unchecked
         if sample_due:
-            _write_samples(reporter, config, models, state, held_out, "samples")
-            held_out_metrics = _middle_frame_metrics(quality, config, models, state, reporter)
+            training_evals.write_samples(reporter, config, models, state, held_out, "samples")
+            held_out_metrics = training_evals.middle_frame_metrics(
+                quality, config, models, state, reporter
+            )
         if checkpoint_due:
             checkpoints.save(
                 step,
                 state,
                 config,
-                _validation_metrics(validation_fvd, config, models, state, reporter),
+                training_evals.validation_metrics(validation_fvd, config, models, state, reporter),
             )
     elapsed = time.perf_counter() - started
     trained_steps = config.num_train_steps - first_step + 1
-    samples_path = _write_samples(reporter, config, models, state, held_out, "samples")
+    samples_path = training_evals.write_samples(
+        reporter, config, models, state, held_out, "samples"
+    )
     if config.num_train_steps % config.sample_every_steps:
-        held_out_metrics = _middle_frame_metrics(quality, config, models, state, reporter)
-    final = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        held_out_metrics = training_evals.middle_frame_metrics(
+            quality, config, models, state, reporter
+        )
     metrics_path = reporter.json(
         "metrics.json",
         {
             "steps": config.num_train_steps,
             "seconds": round(elapsed, 1),
             "steps_per_second": round(trained_steps / elapsed, 3),
-            "final_losses": final,
+            "final_losses": window.last,
             "held_out": held_out_metrics,
             "held_out_videos": len(quality.real),
             "held_out_samples": quality.num_samples,
@@ -504,40 +278,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     return state
 
 
-def _evaluation_key(config: ml_collections.ConfigDict, step: int) -> jax.Array:
-    """Noise for samples and validation at `step`: a stream apart from training's."""
-    return jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
-
-
-def _validation_metrics(
-    validation_fvd, config, models: Models, state: TrainState, reporter: Reporter
-) -> dict[str, float] | None:
-    """{"val_fvd": x} for checkpoint selection, or None when it is switched off."""
-    if validation_fvd is None:
-        return None
-    step = int(state.step)
-    value = validation_fvd(
-        models.generator,
-        {"params": state.g_params, "batch_stats": state.g_batch_stats},
-        _evaluation_key(config, step),
-    )
-    reporter.scalars(step, {"val_fvd": value})
-    logging.info("step %d: validation FVD %.2f", step, value)
-    return {"val_fvd": value}
-
-
-def _finish_step(step: int, metrics, history: list) -> None:
-    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
-    check_finite(step, values)
-    history.append(values)
-
-
-def _duration(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}"
-
-
 def _restore_or_init(
     checkpoints: TrainingCheckpoints, config: ml_collections.ConfigDict, models: Models, mesh: Mesh
 ) -> tuple[TrainState, int]:
@@ -545,12 +285,9 @@ def _restore_or_init(
     state from config.seed. Arrays are placed on `mesh` as `state_shardings` says."""
     shapes = abstract_train_state(config, models)
     shardings = state_shardings(shapes, mesh)
-    # Under jit: initialising op by op takes tens of seconds even for tiny models.
-    init = jax.jit(lambda key: create_train_state(config, models, key), out_shardings=shardings)
-    key = jax.random.PRNGKey(config.seed)
     latest = checkpoints.latest_step()
     if latest is None:
-        return init(key), 1
+        return init_sharded_state(config, models, mesh, jax.random.PRNGKey(config.seed)), 1
     abstract = jax.tree.map(
         lambda x, sharding: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
         shapes,

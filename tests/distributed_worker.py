@@ -22,7 +22,7 @@ from absl import app, flags
 from jax.experimental import multihost_utils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from inbetweening import distributed, evaluate, train  # noqa: E402
+from inbetweening import distributed, evaluate, sharding, train  # noqa: E402
 from inbetweening.checkpoint import TrainingCheckpoints  # noqa: E402
 from inbetweening.models import create_models  # noqa: E402
 
@@ -47,14 +47,14 @@ def run_steps(output: str, mesh_fsdp: int) -> None:
     config = tiny_config(GLOBAL_BATCH)
     config.mesh_fsdp = mesh_fsdp
     models = create_models(config.model)
-    mesh = train.make_mesh(fsdp=config.mesh_fsdp)
+    mesh = sharding.make_mesh(fsdp=config.mesh_fsdp)
     state = initial_state(config, models)
     state = jax.tree.map(
         lambda leaf, sharding: jax.make_array_from_callback(
             leaf.shape, sharding, lambda index: leaf[index]
         ),
         state,
-        train.state_shardings(state, mesh),
+        sharding.state_shardings(state, mesh),
     )
     per_process = GLOBAL_BATCH // jax.process_count()
     first = jax.process_index() * per_process
@@ -64,7 +64,7 @@ def run_steps(output: str, mesh_fsdp: int) -> None:
         if step == 1:
             state = save_and_restore(state, config, os.path.dirname(output))
         state, step_metrics = step_fn(
-            state, train.global_batch(videos[first : first + per_process], mesh)
+            state, sharding.global_batch(videos[first : first + per_process], mesh)
         )
         metrics.append({k: _host(v) for k, v in step_metrics.items()})
     if jax.process_index() == 0:

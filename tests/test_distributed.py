@@ -21,7 +21,7 @@ import jax
 import numpy as np
 import pytest
 
-from inbetweening import distributed, train
+from inbetweening import distributed, sharding, train
 from inbetweening.models import create_models
 
 from tiny_setup import initial_state, random_videos, tiny_config
@@ -100,11 +100,11 @@ def test_two_processes_with_fsdp_match_one_process_with_four_devices(tmp_path):
         # Meanwhile the reference: this session's first 4 simulated devices.
         config = tiny_config(GLOBAL_BATCH)
         models = create_models(config.model)
-        mesh = train.make_mesh(jax.devices()[:4])
+        mesh = sharding.make_mesh(jax.devices()[:4])
         step_fn = train.jit_train_step(config, models, mesh)
         state, reference = initial_state(config, models), []
         for videos in random_videos(NUM_STEPS, GLOBAL_BATCH):
-            state, metrics = step_fn(state, train.global_batch(videos, mesh))
+            state, metrics = step_fn(state, sharding.global_batch(videos, mesh))
             reference.append(jax.device_get(metrics))
         _assert_all_succeed(workers, timeout=300)
     results = np.load(output)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from configs import kth
-from inbetweening import train
+from inbetweening import sharding, train
 from inbetweening.models import compute_dtype, conv_impl, create_models
 
 from tiny_setup import TINY_MODEL, initial_state, random_videos, tiny_config
@@ -36,9 +36,9 @@ def setup():
 
 
 def _step(config, state, videos):
-    mesh = train.make_mesh(jax.devices()[:1])
+    mesh = sharding.make_mesh(jax.devices()[:1])
     step_fn = train.jit_train_step(config, create_models(config.model), mesh)
-    new_state, metrics = step_fn(state, train.global_batch(videos, mesh))
+    new_state, metrics = step_fn(state, sharding.global_batch(videos, mesh))
     return jax.device_get(new_state), {k: float(v) for k, v in metrics.items()}
 
 

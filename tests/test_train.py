@@ -18,7 +18,7 @@ import pytest
 from jax import lax
 from tensorboard.backend.event_processing import event_accumulator
 
-from inbetweening import diagnose, summary, train
+from inbetweening import diagnose, objectives, progress, sharding, summary, train
 from inbetweening.models import create_models
 
 import tiny_setup
@@ -55,7 +55,7 @@ def _run(step_fn, mesh, state, videos):
     separately, and a second compilation would double the cost of the module."""
     states, metrics = [], []
     for batch in videos:
-        state, step_metrics = step_fn(state, train.global_batch(batch, mesh))
+        state, step_metrics = step_fn(state, sharding.global_batch(batch, mesh))
         state = _host(state)
         states.append(state)
         metrics.append({k: float(v) for k, v in jax.device_get(step_metrics).items()})
@@ -65,7 +65,7 @@ def _run(step_fn, mesh, state, videos):
 @pytest.fixture(scope="module")
 def single_device(setup):
     config, models, state, videos = setup
-    mesh = train.make_mesh(jax.devices()[:1])
+    mesh = sharding.make_mesh(jax.devices()[:1])
     step_fn = train.jit_train_step(config, models, mesh)
     return step_fn, mesh, _run(step_fn, mesh, state, videos)
 
@@ -74,7 +74,7 @@ def single_device(setup):
 def eight_devices(setup):
     config, models, state, videos = setup
     assert jax.device_count() == 8, "tests/conftest.py should simulate 8 CPU devices"
-    mesh = train.make_mesh(jax.devices())
+    mesh = sharding.make_mesh(jax.devices())
     return _run(train.jit_train_step(config, models, mesh), mesh, state, videos)
 
 
@@ -161,7 +161,7 @@ def test_conv_impl_xla_matches_fast(setup, single_device):
     _, _, initial, videos = setup
     _, _, (_, fast_metrics) = single_device
     config = tiny_config("xla")
-    mesh = train.make_mesh(jax.devices()[:1])
+    mesh = sharding.make_mesh(jax.devices()[:1])
     _, xla_metrics = _run(
         train.jit_train_step(config, create_models(config.model), mesh), mesh, initial, videos[:1]
     )
@@ -175,7 +175,9 @@ def test_pick_frames_equals_fancy_indexing():
     rng = np.random.default_rng(3)
     videos = rng.normal(size=(5, 6, 3, 2, 2)).astype(np.float32)
     index = rng.integers(0, 6, size=5)
-    np.testing.assert_array_equal(train.pick_frames(videos, index), videos[np.arange(5), index])
+    np.testing.assert_array_equal(
+        objectives.pick_frames(videos, index), videos[np.arange(5), index]
+    )
 
 
 def _cli(workdir, *flags):
@@ -328,7 +330,9 @@ def test_a_non_finite_loss_stops_training_before_anything_is_written(tmp_path, m
         return state, {"g_loss": jnp.asarray(loss), "d_loss": jnp.asarray(1.0)}
 
     monkeypatch.setattr(train, "jit_train_step", lambda *args: diverging_step)
-    with pytest.raises(train.NonFiniteLossError, match=r"training stopped at step 2: g_loss = nan"):
+    with pytest.raises(
+        progress.NonFiniteLossError, match=r"training stopped at step 2: g_loss = nan"
+    ):
         train.train_and_evaluate(config, str(tmp_path))
     assert not (tmp_path / "metrics.json").exists()
     assert not (tmp_path / "samples.gif").exists()
@@ -337,9 +341,9 @@ def test_a_non_finite_loss_stops_training_before_anything_is_written(tmp_path, m
 
 
 def test_check_finite_names_the_first_non_finite_value():
-    train.check_finite(7, {"g_loss": 1.0, "d_loss": -2.0})
-    with pytest.raises(train.NonFiniteLossError, match="step 7: d_loss = inf"):
-        train.check_finite(7, {"g_loss": 1.0, "d_loss": float("inf")})
+    progress.check_finite(7, {"g_loss": 1.0, "d_loss": -2.0})
+    with pytest.raises(progress.NonFiniteLossError, match="step 7: d_loss = inf"):
+        progress.check_finite(7, {"g_loss": 1.0, "d_loss": float("inf")})
 
 
 def _tiny_models():
@@ -358,7 +362,7 @@ def _d_params(models, videos):
 
 def test_mismatched_key_frames_take_the_next_videos_key_frames():
     videos = np.arange(3 * 5).reshape(3, 5, 1, 1, 1).astype(np.float32)
-    mismatched = np.asarray(train.mismatched_key_frames(videos))
+    mismatched = np.asarray(objectives.mismatched_key_frames(videos))
     np.testing.assert_array_equal(mismatched[:, 1:-1], videos[:, 1:-1])
     np.testing.assert_array_equal(mismatched[:, [0, -1]], videos[[2, 0, 1]][:, [0, -1]])
 
@@ -376,7 +380,7 @@ def test_discriminator_losses_against_per_example_logits(image_frames, mismatche
     frame_index = None if image_frames == "all" else jnp.array([3, 9])
     config = tiny_setup.tiny_config(2)
     objective = jax.jit(
-        lambda p: train.discriminator_objective(
+        lambda p: objectives.discriminator_objective(
             p, real, fake, frame_index, models, config.gradient_penalty, mismatched
         )
     )
@@ -392,7 +396,7 @@ def test_discriminator_losses_against_per_example_logits(image_frames, mismatche
     video_logit = lambda v: float(video_apply(v))
     image_logit = lambda f: float(image_apply(f))
     softplus = lambda x: np.logaddexp(0.0, x)
-    fakes = list(fake) + (list(train.mismatched_key_frames(real)) if mismatched else [])
+    fakes = list(fake) + (list(objectives.mismatched_key_frames(real)) if mismatched else [])
     expected_video = np.mean([softplus(-video_logit(v)) for v in real]) + np.mean(
         [softplus(video_logit(v)) for v in fakes]
     )

@@ -31,9 +31,7 @@ def initial_state(config, models, seed: int = 0) -> train.TrainState:
     """create_train_state's structure with numpy values, the same in every process: flax's
     init compiles for ~20 s here. Kernels ~ N(0, 1/fan-in), scales and variances 1, other
     parameters, batch statistics and Adam moments 0."""
-    shapes = jax.eval_shape(
-        lambda key: train.create_train_state(config, models, key), jax.random.PRNGKey(0)
-    )
+    shapes = train.abstract_train_state(config, models)
     rng = np.random.default_rng(seed)
 
     def fill(path, leaf):

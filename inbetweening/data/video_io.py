@@ -11,7 +11,9 @@ import av
 import numpy as np
 from PIL import Image
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".gif", ".webm")
+# Every container PyAV (FFmpeg) decodes that users commonly have; the folder dataset and
+# the FVD inputs read the same list.
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".gif", ".webm", ".mov", ".mkv")
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 

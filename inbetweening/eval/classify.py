@@ -9,7 +9,7 @@ import numpy as np
 from absl import app, flags
 
 from inbetweening.command_line import user_error
-from inbetweening.eval import i3d, i3d_weights, preprocess, video_io
+from inbetweening.eval import i3d, i3d_weights, preprocess, video_inputs
 
 NUM_TOP_CLASSES = 5
 
@@ -19,11 +19,13 @@ def main(argv: list[str]) -> int:
         return user_error("usage: python -m inbetweening.eval.classify --video=PATH")
     name = f"--video={FLAGS.video}"
     try:
-        video = video_io.load_videos(FLAGS.video, name, single_video=True)
+        video = video_inputs.load_videos(FLAGS.video, name, single_video=True)
         if i3d.num_pooled_frames(video.shape[1]) < 1:
-            raise video_io.VideoInputError(f"{name}: {video.shape[1]} frames are too few for I3D")
+            raise video_inputs.VideoInputError(
+                f"{name}: {video.shape[1]} frames are too few for I3D"
+            )
         variables = i3d_weights.load_i3d_variables()
-    except (video_io.VideoInputError, i3d_weights.I3DWeightsError) as e:
+    except (video_inputs.VideoInputError, i3d_weights.I3DWeightsError) as e:
         return user_error(str(e))
     classify = jax.jit(lambda v, x: i3d.I3D().apply(v, preprocess.to_i3d_input(x))[0])
     logits = np.asarray(classify(variables, video))

@@ -2,7 +2,7 @@
 
 `python -m inbetweening.eval.fvd --real=A --fake=B` prints one JSON object
 `{"fvd": ..., "num_real": ..., "num_fake": ...}`. A and B are .npy/.npz arrays [N, T, H, W, C]
-or folders of videos (see `video_io.py`): uint8 means 0..255, float means [-1, 1].
+or folders of videos (see `video_inputs.py`): uint8 means 0..255, float means [-1, 1].
 Bad input: a one-line message on stderr and exit code 2.
 """
 
@@ -14,14 +14,14 @@ from typing import Callable
 import jax
 import numpy as np
 from absl import app, flags, logging
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
+from inbetweening import sharding
 from inbetweening.command_line import user_error
-from inbetweening.eval import frechet, i3d, i3d_weights, preprocess, video_io
+from inbetweening.eval import frechet, i3d, i3d_weights, preprocess, video_inputs
 
 # frechet_video_distance embeds 16 videos at a time; results do not depend on it.
 DEFAULT_BATCH_SIZE = 16
-DATA_AXIS = "data"
 MIN_VIDEOS = 2  # unbiased covariances divide by N - 1
 
 EmbedFn = Callable[[np.ndarray], np.ndarray]
@@ -49,11 +49,11 @@ def i3d_embedding_fn(
     """
     if variables is None:
         variables = i3d_weights.load_i3d_variables()
-    mesh = mesh or Mesh(np.array(jax.local_devices()), (DATA_AXIS,))
-    num_devices = mesh.shape[DATA_AXIS]
+    mesh = mesh or sharding.data_mesh(jax.local_devices())
+    num_devices = mesh.shape[sharding.DATA_AXIS]
     batch_size = _round_up(batch_size, num_devices)
-    batch_sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-    variables = jax.device_put(variables, NamedSharding(mesh, PartitionSpec()))
+    batch_sharding = sharding.batch_sharding(mesh)
+    variables = jax.device_put(variables, sharding.replicated(mesh))
 
     @jax.jit
     def embed_batch(variables, videos):
@@ -90,17 +90,19 @@ def fvd(real_videos: np.ndarray, fake_videos: np.ndarray, embed: EmbedFn) -> flo
 
 
 def _load_inputs(real_path: str, fake_path: str) -> tuple[np.ndarray, np.ndarray]:
-    real = video_io.load_videos(real_path, f"--real={real_path}")
-    fake = video_io.load_videos(fake_path, f"--fake={fake_path}")
+    real = video_inputs.load_videos(real_path, f"--real={real_path}")
+    fake = video_inputs.load_videos(fake_path, f"--fake={fake_path}")
     for videos, name in ((real, f"--real={real_path}"), (fake, f"--fake={fake_path}")):
         if len(videos) < MIN_VIDEOS:
-            raise video_io.VideoInputError(
+            raise video_inputs.VideoInputError(
                 f"{name}: {len(videos)} video(s); FVD needs at least {MIN_VIDEOS}"
             )
         if i3d.num_pooled_frames(videos.shape[1]) < 1:
-            raise video_io.VideoInputError(f"{name}: {videos.shape[1]} frames are too few for I3D")
+            raise video_inputs.VideoInputError(
+                f"{name}: {videos.shape[1]} frames are too few for I3D"
+            )
     if real.shape[1:] != fake.shape[1:]:
-        raise video_io.VideoInputError(
+        raise video_inputs.VideoInputError(
             f"--fake={fake_path}: videos are [T, H, W, C] = {list(fake.shape[1:])} but "
             f"--real={real_path} has {list(real.shape[1:])}; they must match"
         )
@@ -115,7 +117,7 @@ def run(real_path: str, fake_path: str, make_embed_fn: Callable[[], EmbedFn]) ->
     try:
         real, fake = _load_inputs(real_path, fake_path)
         embed = make_embed_fn()
-    except (video_io.VideoInputError, i3d_weights.I3DWeightsError) as e:
+    except (video_inputs.VideoInputError, i3d_weights.I3DWeightsError) as e:
         return user_error(str(e))
     result = {"fvd": fvd(real, fake, embed), "num_real": len(real), "num_fake": len(fake)}
     print(json.dumps(result))

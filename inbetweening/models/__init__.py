@@ -8,7 +8,7 @@ import ml_collections
 
 from inbetweening.models.discriminators import ImageDiscriminator, VideoDiscriminator
 from inbetweening.models.encoder import BATCH_NORM_MOMENTUM
-from inbetweening.models.inbetweener import VARIANTS, Inbetweener
+from inbetweening.models.generator import VARIANTS, Generator
 from inbetweening.models.layers import CONV_IMPLS
 
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
@@ -33,7 +33,7 @@ def conv_impl(name: str, backend: str | None = None) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Models:
-    generator: Inbetweener
+    generator: Generator
     video_discriminator: VideoDiscriminator
     image_discriminator: ImageDiscriminator
 
@@ -44,7 +44,7 @@ def create_models(model_config: ml_collections.ConfigDict) -> Models:
     dtype = compute_dtype(m.get("compute_dtype", "float32"))
     impl = conv_impl(m.conv_impl)
     return Models(
-        generator=Inbetweener(
+        generator=Generator(
             num_frames=m.num_frames,
             image_channels=m.image_channels,
             noise_dim=m.noise_dim,
@@ -76,7 +76,7 @@ __all__ = [
     "conv_impl",
     "create_models",
     "VARIANTS",
-    "Inbetweener",
+    "Generator",
     "VideoDiscriminator",
     "ImageDiscriminator",
 ]

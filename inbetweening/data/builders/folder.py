@@ -1,4 +1,5 @@
-"""A directory of the user's own videos (mp4, avi, gif, webm) or folders of frame images.
+"""A directory of the user's own videos (video_io.VIDEO_EXTENSIONS: mp4, avi, gif, webm,
+mov, mkv) or folders of frame images.
 
 A folder whose files include png/jpg images is one video, its frames in file-name
 order. With at least HASH_SPLIT_MIN_VIDEOS videos, the split of each video is fixed by a
@@ -96,8 +97,8 @@ class VideoFolder(common.VideoBuilder):
         root = self.builder_config.source_dir
         if not os.path.isdir(root):
             raise common.SourceFilesMissingError(
-                f"Expected a folder of videos (mp4, avi, gif, webm) or of frame folders (png, jpg) "
-                f"at {root}, which is not a directory."
+                f"Expected a folder of videos ({', '.join(video_io.VIDEO_EXTENSIONS)}) or of "
+                f"frame folders (png, jpg) at {root}, which is not a directory."
             )
         relative_paths = find_videos(root)
         videos_by_split = {split: [] for split in common.SPLITS}

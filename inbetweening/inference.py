@@ -6,12 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inbetweening.models import Inbetweener
+from inbetweening.models import Generator
 from inbetweening.pixels import to_model_range, to_uint8
 
 
 @functools.partial(jax.jit, static_argnames=("generator", "num_samples"))
-def _generate(generator: Inbetweener, variables, start, end, key, num_samples: int):
+def _generate(generator: Generator, variables, start, end, key, num_samples: int):
     batch = start.shape[0]
     noise = jax.random.normal(key, (batch * num_samples, generator.noise_dim))
     repeat = lambda frames: jnp.repeat(to_model_range(frames), num_samples, axis=0)
@@ -20,7 +20,7 @@ def _generate(generator: Inbetweener, variables, start, end, key, num_samples: i
 
 
 def sample_inbetweens(
-    generator: Inbetweener,
+    generator: Generator,
     variables,
     start: np.ndarray,
     end: np.ndarray,

@@ -14,7 +14,7 @@ from inbetweening.models.video_generator import VideoGenerator
 VARIANTS = ("full", "no_fusion", "naive")
 
 
-class Inbetweener(nn.Module):
+class Generator(nn.Module):
     """Variants (Section 4.2): "full"; "no_fusion" (z_in = z(l-1) + n(l)); "naive" (no G_Z:
     z(0) plus a spatially uniform learned map of u, decoded with time up-sampling)."""
 

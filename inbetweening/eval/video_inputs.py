@@ -15,7 +15,6 @@ from inbetweening.data import video_io
 C_RGB, C_GRAY = 3, 1
 # frechet_video_distance asserts its inputs lie within [-1.001, 1.001].
 FLOAT_RANGE_TOLERANCE = 1e-3
-VIDEO_SUFFIXES = (".gif", ".mp4", ".avi", ".mov", ".mkv", ".webm")
 ARRAY_SUFFIXES = (".npy", ".npz")
 NPZ_KEY = "videos"
 
@@ -26,7 +25,7 @@ class VideoInputError(ValueError):
 
 def read_video_file(path: pathlib.Path) -> np.ndarray:
     """One video file -> [T, H, W, 3] uint8."""
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
+    if path.suffix.lower() not in video_io.VIDEO_EXTENSIONS:
         raise VideoInputError(f"{path}: unknown video type {path.suffix.lower()!r}")
     try:
         return video_io.read_video(path, channels=C_RGB)
@@ -50,9 +49,9 @@ def _read_array(path: pathlib.Path) -> np.ndarray:
 
 
 def _read_folder(path: pathlib.Path) -> np.ndarray:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in video_io.VIDEO_EXTENSIONS)
     if not files:
-        raise VideoInputError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES)})")
+        raise VideoInputError(f"{path}: no video files ({', '.join(video_io.VIDEO_EXTENSIONS)})")
     videos = [read_video_file(f) for f in files]
     for f, video in zip(files, videos):
         if video.shape != videos[0].shape:
