@@ -17,7 +17,7 @@ from inbetweening.checkpoint import TrainingCheckpoints
 from inbetweening.configuration import validate
 from inbetweening.data import input_pipeline
 from inbetweening.eval.middle_frames import MiddleFrameQuality
-from inbetweening.evaluate import ValidationFVD
+from inbetweening.eval.validation import ValidationFVD
 from inbetweening.models import Models, create_models
 from inbetweening.pixels import to_model_range
 from inbetweening.reporting import Reporter

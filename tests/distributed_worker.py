@@ -8,7 +8,7 @@ devices per parameter shard), this process feeding its slice of each global batc
 the first step the state is checkpointed by both processes together and the run goes on
 from the restored checkpoint; process 0 writes the metrics, the final state and how many of
 its arrays are sharded to --output.
-gather: evaluate.gather_rows of process p's p + 1 rows of value p; process 0 writes it.
+gather: validation.gather_rows of process p's p + 1 rows of value p; process 0 writes it.
 die: process 1 exits at once without a goodbye; process 0 waits in a cross-process
 collective that can only end by the coordination service noticing the death.
 """
@@ -22,8 +22,9 @@ from absl import app, flags
 from jax.experimental import multihost_utils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from inbetweening import distributed, evaluate, sharding, train  # noqa: E402
+from inbetweening import distributed, sharding, train  # noqa: E402
 from inbetweening.checkpoint import TrainingCheckpoints  # noqa: E402
+from inbetweening.eval import validation  # noqa: E402
 from inbetweening.models import create_models  # noqa: E402
 
 from tiny_setup import initial_state, random_videos, tiny_config  # noqa: E402
@@ -92,7 +93,7 @@ def save_and_restore(state, config, workdir: str):
 
 def gather(output: str) -> None:
     index = jax.process_index()
-    rows = evaluate.gather_rows(np.full((index + 1, 3), index, np.float32))
+    rows = validation.gather_rows(np.full((index + 1, 3), index, np.float32))
     if index == 0:
         np.save(output, rows)
 

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from inbetweening import evaluate
-from inbetweening.eval import tables
+from inbetweening.eval import protocol, tables
 
 T, N, SIZE = 16, 6, 16
 
@@ -31,7 +30,7 @@ def _scipy_frechet(a: np.ndarray, b: np.ndarray) -> float:
 def test_the_real_videos_score_perfectly():
     real = _videos(0)
     methods = {"oracle": (lambda s, e, key: real, 3)}
-    result = evaluate.evaluate_methods(real, methods, _embed, 100, jax.random.PRNGKey(0))
+    result = protocol.evaluate_methods(real, methods, _embed, 100, jax.random.PRNGKey(0))
     oracle = result["oracle"]
     assert oracle["fvd"]["mean"] == pytest.approx(0.0, abs=1e-6)
     assert oracle["ssim"]["mean"] == pytest.approx(1.0, abs=1e-6)
@@ -44,7 +43,7 @@ def test_fvd_is_per_round_and_diversity_per_pair():
     method = lambda s, e, key: fakes[int(jax.random.randint(key, (), 0, 1000)) % 2]
     keys = [jax.random.fold_in(jax.random.PRNGKey(7), r) for r in range(2)]
     rounds = [fakes[int(jax.random.randint(k, (), 0, 1000)) % 2] for k in keys]
-    result = evaluate.method_metrics(
+    result = protocol.method_metrics(
         real, method, 2, _embed(real), _embed, 50, jax.random.PRNGKey(7)
     )
     expected_fvds = [_scipy_frechet(_embed(real), _embed(v)) for v in rounds]
@@ -63,8 +62,8 @@ def test_fvd_is_per_round_and_diversity_per_pair():
 
 def test_reference_rows_and_table():
     real = _videos(3)
-    result = evaluate.evaluate_methods(
-        real, evaluate.reference_methods(T), _embed, 100, jax.random.PRNGKey(0)
+    result = protocol.evaluate_methods(
+        real, protocol.reference_methods(T), _embed, 100, jax.random.PRNGKey(0)
     )
     assert set(result) == {"cross-fade", "repeat start, then end"}
     for metrics in result.values():
@@ -78,6 +77,6 @@ def test_reference_rows_and_table():
 def test_fewer_than_two_videos_is_refused():
     real = _videos(0)[:1]
     with pytest.raises(ValueError, match="at least 2 test videos"):
-        evaluate.evaluate_methods(
-            real, evaluate.reference_methods(T), _embed, 10, jax.random.PRNGKey(0)
+        protocol.evaluate_methods(
+            real, protocol.reference_methods(T), _embed, 10, jax.random.PRNGKey(0)
         )
