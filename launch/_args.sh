@@ -42,3 +42,18 @@ run() {
     exec "$@"
   fi
 }
+
+# take_option NAME VARIABLE DEFAULT: sets VARIABLE to the value of --NAME=VALUE among
+# EXTRA_FLAGS (DEFAULT when absent) and takes that flag out of EXTRA_FLAGS.
+take_option() {
+  local name="$1" variable="$2" value="$3" flag
+  local kept=()
+  for flag in ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"}; do
+    case "$flag" in
+      "--$name="*) value="${flag#--"$name"=}" ;;
+      *) kept+=("$flag") ;;
+    esac
+  done
+  EXTRA_FLAGS=(${kept[@]+"${kept[@]}"})
+  printf -v "$variable" '%s' "$value"
+}

@@ -5,13 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/_args.sh
 parse_args "[--gpu=INDEX] " "$@"
-GPU=0
-FLAGS=()
-for flag in ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"}; do
-  case "$flag" in
-    --gpu=*) GPU="${flag#--gpu=}" ;;
-    *) FLAGS+=("$flag") ;;
-  esac
-done
+take_option gpu GPU 0
 run env CUDA_VISIBLE_DEVICES="$GPU" "$PYTHON" -m inbetweening.main --config="$CONFIG" \
-  --workdir="$WORKDIR" ${FLAGS[@]+"${FLAGS[@]}"}
+  --workdir="$WORKDIR" ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"}

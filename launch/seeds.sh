@@ -10,14 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/_args.sh
 parse_args "[--num_seeds=N] " "$@"
-NUM_SEEDS=10
-FLAGS=()
-for flag in ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"}; do
-  case "$flag" in
-    --num_seeds=*) NUM_SEEDS="${flag#--num_seeds=}" ;;
-    *) FLAGS+=("$flag") ;;
-  esac
-done
+take_option num_seeds NUM_SEEDS 10
 if ! [[ "$NUM_SEEDS" =~ ^[1-9][0-9]*$ ]]; then
   echo "--num_seeds=$NUM_SEEDS: must be a positive integer" >&2
   exit 2
@@ -40,7 +33,7 @@ for (( seed = 0; seed < NUM_SEEDS; seed++ )); do
   RUN_DIRS+=("$RUN_DIR")
   for mode in train eval; do
     step "$PYTHON" -m inbetweening.main --config="$CONFIG" --workdir="$RUN_DIR" \
-      --mode="$mode" --config.seed="$seed" ${FLAGS[@]+"${FLAGS[@]}"}
+      --mode="$mode" --config.seed="$seed" ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"}
   done
 done
 step "$PYTHON" -m inbetweening.eval.aggregate "${RUN_DIRS[@]}" --out="$WORKDIR/aggregate"

@@ -10,23 +10,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/_args.sh
 parse_args "--tpu=NAME --zone=ZONE [--project=ID] " "$@"
-TPU=""
-ZONE=""
-GCLOUD_FLAGS=()
-FLAGS=()
-for flag in ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"}; do
-  case "$flag" in
-    --tpu=*) TPU="${flag#--tpu=}" ;;
-    --zone=*) ZONE="${flag#--zone=}"; GCLOUD_FLAGS+=("$flag") ;;
-    --project=*) GCLOUD_FLAGS+=("$flag") ;;
-    *) FLAGS+=("$flag") ;;
-  esac
-done
+take_option tpu TPU ""
+take_option zone ZONE ""
+take_option project PROJECT ""
+GCLOUD_FLAGS=(--zone="$ZONE")
+if [[ -n "$PROJECT" ]]; then
+  GCLOUD_FLAGS+=(--project="$PROJECT")
+fi
 if [[ -z "$TPU" || -z "$ZONE" ]]; then
   echo "$(basename "$0"): --tpu=NAME and --zone=ZONE are required" >&2
   exit 2
 fi
 printf -v TRAIN '%q ' "$PYTHON" -m inbetweening.main --config="$CONFIG" \
-  --workdir="$WORKDIR" --distributed_from_env ${FLAGS[@]+"${FLAGS[@]}"}
+  --workdir="$WORKDIR" --distributed_from_env ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"}
 run gcloud compute tpus tpu-vm ssh "$TPU" "${GCLOUD_FLAGS[@]}" --worker=all \
   --command="cd ${REPO_DIR:-inbetweening} && ${TRAIN% }"
