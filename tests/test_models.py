@@ -200,6 +200,17 @@ def test_batch_not_divisible_by_devices_names_batch_size():
     assert "batch_size" in str(error.value) and "30" in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "field,value",
+    [("learning_rate", -1.0), ("discriminator_learning_rate", 0.0), ("num_train_steps", -5)],
+)
+def test_invalid_training_config_names_field_and_value(field, value):
+    config = _config()
+    config[field] = value
+    with pytest.raises(ConfigError, match=rf"config\.{field}={value}: must be positive"):
+        validate(config, num_devices=1)
+
+
 @pytest.mark.parametrize("make", [paper_config.get_config, demo.get_config, kth.get_config])
 def test_shipped_configs_are_valid(make):
     validate(make(), num_devices=8)
