@@ -121,8 +121,12 @@ def diagnose(workdir: str, num_videos: int) -> dict:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Training work directory with checkpoints/.")
-flags.DEFINE_integer("num_videos", 32, "Held-out videos for the influence measurement.")
+
+
+def define_flags() -> None:
+    flags.DEFINE_string("workdir", None, "Training work directory with checkpoints/.")
+    flags.DEFINE_integer("num_videos", 32, "Held-out videos for the influence measurement.")
+    flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv):
@@ -135,7 +139,7 @@ def main(argv):
 
 def cli() -> None:
     """Console-script entry point (setup.cfg); also `python -m inbetweening.diagnose`."""
-    flags.mark_flags_as_required(["workdir"])
+    define_flags()
     app.run(main)
 
 

@@ -31,6 +31,7 @@ from absl import app, flags
 
 from inbetweening.api import MODEL_CONFIG_FILE, VARIABLES_DIR, CheckpointNotFoundError, Inbetweener
 from inbetweening.command_line import user_error
+from inbetweening.pixels import to_model_range, to_pixel_range
 
 FLAGS = flags.FLAGS
 
@@ -41,9 +42,9 @@ JAX_EXPORT_PLATFORMS = ("cpu", "cuda")
 def tween(model: Inbetweener, variables, key_frames: jax.Array, noise: jax.Array):
     """key_frames: float [B, 2, H, W, C] in 0..255; noise: [B, D] standard normal ->
     in-betweens float32 [B, T-2, H, W, C] in 0..255 (unrounded)."""
-    frames = jnp.asarray(key_frames, jnp.float32) / 127.5 - 1.0
+    frames = to_model_range(key_frames)
     video = model.generator.apply(variables, frames[:, 0], frames[:, 1], noise, train=False)
-    return jnp.clip((video[:, 1:-1] + 1.0) * 127.5, 0.0, 255.0)
+    return to_pixel_range(video[:, 1:-1])
 
 
 def input_specs(model: Inbetweener, batch) -> tuple[jax.ShapeDtypeStruct, ...]:

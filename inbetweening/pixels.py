@@ -4,17 +4,22 @@ between colour modes."""
 import jax.numpy as jnp
 import numpy as np
 
+UINT8_MAX = 255.0
+
 
 def to_model_range(pixels):
-    """uint8 0..255 -> float32 [-1, 1]."""
-    return jnp.asarray(pixels, jnp.float32) / 127.5 - 1.0
+    """uint8 (or float) 0..255 -> float32 [-1, 1]."""
+    return jnp.asarray(pixels, jnp.float32) / (UINT8_MAX / 2) - 1.0
+
+
+def to_pixel_range(values):
+    """float [-1, 1] -> float32 0..255, clipped, not rounded (traceable)."""
+    return jnp.clip((jnp.asarray(values, jnp.float32) + 1.0) * (UINT8_MAX / 2), 0.0, UINT8_MAX)
 
 
 def to_uint8(values) -> np.ndarray:
     """float [-1, 1] -> uint8 0..255 (rounded, clipped), as a host numpy array."""
-    return np.asarray(
-        jnp.clip(jnp.round((jnp.asarray(values) + 1.0) * 127.5), 0, 255), dtype=np.uint8
-    )
+    return np.asarray(jnp.round(to_pixel_range(values)), dtype=np.uint8)
 
 
 # ITU-R 601 luma (0.299, 0.587, 0.114) in PIL's 16-bit fixed point: a frame converted

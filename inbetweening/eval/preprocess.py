@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from inbetweening.pixels import UINT8_MAX
+
 I3D_FRAME_SIZE = (224, 224)
-UINT8_MAX = 255.0
 
 
 def tf1_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:

@@ -8,12 +8,13 @@ import dm_pix
 import jax
 import jax.numpy as jnp
 
+from inbetweening.pixels import UINT8_MAX
+
 # tf.image.ssim's defaults.
 FILTER_SIZE = 11
 FILTER_SIGMA = 1.5
 K1 = 0.01
 K2 = 0.03
-UINT8_MAX = 255.0
 
 
 def to_unit_range(frames: jax.Array) -> jax.Array:
