@@ -2,8 +2,10 @@
 
 import os
 
+import xla_test_flags
+
 # Must happen before jax is imported anywhere in the test session.
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+os.environ.setdefault("XLA_FLAGS", xla_test_flags.with_devices(8))
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # One persistent compilation cache for the session and the processes it starts: tests in
 # different processes that compile the same program (the tiny train step, the sampler)

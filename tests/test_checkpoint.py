@@ -16,6 +16,8 @@ from configs import demo
 from inbetweening import train
 from inbetweening.checkpoint import CheckpointMismatchError, TrainingCheckpoints, flatten_with_names
 
+import xla_test_flags
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A model small enough that a 12-step run takes seconds once compiled.
@@ -141,7 +143,7 @@ def _environment(cache_dir) -> dict:
         "PYTHONPATH": REPO,
         "JAX_COMPILATION_CACHE_DIR": str(cache_dir),
         "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": "",
+        "XLA_FLAGS": xla_test_flags.FAST_COMPILE,
     }
 
 

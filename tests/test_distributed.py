@@ -24,6 +24,7 @@ import pytest
 from inbetweening import distributed, sharding, train
 from inbetweening.models import create_models
 
+import xla_test_flags
 from tiny_setup import initial_state, random_videos, tiny_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,10 +43,8 @@ def _free_port() -> int:
 
 def _start_two_processes(command: list[str]) -> list[subprocess.Popen]:
     """`command` + the flags that join the two processes, each with 2 CPU devices."""
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update(
-        XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu", PYTHONPATH=REPO
-    )
+    env = {**os.environ}
+    env.update(XLA_FLAGS=xla_test_flags.with_devices(2), JAX_PLATFORMS="cpu", PYTHONPATH=REPO)
     address = f"127.0.0.1:{_free_port()}"
     return [
         subprocess.Popen(

@@ -22,6 +22,7 @@ from inbetweening import diagnose, objectives, progress, sharding, summary, trai
 from inbetweening.models import create_models
 
 import tiny_setup
+import xla_test_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 8  # one example per simulated device
@@ -203,7 +204,7 @@ def _cli(workdir, *flags):
     ]
     # One device: compiling for the 8 simulated ones would double the cost, and sharding
     # has tests of its own above.
-    env = {**os.environ, "PYTHONPATH": REPO, "XLA_FLAGS": ""}
+    env = {**os.environ, "PYTHONPATH": REPO, "XLA_FLAGS": xla_test_flags.FAST_COMPILE}
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
