@@ -231,9 +231,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         if sample_due or checkpoint_due:
             window.check()  # nothing is written from a state whose losses are unchecked
         if sample_due:
-            training_evals.write_samples(reporter, config, models, state, held_out, "samples")
-            held_out_metrics = training_evals.middle_frame_metrics(
-                quality, config, models, state, reporter
+            samples_path, held_out_metrics = training_evals.sample_step(
+                reporter, config, models, state, held_out, quality
             )
         if checkpoint_due:
             checkpoints.save(
@@ -244,12 +243,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
             )
     elapsed = time.perf_counter() - started
     trained_steps = config.num_train_steps - first_step + 1
-    samples_path = training_evals.write_samples(
-        reporter, config, models, state, held_out, "samples"
-    )
-    if config.num_train_steps % config.sample_every_steps:
-        held_out_metrics = training_evals.middle_frame_metrics(
-            quality, config, models, state, reporter
+    if config.num_train_steps % config.sample_every_steps:  # else the last step did it
+        samples_path, held_out_metrics = training_evals.sample_step(
+            reporter, config, models, state, held_out, quality
         )
     metrics_path = reporter.json(
         "metrics.json",
@@ -283,11 +279,11 @@ def _restore_or_init(
 ) -> tuple[TrainState, int]:
     """(state to train from, first step to run): the latest checkpoint's, else a new
     state from config.seed. Arrays are placed on `mesh` as `state_shardings` says."""
-    shapes = abstract_train_state(config, models)
-    shardings = state_shardings(shapes, mesh)
     latest = checkpoints.latest_step()
     if latest is None:
         return init_sharded_state(config, models, mesh, jax.random.PRNGKey(config.seed)), 1
+    shapes = abstract_train_state(config, models)
+    shardings = state_shardings(shapes, mesh)
     abstract = jax.tree.map(
         lambda x, sharding: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
         shapes,

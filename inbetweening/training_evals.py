@@ -45,26 +45,32 @@ def sampler(config: ml_collections.ConfigDict, models: Models, state):
     return sample
 
 
-def write_samples(
-    reporter: Reporter, config, models: Models, state, held_out: np.ndarray, tag: str
-) -> str:
-    generated = sampler(config, models, state)(
-        held_out[:, 0],
-        held_out[:, -1],
-        config.num_samples_per_video,
-        evaluation_key(config, int(state.step)),
+def sample_step(
+    reporter: Reporter,
+    config,
+    models: Models,
+    state,
+    held_out: np.ndarray,
+    quality: MiddleFrameQuality,
+) -> tuple[str, dict[str, float]]:
+    """The sample grid (workdir/samples.gif, and TensorBoard) and the held-out middle-frame
+    metric of `state`, from one sampler. Returns (the GIF's path, the metric)."""
+    sample = sampler(config, models, state)
+    step = int(state.step)
+    generated = sample(
+        held_out[:, 0], held_out[:, -1], config.num_samples_per_video, evaluation_key(config, step)
     )
-    return reporter.samples(int(state.step), held_out, generated, tag)
+    path = reporter.samples(step, held_out, generated, "samples")
+    return path, middle_frame_metrics(quality, sample, step, config, reporter)
 
 
 def middle_frame_metrics(
-    quality: MiddleFrameQuality, config, models: Models, state, reporter: Reporter
+    quality: MiddleFrameQuality, sample, step: int, config, reporter: Reporter
 ) -> dict[str, float]:
     """Best-of-N SSIM and PSNR on held-out videos, logged with the references beside."""
-    step = int(state.step)
     # Its own stream: the sample grid's noise is evaluation_key(config, step).
     key = jax.random.fold_in(evaluation_key(config, step), 1)
-    metrics = quality(sampler(config, models, state), key)
+    metrics = quality(sample, key)
     reporter.scalars(step, {f"held_out/{name}": value for name, value in metrics.items()})
     logging.info(
         "step %d: held-out best-of-%d SSIM %.3f, PSNR %.2f dB (cross-fade %.3f, "

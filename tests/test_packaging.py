@@ -7,6 +7,7 @@ the wheel."""
 
 import email
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -47,7 +48,7 @@ def wheel(tmp_path_factory):
     for name in filter(None, files):
         if os.path.isfile(os.path.join(REPO, name)):
             os.makedirs(source / os.path.dirname(name), exist_ok=True)
-            (source / name).write_bytes(open(os.path.join(REPO, name), "rb").read())
+            shutil.copy2(os.path.join(REPO, name), source / name)
     out = tmp_path_factory.mktemp("wheel")
     _run(
         [
