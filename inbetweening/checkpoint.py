@@ -8,11 +8,12 @@ and renames it when complete, so a run killed mid-save leaves only complete step
 """
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
+from absl import logging
 from orbax.checkpoint import checkpoint_managers
 
 CHECKPOINT_DIR = "checkpoints"
@@ -21,6 +22,18 @@ BEST_METRIC = "val_fvd"  # lower is better
 
 class CheckpointMismatchError(ValueError):
     """The checkpoints in a work directory belong to a model of other shapes."""
+
+
+class CheckpointNotFoundError(ValueError):
+    """A path that is neither a work directory with checkpoints nor a `params` export."""
+
+
+class NoIntactCheckpointError(CheckpointNotFoundError):
+    """Every checkpoint of a work directory fails to restore."""
+
+
+# Suffix of a step directory moved aside because it failed to restore.
+CORRUPT_SUFFIX = ".corrupt"
 
 
 def checkpoint_dir(workdir: str) -> str:
@@ -120,6 +133,70 @@ class TrainingCheckpoints:
             args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()),
         )
         return restored.state, restored.meta
+
+    def restore_newest_intact(self, abstract_state) -> tuple[int, Any] | None:
+        """(step, TrainState) of the newest step that restores, laid out like
+        `abstract_state`; None when there are no checkpoints. A step that fails to restore
+        is moved aside to <step>.corrupt (nothing is deleted) with a warning, so that
+        training goes on from the one before it. Raises NoIntactCheckpointError when none
+        restores, CheckpointMismatchError when they belong to another model."""
+        steps = sorted(self.all_steps(), reverse=True)
+        if not steps:
+            return None
+        return self._first_intact(steps, lambda step: self.restore(step, abstract_state), True)
+
+    def restore_raw_intact(self, best_first: bool = True) -> tuple[int, dict, dict]:
+        """(step, state as dicts, meta) of the best step (lowest validation FVD, else the
+        latest; with best_first False, the latest), or when it fails to restore, of the
+        newest one that does, with a warning; nothing is moved. Raises
+        NoIntactCheckpointError (also when there is none)."""
+        first = self.best_step() if best_first else self.latest_step()
+        steps = ([] if first is None else [first]) + [
+            step for step in sorted(self.all_steps(), reverse=True) if step != first
+        ]
+        step, (state, meta) = self._first_intact(steps, self.restore_raw, False)
+        return step, state, meta
+
+    def _first_intact(self, steps: list[int], restore: Callable, move_aside: bool):
+        for step in steps:
+            try:
+                return step, restore(step)
+            except CheckpointMismatchError:
+                raise
+            # Damaged files surface as many types (tensorstore's ValueError, JSON errors,
+            # OSError...); any failure to read a step means the same: try the next one.
+            except Exception as error:  # noqa: BLE001
+                reason = f"{type(error).__name__}: {str(error).splitlines()[0][:600]}"
+                if move_aside:
+                    moved = self._move_aside(step)
+                    logging.warning(
+                        "Checkpoint step %d cannot be restored (%s): moved to %s; "
+                        "resuming from an older step",
+                        step,
+                        reason,
+                        moved,
+                    )
+                else:
+                    logging.warning(
+                        "Checkpoint step %d in %s cannot be restored (%s): using an older step",
+                        step,
+                        self.directory,
+                        reason,
+                    )
+        tried = ", ".join(str(step) for step in steps) or "none"
+        raise NoIntactCheckpointError(
+            f"{os.path.dirname(self.directory)}: no checkpoint can be restored (steps "
+            f"tried: {tried}); start a new --workdir, or remove the damaged steps"
+        )
+
+    def _move_aside(self, step: int) -> str:
+        source = os.path.join(self.directory, str(step))
+        target, copy = source + CORRUPT_SUFFIX, 1
+        while os.path.exists(target):
+            target, copy = f"{source}{CORRUPT_SUFFIX}.{copy}", copy + 1
+        os.rename(source, target)
+        self._manager.reload()
+        return target
 
     def wait_until_finished(self) -> None:
         self._manager.wait_until_finished()

@@ -23,13 +23,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from absl import app, flags
+from absl import flags
 
-from inbetweening import objectives
-from inbetweening.checkpoint import TrainingCheckpoints, checkpoint_dir
+from inbetweening import command_line, objectives
+from inbetweening.checkpoint import NoIntactCheckpointError, TrainingCheckpoints, checkpoint_dir
 from inbetweening.command_line import user_error
 from inbetweening.data import input_pipeline
-from inbetweening.inference import sample_inbetweens
+from inbetweening.inference import generator_variables, sample_inbetweens
 from inbetweening.models import create_models
 from inbetweening.pixels import to_model_range
 
@@ -100,15 +100,14 @@ def diagnose(workdir: str, num_videos: int) -> dict:
             f"{workdir}: no checkpoints/ directory (not a training work directory?)"
         )
     checkpoints = TrainingCheckpoints(workdir, keep=1, read_only=True)
-    step = checkpoints.latest_step()
-    if step is None:
+    if not checkpoints.all_steps():
         raise FileNotFoundError(f"{checkpoint_dir(workdir)} holds no complete checkpoint")
-    state, meta = checkpoints.restore_raw(step)
+    step, state, meta = checkpoints.restore_raw_intact(best_first=False)
     state = jax.tree.map(jnp.asarray, state)
     config = ml_collections.ConfigDict(meta["config"])
     models = create_models(config.model)
     key = jax.random.PRNGKey(config.seed)
-    variables = {"params": state["g_params"], "batch_stats": state["g_batch_stats"]}
+    variables = generator_variables(state)
     real = input_pipeline.held_out_videos(config, num_videos)
     batch = next(input_pipeline.train_batches(config, step, 0, 1))
     norms, losses = gradient_norms(config, models, state, batch, key)
@@ -133,14 +132,14 @@ def main(argv):
     del argv
     try:
         print(json.dumps(diagnose(FLAGS.workdir, FLAGS.num_videos), indent=1))
-    except FileNotFoundError as error:
+    except (FileNotFoundError, NoIntactCheckpointError) as error:
         sys.exit(user_error(str(error)))
 
 
 def cli() -> None:
     """Console-script entry point (setup.cfg); also `python -m inbetweening.diagnose`."""
     define_flags()
-    app.run(main)
+    command_line.run(main)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ run killed with SIGKILL during a save that resumes to the same parameters, bit f
 
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,9 +12,11 @@ import time
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
 from configs import demo
 from inbetweening import train
+from inbetweening.api import Inbetweener
 from inbetweening.checkpoint import CheckpointMismatchError, TrainingCheckpoints, flatten_with_names
 
 import xla_test_flags
@@ -154,14 +157,33 @@ def _saving_after_a_complete_step(checkpoint_root) -> bool:
     )
 
 
-def _final_state(workdir):
-    checkpoints = TrainingCheckpoints(str(workdir), keep=3, read_only=True)
-    assert checkpoints.latest_step() == 12
-    return flatten_with_names(checkpoints.restore_raw(12)[0])
+@pytest.fixture(scope="module")
+def compilation_cache(tmp_path_factory):
+    """One persistent compilation cache for this module's training runs: the tiny model
+    compiles once."""
+    return tmp_path_factory.mktemp("jax_cache")
 
 
-def test_run_killed_during_a_save_resumes_to_the_same_parameters(tmp_path):
-    env = _environment(tmp_path / "jax_cache")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, compilation_cache):
+    """A work directory trained 12 steps in one go (checkpoints 8, 10, 12 kept)."""
+    workdir = tmp_path_factory.mktemp("uninterrupted") / "run"
+    result = subprocess.run(
+        _train_command(workdir),
+        cwd=REPO,
+        env=_environment(compilation_cache),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_run_killed_during_a_save_resumes_to_the_same_parameters(
+    tmp_path, trained, compilation_cache
+):
+    env = _environment(compilation_cache)
     killed = tmp_path / "killed"
     process = subprocess.Popen(
         _train_command(killed),
@@ -178,24 +200,127 @@ def test_run_killed_during_a_save_resumes_to_the_same_parameters(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
 
-    uninterrupted = tmp_path / "uninterrupted"
-    runs = [
-        subprocess.Popen(
-            _train_command(workdir),
+    resumed = subprocess.run(
+        _train_command(killed), cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming from" in resumed.stderr
+    _assert_same_states(_final_state(killed), _final_state(trained))
+
+
+def _assert_same_states(state, reference):
+    assert state.keys() == reference.keys()
+    for path, array in reference.items():
+        np.testing.assert_array_equal(state[path], array, err_msg=path)
+
+
+def _corrupt_array_data(step_dir: pathlib.Path) -> None:
+    """Flips bytes in the middle of every data file of a step, as a bad disk or copy does."""
+    files = [p for p in (step_dir / "state").rglob("*") if p.is_file() and p.parent.name == "d"]
+    assert files
+    for path in files:
+        data = bytearray(path.read_bytes())
+        for i in range(len(data) // 2, min(len(data), len(data) // 2 + 64)):
+            data[i] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+
+def _truncate_sharding(step_dir: pathlib.Path) -> None:
+    with open(step_dir / "state" / "_sharding", "r+b") as handle:
+        handle.truncate(20)
+
+
+def _copy(workdir, destination):
+    shutil.copytree(workdir, destination)
+    return destination
+
+
+@pytest.mark.parametrize("corrupt", [_corrupt_array_data, _truncate_sharding])
+def test_a_corrupt_latest_step_gives_way_to_the_newest_good_one(
+    tmp_path, trained, compilation_cache, corrupt
+):
+    damaged = _copy(trained, tmp_path / "damaged")
+    corrupt(damaged / "checkpoints" / "12")
+    reference = _copy(trained, tmp_path / "reference")
+    shutil.rmtree(reference / "checkpoints" / "12")
+
+    # Readers use the newest intact step, warn, and move nothing.
+    model = Inbetweener.load(damaged)
+    np.testing.assert_array_equal(
+        flatten_with_names(model.variables["params"])["ImageEncoder_0/Conv_0/kernel"],
+        _final_state(reference, 10)["g_ema_params/ImageEncoder_0/Conv_0/kernel"],
+    )
+    assert (damaged / "checkpoints" / "12").is_dir()
+
+    env = _environment(compilation_cache)
+    more = ["--config.num_train_steps=14"]
+    runs = {
+        name: subprocess.run(
+            _train_command(workdir) + more,
             cwd=REPO,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             text=True,
+            timeout=300,
         )
-        for workdir in (killed, uninterrupted)
-    ]
-    logs = [run.communicate(timeout=300)[1] for run in runs]
-    for run, log in zip(runs, logs):
-        assert run.returncode == 0, log[-3000:]
-    assert "Resuming from" in logs[0] and "Resuming from" not in logs[1]
+        for name, workdir in (("damaged", damaged), ("reference", reference))
+    }
+    for run in runs.values():
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "Traceback" not in run.stderr
+    warning = [line for line in runs["damaged"].stderr.splitlines() if "cannot be restored" in line]
+    assert len(warning) == 1 and "step 12" in warning[0] and "12.corrupt" in warning[0], warning
+    assert (damaged / "checkpoints" / "12.corrupt").is_dir()
+    assert "Resuming from" in runs["damaged"].stderr and "/10" in runs["damaged"].stderr
+    _assert_same_states(_final_state(damaged, 14), _final_state(reference, 14))
 
-    resumed, reference = _final_state(killed), _final_state(uninterrupted)
-    assert resumed.keys() == reference.keys()
-    for path, array in reference.items():
-        np.testing.assert_array_equal(resumed[path], array, err_msg=path)
+
+def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained, compilation_cache):
+    damaged = _copy(trained, tmp_path / "damaged")
+    for step_dir in (damaged / "checkpoints").iterdir():
+        _corrupt_array_data(step_dir)
+    before = sorted(p.name for p in (damaged / "checkpoints").iterdir())
+    # Sampling first: it must leave the steps where they are for training to find.
+    commands = {
+        "sample": [
+            sys.executable,
+            "-m",
+            "inbetweening.sample",
+            f"--checkpoint={damaged}",
+            f"--start={_key_frame(tmp_path)}",
+            f"--end={_key_frame(tmp_path)}",
+            f"--out={tmp_path / 'out.gif'}",
+        ],
+        "train": _train_command(damaged),
+    }
+    for name, command in commands.items():
+        result = subprocess.run(
+            command,
+            cwd=REPO,
+            env=_environment(compilation_cache),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 2, (name, result.stderr[-3000:])
+        assert "Traceback" not in result.stderr, name
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"error: {damaged}: no checkpoint can be restored"), (name, last)
+        assert "steps tried: 12, 10, 8" in last, (name, last)
+    # Training moved every step aside; nothing was deleted, and sampling wrote nothing.
+    assert sorted(p.name for p in (damaged / "checkpoints").iterdir()) == sorted(
+        f"{name}.corrupt" for name in before
+    )
+    assert not (tmp_path / "out.gif").exists()
+
+
+def _key_frame(directory) -> pathlib.Path:
+    path = pathlib.Path(directory) / "key.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(path)
+    return path
+
+
+def _final_state(workdir, step=12):
+    checkpoints = TrainingCheckpoints(str(workdir), keep=3, read_only=True)
+    assert checkpoints.latest_step() == step
+    return flatten_with_names(checkpoints.restore_raw(step)[0])

@@ -9,15 +9,17 @@ split sizes and of the skipped files is printed at the end.
 """
 
 import dataclasses
+import glob
 import os
 import sys
 
 import tensorflow_datasets as tfds
-from absl import app, flags
+from absl import flags
 
+from inbetweening import command_line
 from inbetweening.command_line import user_error
 from inbetweening.data import builders, tfds_input
-from inbetweening.data.builders import common
+from inbetweening.data.builders import common, folder
 
 FLAGS = flags.FLAGS
 
@@ -40,10 +42,44 @@ class PreparationSummary:
     dataset_dir: str
     split_sizes: dict[str, int]
     skipped_files: list[str]
+    notes: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         sizes = "\n".join(f"  {split}: {size} examples" for split, size in self.split_sizes.items())
-        return f"Prepared {self.dataset_dir}\n{sizes}\n  skipped files: {len(self.skipped_files)}"
+        lines = [*self.notes, f"Prepared {self.dataset_dir}", sizes]
+        return "\n".join(lines) + f"\n  skipped files: {len(self.skipped_files)}"
+
+
+def folder_changes(builder: common.VideoBuilder) -> tuple[str, ...]:
+    """What changed in a folder since the newest other prepared version of it (none when
+    this version is prepared already or no other exists): one line, and where the old
+    version stays."""
+    if builder.is_prepared():
+        return ()
+    current = builder.builder_config
+    root = current.source_dir
+    pattern = os.path.join(
+        os.path.dirname(os.path.dirname(str(builder.data_dir))),
+        f"{folder.folder_prefix(root)}_*_{current.image_size}px",
+        str(builder.version),
+    )
+    older = [path for path in glob.glob(pattern) if path != str(builder.data_dir)]
+    if not older:
+        return ()
+    newest = max(older, key=os.path.getmtime)
+    try:
+        previous = tfds.builder_from_directory(newest).info.metadata.get("contents")
+    except Exception:  # noqa: BLE001 (an unreadable old version: nothing to compare with)
+        previous = None
+    if previous is None:
+        return ()
+    counts = folder.changes(previous, folder.contents(root))
+    summary = ", ".join(f"{count} {what}" for what, count in counts.items())
+    return (
+        f"{root} changed since its version in {newest} (videos: {summary}): "
+        "preparing a new version",
+        f"The old version stays on disk; remove it with: rm -r {os.path.dirname(newest)}",
+    )
 
 
 def prepare(
@@ -68,6 +104,10 @@ def prepare(
             )
         common.find_sources(sources, manual_dir)
     builder = builders.make_builder(dataset, data_dir, image_size, folder_path=manual_dir)
+    notes = ()
+    if dataset == "folder":
+        folder.require_a_usable_video(builder.builder_config.source_dir)
+        notes = folder_changes(builder)
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
     )
@@ -80,6 +120,7 @@ def prepare(
         dataset_dir=str(builder.data_dir),
         split_sizes=split_sizes,
         skipped_files=list(builder.info.metadata["skipped_files"]),
+        notes=notes,
     )
 
 
@@ -97,7 +138,7 @@ def main(argv):
 def cli() -> None:
     """Console-script entry point (setup.cfg); also `python -m inbetweening.data.prepare`."""
     define_flags()
-    app.run(main)
+    command_line.run(main)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 few videos), bad files skipped."""
 
 import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +15,8 @@ from inbetweening.data import builders, errors, input_pipeline, prepare
 from inbetweening.data.builders import folder
 
 import data_fixture_writers
+
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _prepared_examples(data_dir, user_folder, summary):
@@ -116,3 +121,89 @@ def test_training_names_a_missing_validation_split(tmp_path, config_for):
     input_pipeline.check_splits(config, ("train",))
     with pytest.raises(errors.DatasetError, match=r"no 'validation' split \(it has train\)"):
         input_pipeline.check_splits(config, ("train", "validation"))
+
+
+def _write_frame_folder(root, name, length, offset=0):
+    """A video of `length` frames as a folder of PNGs (frame t reads back as 90 + t + offset)."""
+    shutil.rmtree(root / name, ignore_errors=True)
+    os.makedirs(root / name)
+    for index, frame in enumerate(data_fixture_writers.striped_video(length, 32, 48)):
+        Image.fromarray(np.clip(frame.astype(int) + offset, 0, 255).astype(np.uint8)).save(
+            root / name / f"{index:04d}.png"
+        )
+
+
+def test_a_prepared_folder_follows_added_replaced_and_removed_videos(tmp_path, config_for):
+    root, data_dir = tmp_path / "videos", str(tmp_path / "data")
+    for name in ("a", "b"):
+        _write_frame_folder(root, name, 60)
+    config = config_for("folder", data_dir, folder=str(root))
+    first = prepare.prepare("folder", data_dir, str(root))
+    assert first.split_sizes == {"train": 2, "validation": 2, "test": 2} and not first.notes
+    input_pipeline.check_splits(config, ("train", "validation"))
+
+    _write_frame_folder(root, "c", 60)
+    # Training looks for the version that matches the folder now, which is not prepared.
+    with pytest.raises(errors.DatasetNotPreparedError, match=f"--manual_dir={root}"):
+        input_pipeline.check_splits(config, ("train", "validation"))
+    added = prepare.prepare("folder", data_dir, str(root))
+    assert added.split_sizes == {"train": 3, "validation": 3, "test": 3}
+    assert "videos: 1 added, 0 removed, 0 changed" in added.notes[0]
+    assert os.path.isdir(first.dataset_dir), "the old version stays"
+    assert first.dataset_dir in added.notes[0] and "rm -r" in added.notes[1]
+    input_pipeline.check_splits(config, ("train", "validation"))
+
+    _write_frame_folder(root, "c", 20, offset=1)  # too short to cut: train only
+    replaced = prepare.prepare("folder", data_dir, str(root))
+    assert replaced.split_sizes == {"train": 3, "validation": 2, "test": 2}
+    assert "videos: 0 added, 0 removed, 1 changed" in replaced.notes[0]
+
+    shutil.rmtree(root / "a")
+    removed = prepare.prepare("folder", data_dir, str(root))
+    assert removed.split_sizes == {"train": 2, "validation": 1, "test": 1}
+    assert "videos: 0 added, 1 removed, 0 changed" in removed.notes[0]
+    again = prepare.prepare("folder", data_dir, str(root))  # unchanged: reused, no note
+    assert (again.dataset_dir, again.split_sizes, again.notes) == (
+        removed.dataset_dir,
+        removed.split_sizes,
+        (),
+    )
+
+
+def test_a_folder_without_a_usable_video_is_refused_and_nothing_is_written(tmp_path):
+    root, data_dir = tmp_path / "videos", tmp_path / "data"
+    os.makedirs(root)
+    (root / "a.mp4").write_bytes(b"not a video")
+    (root / "b.avi").write_bytes(b"\x00" * 100)
+    (root / "notes.txt").write_text("ignored: not a video extension")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inbetweening.data.prepare",
+            "--dataset=folder",
+            f"--data_dir={data_dir}",
+            f"--manual_dir={root}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=_REPO_ROOT,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: cannot prepare folder: {root} holds no usable video"), last
+    assert ".mp4, .avi" in last and "2 could not be decoded (a.mp4, b.avi)" in last, last
+    assert not data_dir.exists() or not any(data_dir.rglob("*"))
+
+
+def test_only_the_first_five_bad_files_are_named(tmp_path):
+    for index in range(7):
+        (tmp_path / f"bad_{index}.mp4").write_bytes(b"junk")
+    with pytest.raises(folder.NoReadableVideoError) as error:
+        folder.require_a_usable_video(str(tmp_path))
+    assert (
+        "7 could not be decoded (bad_0.mp4, bad_1.mp4, bad_2.mp4, bad_3.mp4, bad_4.mp4, ...)"
+        in str(error.value)
+    )

@@ -9,12 +9,16 @@ handful of long videos, the common case), every video is cut in time instead: it
 frames train, then a validation segment, then a test segment (each held-out segment
 VALIDATION_PERCENT of the video and at least MIN_FRAMES frames), so that every split
 gets clips and no clip spans two splits; a video too short to cut goes to train whole.
-The prepared dataset is named after the root's absolute path: moving the folder means
-preparing it again.
+
+A prepared version is named after the root's absolute path and a fingerprint of what it
+holds (each video's relative path, size and modification time): adding, replacing or
+removing a video makes a new version, to prepare again, and training looks for the one
+that matches the folder as it is now. Moving the folder also means preparing it again.
 """
 
 import dataclasses
 import hashlib
+import json
 import os
 import pathlib
 import re
@@ -37,13 +41,93 @@ class FolderConfig(common.VideoBuilderConfig):
     source_dir: str = ""
 
 
-def config_for_folder(source_dir: str, image_size: int) -> FolderConfig:
-    root = os.path.abspath(os.path.expanduser(source_dir))
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def folder_prefix(root: str) -> str:
+    """The part of a version's name that names the folder (its path), shared by every
+    version of it."""
     slug = re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(root)).strip("_") or "root"
-    path_hash = hashlib.sha256(root.encode()).hexdigest()[:8]
-    return FolderConfig(
-        name=f"{slug}_{path_hash}_{image_size}px", image_size=image_size, source_dir=root
+    return f"{slug}_{_short_hash(root)}"
+
+
+def contents(root: str) -> dict[str, list[int]]:
+    """{relative path: [size in bytes, modification time in ns]} of each video under
+    `root`; a frame folder's are the sums and the latest of its frame files."""
+    listing = {}
+    for relative_path in find_videos(root):
+        path = os.path.join(root, relative_path)
+        files = (
+            [os.path.join(path, name) for name in os.listdir(path)]
+            if os.path.isdir(path)
+            else [path]
+        )
+        stats = [os.stat(name) for name in files]
+        listing[relative_path] = [
+            sum(stat.st_size for stat in stats),
+            max(stat.st_mtime_ns for stat in stats),
+        ]
+    return listing
+
+
+def config_for_folder(source_dir: str, image_size: int) -> FolderConfig:
+    """The version of the folder's dataset that matches what the folder holds now."""
+    root = os.path.abspath(os.path.expanduser(source_dir))
+    fingerprint = (
+        _short_hash(json.dumps(contents(root), sort_keys=True)) if os.path.isdir(root) else "none"
     )
+    return FolderConfig(
+        name=f"{folder_prefix(root)}_{fingerprint}_{image_size}px",
+        image_size=image_size,
+        source_dir=root,
+    )
+
+
+class NoReadableVideoError(common.SourceFilesMissingError):
+    """A folder in which no video can be decoded into MIN_FRAMES frames or more."""
+
+
+def require_a_usable_video(root: str) -> None:
+    """Raises NoReadableVideoError unless some video under `root` decodes to at least
+    MIN_FRAMES frames (reading videos in order until one does)."""
+    undecodable, short = [], []
+    for relative_path in find_videos(root):
+        path = pathlib.Path(root) / relative_path
+        try:
+            video = (
+                video_io.read_frame_folder(path, VideoFolder.CHANNELS)
+                if path.is_dir()
+                else video_io.read_video(path, VideoFolder.CHANNELS)
+            )
+        except video_io.UnreadableVideoError:
+            undecodable.append(relative_path)
+            continue
+        if len(video) >= common.MIN_FRAMES:
+            return
+        short.append(relative_path)
+    problems = []
+    for paths, what in (
+        (undecodable, "could not be decoded"),
+        (short, f"have fewer than {common.MIN_FRAMES} frames"),
+    ):
+        if paths:
+            shown = ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
+            problems.append(f"{len(paths)} {what} ({shown})")
+    found = "; ".join(problems) if problems else "none were found"
+    raise NoReadableVideoError(
+        f"{root} holds no usable video: looked for {', '.join(video_io.VIDEO_EXTENSIONS)} files "
+        f"and folders of {', '.join(video_io.FRAME_EXTENSIONS)} frames; {found}"
+    )
+
+
+def changes(old: dict[str, list[int]], new: dict[str, list[int]]) -> dict[str, int]:
+    """How many videos were added, removed and changed between two `contents` listings."""
+    return {
+        "added": len(new.keys() - old.keys()),
+        "removed": len(old.keys() - new.keys()),
+        "changed": sum(1 for path in old.keys() & new.keys() if old[path] != new[path]),
+    }
 
 
 def split_of(relative_path: str) -> str:
@@ -101,6 +185,7 @@ class VideoFolder(common.VideoBuilder):
                 f"frame folders (png, jpg) at {root}, which is not a directory."
             )
         relative_paths = find_videos(root)
+        self.info.metadata["contents"] = contents(root)
         videos_by_split = {split: [] for split in common.SPLITS}
         if len(relative_paths) >= HASH_SPLIT_MIN_VIDEOS:
             for relative_path in relative_paths:
