@@ -1,37 +1,44 @@
-"""Python API: in-betweens of two key frames from a trained model.
+"""Python API: in-betweens of key frames from a trained model.
 
 from inbetweening.api import Inbetweener
 model = Inbetweener.load("workdir")          # or a `params` export
 videos = model.sample("start.png", "end.png", num_samples=8, seed=0)  # uint8 [8,T,H,W,C]
+story = model.sample_sequence(["a.png", "b.png", "c.png"], noise="shared")  # [1,2T-1,H,W,C]
 """
 
 import json
 import os
-from typing import Union
+from typing import Sequence, Union
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 from PIL import Image, UnidentifiedImageError
 
-from inbetweening.checkpoint import TrainingCheckpoints, checkpoint_dir
+from inbetweening.checkpoint import CheckpointNotFoundError, TrainingCheckpoints, checkpoint_dir
 from inbetweening.data.video_io import crop_square_and_resize
-from inbetweening.inference import sample_inbetweens
+from inbetweening.inference import draw_noise, generator_variables, sample_inbetweens
 from inbetweening.models import create_models
 from inbetweening.pixels import convert_channels
 
-# Layout of a `params` export (inbetweening.export --format=params).
+# Layout of a `params` export (inbetweening.export --format=params); a shipped model
+# (pretrained/<name>/) also has TRAINING_FILE: how it was trained, and its held-out table.
 MODEL_CONFIG_FILE = "model_config.json"
 VARIABLES_DIR = "variables"
+TRAINING_FILE = "training.json"
 
 KeyFrame = Union[str, os.PathLike, Image.Image, np.ndarray]
+# "model": key frames centre-cropped and resized to the training size; "native": the
+# generator runs at the key frames' own size (it is fully convolutional).
+SIZES = ("model", "native")
+# The noise of a sequence's segments: a new u for each, or one u for all.
+SEGMENT_NOISE = ("independent", "shared")
+# The image encoder halves the frame three times.
+ENCODER_STRIDE = 8
 _CHANNELS_OF_MODE = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
-
-
-class CheckpointNotFoundError(ValueError):
-    """A path that is neither a work directory with checkpoints nor a `params` export."""
 
 
 class KeyFrameError(ValueError):
@@ -41,11 +48,15 @@ class KeyFrameError(ValueError):
 class Inbetweener:
     """A trained generator with its running batch statistics (inference mode)."""
 
-    def __init__(self, model_config: ml_collections.ConfigDict, variables: dict):
-        """variables: {"params": ..., "batch_stats": ...} of the generator."""
+    def __init__(
+        self, model_config: ml_collections.ConfigDict, variables: dict, training_info=None
+    ):
+        """variables: {"params": ..., "batch_stats": ...} of the generator; training_info:
+        what a shipped model's TRAINING_FILE says (steps, command, ...), else {}."""
         self.model_config = model_config
         self.generator = create_models(model_config).generator
         self.variables = variables
+        self.training_info = training_info or {}
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Inbetweener":
@@ -58,37 +69,46 @@ class Inbetweener:
             variables = ocp.StandardCheckpointer().restore(
                 os.path.join(os.path.abspath(path), VARIABLES_DIR)
             )
-            return cls(model_config, variables)
+            training_info = None
+            if os.path.isfile(os.path.join(path, TRAINING_FILE)):
+                with open(os.path.join(path, TRAINING_FILE)) as handle:
+                    training_info = json.load(handle)
+            return cls(model_config, variables, training_info)
         if not os.path.isdir(checkpoint_dir(path)):
             raise CheckpointNotFoundError(
                 f"{path}: neither a work directory with checkpoints/ nor a params export "
                 f"(with {MODEL_CONFIG_FILE})"
             )
         checkpoints = TrainingCheckpoints(path, keep=1, read_only=True)
-        step = checkpoints.best_step()
-        if step is None:
+        if not checkpoints.all_steps():
             raise CheckpointNotFoundError(f"{checkpoint_dir(path)} holds no complete checkpoint")
-        state, meta = checkpoints.restore_raw(step)
+        step, state, meta = checkpoints.restore_raw_intact()
         logging.info("Loaded %s step %d", checkpoints.directory, step)
         return cls(
             ml_collections.ConfigDict(meta["config"]["model"]),
-            {"params": state["g_params"], "batch_stats": state["g_batch_stats"]},
+            generator_variables(state),
         )
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
-        """(H, W, C) of the frames the model makes."""
+        """(H, W, C) of the frames the model was trained on."""
         m = self.model_config
         return m.image_size, m.image_size, m.image_channels
 
-    def key_frames(self, start: KeyFrame, end: KeyFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Two key frames -> uint8 [H, W, C] each at the model's size and colour mode; frames
-        of another size are centre-cropped to a square and resized, gray frames for an RGB
-        model repeated into RGB, RGB frames for a gray model reduced to luma, alpha dropped
-        (a log line says so)."""
-        start, end = _as_uint8_frame(start, "start"), _as_uint8_frame(end, "end")
+    def prepare_key_frames(
+        self, frames: Sequence[KeyFrame], names: Sequence[str], size: str = "model"
+    ) -> np.ndarray:
+        """Key frames -> uint8 [N, H, W, C] in the model's colour mode: gray frames for an
+        RGB model repeated into RGB, RGB frames for a gray model reduced to luma, alpha
+        dropped (a log line says so). size "model": frames of another size are
+        centre-cropped to a square and resized to the training size; "native": kept at
+        their own size, whose height and width must be multiples of ENCODER_STRIDE."""
+        if size not in SIZES:
+            raise KeyFrameError(f"size={size!r}: must be one of {SIZES}")
         channels = self.model_config.image_channels
-        for name, frame in (("start", start), ("end", end)):
+        converted = []
+        for name, frame in zip(names, frames):
+            frame = _as_uint8_frame(frame, name)
             if frame.shape[-1] not in _CHANNELS_OF_MODE.values():
                 raise KeyFrameError(
                     f"{name} key frame has {frame.shape[-1]} channels; "
@@ -101,28 +121,44 @@ class Inbetweener:
                     frame.shape[-1],
                     channels,
                 )
-        start, end = convert_channels(start, channels), convert_channels(end, channels)
-        if start.shape != end.shape:
-            raise KeyFrameError(
-                f"key frames differ in size: start is {_size(start)}, end is {_size(end)}"
-            )
+            converted.append(convert_channels(frame, channels))
+        sizes = {frame.shape[:2] for frame in converted}
+        if len(sizes) > 1:
+            listing = ", ".join(f"{name} is {_size(f)}" for name, f in zip(names, converted))
+            raise KeyFrameError(f"key frames differ in size: {listing}")
+        frames = np.stack(converted)
+        if size == "native":
+            _check_native_size(frames[0])
+            return frames
         height, width, _ = self.frame_shape
-        if start.shape[:2] != (height, width):
+        if frames.shape[1:3] != (height, width):
             logging.info(
                 "Key frames are %s: centre-cropped and resized to %s",
-                _size(start),
+                _size(frames[0]),
                 f"{width}x{height}",
             )
-            start, end = crop_square_and_resize(np.stack([start, end]), height)
+            frames = crop_square_and_resize(frames, height)
+        return frames
+
+    def key_frames(
+        self, start: KeyFrame, end: KeyFrame, size: str = "model"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Two key frames -> uint8 [H, W, C] each, as prepare_key_frames makes them."""
+        start, end = self.prepare_key_frames((start, end), ("start", "end"), size)
         return start, end
 
     def sample(
-        self, start: KeyFrame, end: KeyFrame, num_samples: int = 1, seed: int = 0
+        self,
+        start: KeyFrame,
+        end: KeyFrame,
+        num_samples: int = 1,
+        seed: int = 0,
+        size: str = "model",
     ) -> np.ndarray:
         """In-betweens of two key frames: uint8 [num_samples, T, H, W, C], frames 0 and T-1
         being the key frames. Key frames are file paths, PIL images or arrays [H, W, C] or
-        [H, W]: uint8, or float in 0..255 (rounded)."""
-        start, end = self.key_frames(start, end)
+        [H, W]: uint8, or float in 0..255 (rounded). `size`: as prepare_key_frames."""
+        start, end = self.key_frames(start, end, size)
         videos = sample_inbetweens(
             self.generator,
             self.variables,
@@ -132,6 +168,62 @@ class Inbetweener:
             jax.random.PRNGKey(seed),
         )
         return videos[0]
+
+    def sample_sequence(
+        self,
+        key_frames: Sequence[KeyFrame],
+        num_samples: int = 1,
+        seed: int = 0,
+        noise: str = "independent",
+        size: str = "model",
+    ) -> np.ndarray:
+        """One video through N >= 2 key frames: every consecutive pair in-betweened, the
+        shared key frames written once. Returns uint8 [num_samples, (N - 1) * (T - 1) + 1,
+        H, W, C]; key frame k is frame k * (T - 1), exactly.
+
+        noise: "independent" (a new u for every segment) or "shared" (one u per sample for
+        every segment: the same motion style throughout). With two key frames and either
+        noise, the video is sample()'s for the same seed. Key frames and `size`: as
+        sample().
+        """
+        if noise not in SEGMENT_NOISE:
+            raise KeyFrameError(f"noise={noise!r}: must be one of {SEGMENT_NOISE}")
+        if len(key_frames) < 2:
+            raise KeyFrameError(f"a sequence needs at least 2 key frames, got {len(key_frames)}")
+        names = [f"key frame {index + 1}" for index in range(len(key_frames))]
+        frames = self.prepare_key_frames(key_frames, names, size)
+        segments = len(frames) - 1
+        u = draw_noise(
+            jax.random.PRNGKey(seed),
+            1 if noise == "shared" else segments,
+            num_samples,
+            self.model_config.noise_dim,
+        )
+        videos = sample_inbetweens(
+            self.generator,
+            self.variables,
+            frames[:-1],
+            frames[1:],
+            num_samples,
+            key=None,
+            noise=jnp.broadcast_to(u, (segments, *u.shape[1:])),
+        )
+        # [segments, S, T, ...]: each segment but the last without its end frame, which
+        # is the next segment's start frame.
+        parts = [videos[i, :, :-1] for i in range(segments - 1)] + [videos[-1]]
+        return np.concatenate(parts, axis=1)
+
+
+def _check_native_size(frame: np.ndarray) -> None:
+    height, width = frame.shape[:2]
+    if height % ENCODER_STRIDE or width % ENCODER_STRIDE:
+        # Halves round up: 20 -> 24.
+        nearest = lambda side: max(1, int(side / ENCODER_STRIDE + 0.5)) * ENCODER_STRIDE
+        raise KeyFrameError(
+            f"key frames are {width}x{height}: size='native' needs a height and width that "
+            f"are multiples of {ENCODER_STRIDE} (the image encoder's stride); the nearest "
+            f"valid size is {nearest(width)}x{nearest(height)}"
+        )
 
 
 def _as_uint8_frame(frame: KeyFrame, name: str) -> np.ndarray:

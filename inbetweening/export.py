@@ -16,7 +16,9 @@ Formats:
 
 Noise is an input of the exported function (not a seed): the same noise gives the same
 video in JAX, in the exported function and in TensorFlow. All formats work in pixel
-values: float32 0..255 in and out; the batch size B is symbolic.
+values: float32 0..255 in and out; the batch size B is symbolic. With --size=native the
+jax and saved_model exports take frames of any height and width that are multiples of 8
+(symbolic shapes); with --size=model (the default), the training size only.
 """
 
 import json
@@ -29,7 +31,15 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import app, flags
 
-from inbetweening.api import MODEL_CONFIG_FILE, VARIABLES_DIR, CheckpointNotFoundError, Inbetweener
+from inbetweening import command_line
+from inbetweening.api import (
+    ENCODER_STRIDE,
+    MODEL_CONFIG_FILE,
+    SIZES,
+    VARIABLES_DIR,
+    CheckpointNotFoundError,
+    Inbetweener,
+)
 from inbetweening.command_line import user_error
 from inbetweening.pixels import to_model_range, to_pixel_range
 
@@ -47,15 +57,29 @@ def tween(model: Inbetweener, variables, key_frames: jax.Array, noise: jax.Array
     return to_pixel_range(video[:, 1:-1])
 
 
-def input_specs(model: Inbetweener, batch) -> tuple[jax.ShapeDtypeStruct, ...]:
-    """(key_frames [B, 2, H, W, C], noise [B, D]) for batch size `batch` (int or symbol)."""
+def frame_dims(model: Inbetweener, size: str) -> tuple[str, str, int]:
+    """(H, W, C) of the exported key frames as jax.export dimension expressions: the
+    training size, or with size "native" any multiple of ENCODER_STRIDE."""
+    if size not in SIZES:
+        raise ValueError(f"size={size!r}: must be one of {SIZES}")
+    height, width, channels = model.frame_shape
+    if size == "native":
+        return f"{ENCODER_STRIDE}*h", f"{ENCODER_STRIDE}*w", channels
+    return str(height), str(width), channels
+
+
+def input_specs(model: Inbetweener, size: str = "model") -> tuple[jax.ShapeDtypeStruct, ...]:
+    """(key_frames [B, 2, H, W, C], noise [B, D]) with a symbolic batch size B."""
+    height, width, channels = frame_dims(model, size)
+    batch, height, width = jax.export.symbolic_shape(f"b, {height}, {width}")
     return (
-        jax.ShapeDtypeStruct((batch, 2, *model.frame_shape), jnp.float32),
+        jax.ShapeDtypeStruct((batch, 2, height, width, channels), jnp.float32),
         jax.ShapeDtypeStruct((batch, model.model_config.noise_dim), jnp.float32),
     )
 
 
-def export_params(model: Inbetweener, out: str) -> None:
+def export_params(model: Inbetweener, out: str, size: str = "model") -> None:
+    """The variables and the model config; `size` is the sampler's choice, not stored."""
     os.makedirs(out)
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(os.path.join(os.path.abspath(out), VARIABLES_DIR), model.variables)
@@ -64,21 +88,20 @@ def export_params(model: Inbetweener, out: str) -> None:
         json.dump(model.model_config.to_dict(), handle, indent=2)
 
 
-def export_jax(model: Inbetweener, out: str) -> None:
-    (batch,) = jax.export.symbolic_shape("b")
+def export_jax(model: Inbetweener, out: str, size: str = "model") -> None:
     function = jax.jit(lambda key_frames, noise: tween(model, model.variables, key_frames, noise))
     exported = jax.export.export(function, platforms=JAX_EXPORT_PLATFORMS)(
-        *input_specs(model, batch)
+        *input_specs(model, size)
     )
     with open(out, "wb") as handle:
         handle.write(exported.serialize())
 
 
-def export_saved_model(model: Inbetweener, out: str) -> None:
+def export_saved_model(model: Inbetweener, out: str, size: str = "model") -> None:
     import tensorflow as tf  # only this format needs TensorFlow
     from jax.experimental import jax2tf
 
-    height, width, channels = model.frame_shape
+    height, width, channels = frame_dims(model, size)
     noise_dim = model.model_config.noise_dim
     tween_tf = jax2tf.convert(
         lambda variables, key_frames, noise: tween(model, variables, key_frames, noise),
@@ -90,7 +113,8 @@ def export_saved_model(model: Inbetweener, out: str) -> None:
     module.variables_tree = tf.nest.map_structure(
         lambda x: tf.Variable(np.asarray(x), trainable=False), model.variables
     )
-    frames_spec = tf.TensorSpec([None, 2, height, width, channels], tf.float32)
+    fixed = lambda dim: int(dim) if dim.isdigit() else None
+    frames_spec = tf.TensorSpec([None, 2, fixed(height), fixed(width), channels], tf.float32)
 
     @tf.function(input_signature=[frames_spec, tf.TensorSpec([None, noise_dim], tf.float32)])
     def with_noise(key_frames, noise):
@@ -121,7 +145,7 @@ def main(argv):
         model = Inbetweener.load(FLAGS.workdir)
     except CheckpointNotFoundError as error:
         sys.exit(user_error(str(error)))
-    EXPORTERS[FLAGS.format](model, FLAGS.out)
+    EXPORTERS[FLAGS.format](model, FLAGS.out, FLAGS.size)
     print(f"{FLAGS.format} export: {FLAGS.out}")
 
 
@@ -130,13 +154,20 @@ def define_flags() -> None:
     flags.DEFINE_string("workdir", None, "A training work directory or a params export.")
     flags.DEFINE_enum("format", None, list(EXPORTERS), "What to write.")
     flags.DEFINE_string("out", None, "Output path (must not exist).")
+    flags.DEFINE_enum(
+        "size",
+        "model",
+        list(SIZES),
+        "jax and saved_model: frames of the training size only (model), or of any height "
+        "and width that are multiples of 8 (native, symbolic shapes).",
+    )
     flags.mark_flags_as_required(["workdir", "format", "out"])
 
 
 def cli() -> None:
     """Console-script entry point (setup.cfg); also `python -m inbetweening.export`."""
     define_flags()
-    app.run(main)
+    command_line.run(main)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
-"""In-betweens of two key frames, written as an animation or a contact sheet.
+"""In-betweens of key frames, written as an animation or a contact sheet.
 
 python -m inbetweening.sample --checkpoint=WORKDIR_OR_EXPORT --start=a.png --end=b.png \
     --num_samples=8 --seed=0 --out=out.gif
+python -m inbetweening.sample --checkpoint=... --key_frames=a.png,b.png,c.png --out=out.mp4
+python -m inbetweening.sample --checkpoint=... --key_frames=FOLDER --segment_noise=shared ...
 
+With --key_frames (a comma-separated list, or a folder of images in file-name order) one
+video passes through every key frame. --size=native runs the generator at the key frames'
+own size (multiples of 8) instead of cropping and resizing them to the training size.
 --out's suffix picks the format: .gif or .mp4 (the samples side by side, animated) or .png
 (a contact sheet: one row per sample, one column per frame).
 """
@@ -14,11 +19,24 @@ import sys
 import av
 import numpy as np
 from absl import app, flags
-from PIL import Image
 
-from inbetweening.api import CheckpointNotFoundError, Inbetweener, KeyFrameError
+from inbetweening import command_line
+from inbetweening.api import (
+    SEGMENT_NOISE,
+    SIZES,
+    CheckpointNotFoundError,
+    Inbetweener,
+    KeyFrameError,
+)
 from inbetweening.command_line import user_error
-from inbetweening.visualize import GIF_FRAME_MS, gif_bytes, video_grid, write_atomically
+from inbetweening.data.video_io import FRAME_EXTENSIONS
+from inbetweening.visualize import (
+    GIF_FRAME_MS,
+    gif_bytes,
+    png_bytes,
+    video_grid,
+    write_atomically,
+)
 
 FLAGS = flags.FLAGS
 
@@ -33,12 +51,6 @@ def side_by_side(videos: np.ndarray) -> np.ndarray:
 def contact_sheet(videos: np.ndarray) -> np.ndarray:
     """uint8 [N, T, H, W, C] -> one image [H', W', C]: row n holds sample n's frames."""
     return video_grid(videos[:, :, None])[0]
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def mp4_bytes(video: np.ndarray) -> bytes:
@@ -71,13 +83,40 @@ def main(argv):
     suffix = os.path.splitext(FLAGS.out)[1].lower()
     if suffix not in ENCODERS:
         _exit_with_user_error(f"--out={FLAGS.out}: the suffix must be one of {', '.join(ENCODERS)}")
+    if bool(FLAGS.key_frames) == bool(FLAGS.start or FLAGS.end):
+        _exit_with_user_error("give either --start and --end, or --key_frames")
+    if not FLAGS.key_frames and not (FLAGS.start and FLAGS.end):
+        _exit_with_user_error("--start and --end go together")
     try:
         model = Inbetweener.load(FLAGS.checkpoint)
-        videos = model.sample(FLAGS.start, FLAGS.end, FLAGS.num_samples, FLAGS.seed)
+        if FLAGS.key_frames:
+            videos = model.sample_sequence(
+                key_frame_paths(FLAGS.key_frames),
+                FLAGS.num_samples,
+                FLAGS.seed,
+                noise=FLAGS.segment_noise,
+                size=FLAGS.size,
+            )
+        else:
+            videos = model.sample(
+                FLAGS.start, FLAGS.end, FLAGS.num_samples, FLAGS.seed, size=FLAGS.size
+            )
     except (CheckpointNotFoundError, KeyFrameError) as error:
         _exit_with_user_error(str(error))
     write_atomically(FLAGS.out, ENCODERS[suffix](videos))
-    print(f"{FLAGS.num_samples} in-betweens of {videos.shape[1]} frames: {FLAGS.out}")
+    print(f"{FLAGS.num_samples} videos of {videos.shape[1]} frames: {FLAGS.out}")
+
+
+def key_frame_paths(text: str) -> list[str]:
+    """--key_frames: a folder (its images in file-name order) or a comma-separated list."""
+    if os.path.isdir(text):
+        names = sorted(n for n in os.listdir(text) if n.lower().endswith(FRAME_EXTENSIONS))
+        if not names:
+            raise KeyFrameError(
+                f"--key_frames={text} holds no {', '.join(FRAME_EXTENSIONS)} images"
+            )
+        return [os.path.join(text, name) for name in names]
+    return [path for path in text.split(",") if path]
 
 
 def _exit_with_user_error(message: str) -> None:
@@ -89,16 +128,35 @@ def define_flags() -> None:
     flags.DEFINE_string("checkpoint", None, "A training work directory or a params export.")
     flags.DEFINE_string("start", None, "Image file of the first key frame.")
     flags.DEFINE_string("end", None, "Image file of the last key frame.")
+    flags.DEFINE_string(
+        "key_frames",
+        None,
+        "Instead of --start/--end: key frames a.png,b.png,... or a folder of them "
+        "(file-name order); one video passes through all of them.",
+    )
+    flags.DEFINE_enum(
+        "segment_noise",
+        "independent",
+        list(SEGMENT_NOISE),
+        "With --key_frames: a new noise vector per segment, or one shared by all.",
+    )
+    flags.DEFINE_enum(
+        "size",
+        "model",
+        list(SIZES),
+        "model: key frames cropped and resized to the training size; native: the "
+        "generator runs at their own size (multiples of 8).",
+    )
     flags.DEFINE_integer("num_samples", 8, "In-betweens to draw.", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Seed of the noise vectors u.")
     flags.DEFINE_string("out", None, "Output file: .gif, .mp4 or .png.")
-    flags.mark_flags_as_required(["checkpoint", "start", "end", "out"])
+    flags.mark_flags_as_required(["checkpoint", "out"])
 
 
 def cli() -> None:
     """Console-script entry point (setup.cfg); also `python -m inbetweening.sample`."""
     define_flags()
-    app.run(main)
+    command_line.run(main)
 
 
 if __name__ == "__main__":

@@ -38,10 +38,10 @@ def _export(workdir, export_format, out):
     return str(out)
 
 
-def _inputs(batch: int, seed: int):
+def _inputs(batch: int, seed: int, height: int = SIZE, width: int = SIZE):
     """key frames float32 [B, 2, H, W, 3] in 0..255, noise [B, D]."""
     rng = np.random.default_rng(seed)
-    key_frames = rng.integers(0, 256, (batch, 2, SIZE, SIZE, 3)).astype(np.float32)
+    key_frames = rng.integers(0, 256, (batch, 2, height, width, 3)).astype(np.float32)
     return key_frames, rng.standard_normal((batch, NOISE_DIM)).astype(np.float32)
 
 
@@ -70,21 +70,38 @@ def test_jax_export_runs_at_two_batch_sizes(model, tmp_path):
         assert videos.shape == (batch, NUM_FRAMES - 2, SIZE, SIZE, 3)
         np.testing.assert_allclose(videos, _reference(model, key_frames, noise), atol=1e-3)
     assert [str(d) for d in exported.in_avals[0].shape] == ["b", "2", str(SIZE), str(SIZE), "3"]
-    assert input_specs(model, 1)[1].shape == (1, NOISE_DIM)
+    assert input_specs(model)[1].shape[1] == NOISE_DIM
 
 
-def test_saved_model_matches_jax_and_draws_its_own_noise(model, tmp_path):
+def test_native_size_jax_export_takes_any_multiple_of_8(model, tmp_path):
+    export_jax(model, str(tmp_path / "tween.jax"), size="native")
+    with open(tmp_path / "tween.jax", "rb") as handle:
+        exported = jax.export.deserialize(bytearray(handle.read()))
+    assert [str(d) for d in exported.in_avals[0].shape] == ["b", "2", "8*h", "8*w", "3"]
+    for height, width in ((SIZE, SIZE), (24, 40)):
+        key_frames, noise = _inputs(2, height, height, width)
+        videos = np.asarray(exported.call(key_frames, noise))
+        assert videos.shape == (2, NUM_FRAMES - 2, height, width, 3)
+        np.testing.assert_allclose(videos, _reference(model, key_frames, noise), atol=1e-3)
+    with pytest.raises(Exception, match="8"):  # 20 is not a multiple of 8
+        exported.call(*_inputs(1, 0, 20, SIZE))
+
+
+@pytest.mark.parametrize("size", ["model", "native"])
+def test_saved_model_matches_jax_and_draws_its_own_noise(model, tmp_path, size):
     import tensorflow as tf
 
-    export_saved_model(model, str(tmp_path / "saved"))
+    export_saved_model(model, str(tmp_path / "saved"), size=size)
     loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    # The native export takes other multiples of 8 than the training size.
+    width = SIZE if size == "model" else 40
     for batch in (1, 2):
-        key_frames, noise = _inputs(batch, 10 + batch)
+        key_frames, noise = _inputs(batch, 10 + batch, SIZE, width)
         videos = loaded.signatures["with_noise"](
             key_frames=tf.constant(key_frames), noise=tf.constant(noise)
         )
         (videos,) = videos.values()
         np.testing.assert_allclose(videos.numpy(), _reference(model, key_frames, noise), atol=1e-3)
     drawn = loaded(tf.constant(key_frames)).numpy()
-    assert drawn.shape == (2, NUM_FRAMES - 2, SIZE, SIZE, 3)
+    assert drawn.shape == (2, NUM_FRAMES - 2, SIZE, width, 3)
     assert drawn.min() >= 0 and drawn.max() <= 255

@@ -24,4 +24,4 @@ def test_sampling_notebook_runs(tiny_workdir, monkeypatch):
     ]
     assert not [output for output in outputs if output.output_type == "error"]
     shown = [output for output in outputs if "text/html" in output.get("data", {})]
-    assert len(shown) == 2 and all("image/gif;base64" in o.data["text/html"] for o in shown)
+    assert len(shown) == 3 and all("image/gif;base64" in o.data["text/html"] for o in shown)

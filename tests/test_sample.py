@@ -100,11 +100,11 @@ def test_load_refuses_a_directory_without_checkpoints(tmp_path):
         Inbetweener.load(tmp_path)
 
 
-def _sample_cli(*args):
+def _sample_cli(*args, env=None):
     return subprocess.run(
         [sys.executable, "-m", "inbetweening.sample", *args],
         cwd=REPO,
-        env={**os.environ, "PYTHONPATH": REPO},
+        env={**os.environ, "PYTHONPATH": REPO, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
@@ -124,6 +124,16 @@ def test_cli_writes_a_gif(tiny_workdir, key_frame_files, tmp_path):
     with Image.open(out) as gif:
         assert gif.n_frames == NUM_FRAMES
         assert gif.size == (2 * (SIZE + 2) + 2, SIZE + 4)  # 2 samples, 2-pixel borders
+    # The checkpoint library's INFO lines only on request.
+    assert "orbax" not in result.stderr.lower(), result.stderr
+    verbose = _sample_cli(
+        f"--checkpoint={tiny_workdir}",
+        f"--start={key_frame_files['start']}",
+        f"--end={key_frame_files['end']}",
+        f"--out={tmp_path / 'again.gif'}",
+        env={"INBETWEENING_VERBOSE": "1"},
+    )
+    assert verbose.returncode == 0 and "orbax" in verbose.stderr.lower()
 
 
 def test_mp4_and_png_contact_sheet(tmp_path):
@@ -149,3 +159,96 @@ def test_cli_bad_input_exits_2_without_output(tiny_workdir, key_frame_files, tmp
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: start key frame")
     assert not out.exists()
+
+
+def _frames(count: int, height: int = SIZE, width: int = SIZE, seed: int = 5) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
+
+
+@pytest.mark.parametrize("noise", ["independent", "shared"])
+def test_a_sequence_passes_through_every_key_frame(tiny_workdir, noise):
+    model = Inbetweener.load(tiny_workdir)
+    frames = _frames(4)
+    videos = model.sample_sequence(frames, num_samples=2, seed=3, noise=noise)
+    assert videos.shape == (2, 3 * (NUM_FRAMES - 1) + 1, SIZE, SIZE, 3)
+    for index, frame in enumerate(frames):
+        np.testing.assert_array_equal(videos[:, index * (NUM_FRAMES - 1)], [frame, frame])
+    np.testing.assert_array_equal(model.sample_sequence(frames, 2, seed=3, noise=noise), videos)
+    assert not np.array_equal(model.sample_sequence(frames, 2, seed=4, noise=noise), videos)
+    # Two key frames: the same video as sample() for the same seed.
+    np.testing.assert_array_equal(
+        model.sample_sequence(frames[:2], 2, seed=3, noise=noise), model.sample(*frames[:2], 2, 3)
+    )
+
+
+def test_shared_noise_repeats_a_segment_for_the_same_key_frames(tiny_workdir):
+    model = Inbetweener.load(tiny_workdir)
+    a, b = _frames(2)
+    segment = NUM_FRAMES - 1
+    shared = model.sample_sequence([a, b, a, b], 1, seed=0, noise="shared")[0]
+    np.testing.assert_array_equal(shared[:segment], shared[2 * segment : 3 * segment])
+    independent = model.sample_sequence([a, b, a, b], 1, seed=0)[0]
+    assert not np.array_equal(independent[:segment], independent[2 * segment : 3 * segment])
+
+
+@pytest.mark.parametrize(
+    "frames,size,message",
+    [
+        (_frames(1), "model", "at least 2 key frames, got 1"),
+        (_frames(2, 24, 40) + _frames(1, 24, 32), "native", "key frame 3 is 32x24"),
+        (_frames(2, 20, 40), "native", "multiples of 8.*nearest valid size is 40x24"),
+        (_frames(2), "huge", "size='huge'"),
+    ],
+)
+def test_bad_sequences_are_named(tiny_workdir, frames, size, message):
+    with pytest.raises(KeyFrameError, match=message):
+        Inbetweener.load(tiny_workdir).sample_sequence(frames, size=size)
+
+
+def test_native_size_keeps_the_key_frames_size(tiny_workdir):
+    model = Inbetweener.load(tiny_workdir)
+    start, end = _frames(2, 24, 40)
+    videos = model.sample(start, end, 2, seed=1, size="native")
+    assert videos.shape == (2, NUM_FRAMES, 24, 40, 3)
+    np.testing.assert_array_equal(videos[:, 0], [start, start])
+    sequence = model.sample_sequence(_frames(3, 24, 40), 1, size="native")
+    assert sequence.shape == (1, 2 * (NUM_FRAMES - 1) + 1, 24, 40, 3)
+    # At the training size, native and model are the same path.
+    start, end = _frames(2)
+    np.testing.assert_array_equal(
+        model.sample(start, end, 2, size="native"), model.sample(start, end, 2, size="model")
+    )
+
+
+def test_cli_writes_one_video_through_a_folder_of_key_frames(tiny_workdir, tmp_path):
+    folder = tmp_path / "story"
+    folder.mkdir()
+    for index, frame in enumerate(_frames(3)):
+        Image.fromarray(frame).save(folder / f"{index:02d}.png")
+    out = tmp_path / "story.gif"
+    result = _sample_cli(
+        f"--checkpoint={tiny_workdir}",
+        f"--key_frames={folder}",
+        "--segment_noise=shared",
+        "--num_samples=1",
+        f"--out={out}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with Image.open(out) as gif:
+        assert gif.n_frames == 2 * (NUM_FRAMES - 1) + 1
+
+
+def test_cli_native_size_names_the_nearest_valid_size(tiny_workdir, key_frame_files, tmp_path):
+    odd = tmp_path / "odd.png"
+    Image.fromarray(_frames(1, 20, 44)[0]).save(odd)
+    result = _sample_cli(
+        f"--checkpoint={tiny_workdir}",
+        f"--key_frames={odd},{odd}",
+        "--size=native",
+        f"--out={tmp_path / 'out.gif'}",
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "44x20" in last and "nearest valid size is 48x24" in last, last
+    assert not (tmp_path / "out.gif").exists()
