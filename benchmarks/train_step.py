@@ -18,7 +18,7 @@ from ml_collections import config_flags
 from inbetweening import sharding, summary, train
 from inbetweening.configuration import validate
 from inbetweening.models import create_models
-from inbetweening.models.layers import strided_conv
+from inbetweening.models.convolutions import strided_conv
 
 config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 flags.DEFINE_integer("repeats", 3, "Timed steps after the compile step.")

@@ -1,9 +1,23 @@
-"""What every command-line tool shares: a user error is one line on stderr and exit code 2
-(a traceback is for bugs)."""
+"""What every command-line tool shares: the terminal shows the project's own lines, and a
+user error is one line on stderr and exit code 2 (a traceback is for bugs)."""
 
+import logging
+import os
 import sys
 
+from absl import app
+from absl import logging as absl_logging
+
 USER_ERROR_EXIT_CODE = 2
+# Set to 1 (or pass --verbosity=1) to see the libraries' INFO lines (orbax, jax, ...).
+VERBOSE_VARIABLE = "INBETWEENING_VERBOSE"
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# Library warnings that say nothing a user can act on.
+_HARMLESS_WARNINGS = (
+    "Requested `tracked_metric`; did not provide metrics",
+    "CheckpointManagerOptions.read_only=True",
+    "Given directory is read only",
+)
 
 
 def user_error(message: str) -> int:
@@ -11,3 +25,59 @@ def user_error(message: str) -> int:
     app.run exits with it)."""
     print(f"error: {message}", file=sys.stderr)
     return USER_ERROR_EXIT_CODE
+
+
+def verbose() -> bool:
+    return absl_logging.get_verbosity() >= 1 or os.environ.get(VERBOSE_VARIABLE, "") not in (
+        "",
+        "0",
+    )
+
+
+class ProjectLines(logging.Filter):
+    """Passes the project's own log lines and the libraries' warnings; the libraries' INFO
+    lines (and a few empty warnings) only when verbose()."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if verbose() or record.pathname.startswith(_PACKAGE_DIR):
+            return True
+        message = record.getMessage()
+        return record.levelno >= logging.WARNING and not message.startswith(_HARMLESS_WARNINGS)
+
+
+class PlainFormatter(logging.Formatter):
+    """`message` for information, `warning: message` above it; absl's prefix (level, time,
+    thread, file) when verbose()."""
+
+    def __init__(self, detailed: logging.Formatter):
+        super().__init__()
+        self._detailed = detailed
+
+    def format(self, record: logging.LogRecord) -> str:
+        if verbose():
+            return self._detailed.format(record)
+        text = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            text = f"{record.levelname.lower()}: {text}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def _hide_callbacks_into_a_closed_loop(unraisable) -> None:
+    """After a checkpoint fails to restore, tensorstore's pending reads call back into the
+    event loop orbax has closed, each printing a traceback at exit: nothing is lost, and
+    the failure itself was reported. Every other unraisable error is printed as usual."""
+    error = unraisable.exc_value
+    if isinstance(error, RuntimeError) and str(error) == "Event loop is closed":
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def run(main) -> None:
+    """app.run(main), with the terminal as ProjectLines and PlainFormatter make it."""
+    sys.unraisablehook = _hide_callbacks_into_a_closed_loop
+    handler = absl_logging.get_absl_handler()
+    handler.addFilter(ProjectLines())
+    handler.setFormatter(PlainFormatter(absl_logging.PythonFormatter()))
+    app.run(main)

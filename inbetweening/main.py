@@ -18,7 +18,15 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from inbetweening import compilation_cache, distributed, evaluate, progress, summary, train
+from inbetweening import (
+    command_line,
+    compilation_cache,
+    distributed,
+    evaluate,
+    progress,
+    summary,
+    train,
+)
 from inbetweening.api import CheckpointNotFoundError
 from inbetweening.checkpoint import CheckpointMismatchError
 from inbetweening.command_line import user_error
@@ -98,7 +106,7 @@ def main(argv):
 
 def cli() -> None:
     """Console-script entry point (setup.cfg); also `python -m inbetweening.main`."""
-    app.run(main)
+    command_line.run(main)
 
 
 if __name__ == "__main__":

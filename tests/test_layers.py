@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inbetweening.models.layers import Conv, ConvTranspose, strided_conv, upsampling_conv
+from inbetweening.models.convolutions import strided_conv, upsampling_conv
+from inbetweening.models.layers import Conv, ConvTranspose
 
 # Every strided / up-sampling layer shape the model uses (Appendix A and the naive
 # baseline), on tiny inputs: (x shape, kernel shape, strides, padding).

@@ -18,8 +18,9 @@ import json
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
+from inbetweening import command_line
 from inbetweening.command_line import user_error
 from inbetweening.eval import bootstrap, tables
 from inbetweening.visualize import write_atomically
@@ -193,7 +194,7 @@ def define_flags() -> None:
 def cli() -> None:
     """Console-script entry point (setup.cfg); also `python -m inbetweening.eval.aggregate`."""
     define_flags()
-    app.run(main)
+    command_line.run(main)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ and its weights see what a person sees.
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
 
+from inbetweening import command_line
 from inbetweening.command_line import user_error
 from inbetweening.eval import i3d, i3d_weights, preprocess, video_inputs
 
@@ -45,7 +46,7 @@ def define_flags() -> None:
 def cli() -> None:
     """Console-script entry point (setup.cfg); also `python -m inbetweening.eval.classify`."""
     define_flags()
-    app.run(main)
+    command_line.run(main)
 
 
 if __name__ == "__main__":

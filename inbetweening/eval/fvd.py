@@ -13,10 +13,10 @@ from typing import Callable
 
 import jax
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 from jax.sharding import Mesh
 
-from inbetweening import sharding
+from inbetweening import command_line, sharding
 from inbetweening.command_line import user_error
 from inbetweening.eval import frechet, i3d, i3d_weights, preprocess, video_inputs
 
@@ -145,7 +145,7 @@ def define_flags() -> None:
 def cli() -> None:
     """Console-script entry point (setup.cfg); also `python -m inbetweening.eval.fvd`."""
     define_flags()
-    app.run(main)
+    command_line.run(main)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,11 @@ def repeat_key_frames(start: np.ndarray, end: np.ndarray, num_frames: int) -> np
     )
 
 
-REFERENCES = {"cross-fade": cross_fade, "repeat start, then end": repeat_key_frames}
+# Key in metric names (valid TensorBoard tags: "crossfade_ssim") -> (label in tables, method).
+REFERENCES = {
+    "crossfade": ("cross-fade", cross_fade),
+    "repeat": ("repeat start, then end", repeat_key_frames),
+}
 
 
 @jax.jit
@@ -66,11 +70,11 @@ def best_of_n(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
 
 
 def reference_scores(real: np.ndarray) -> dict[str, dict[str, float]]:
-    """{reference name: best_of_n scores} on the key frames of real [N, T, H, W, C]."""
+    """{reference key: best_of_n scores} on the key frames of real [N, T, H, W, C]."""
     start, end, num_frames = real[:, 0], real[:, -1], real.shape[1]
     return {
-        name: best_of_n(method(start, end, num_frames)[:, None], real)
-        for name, method in REFERENCES.items()
+        key: best_of_n(method(start, end, num_frames)[:, None], real)
+        for key, (_, method) in REFERENCES.items()
     }
 
 
@@ -93,7 +97,7 @@ class MiddleFrameQuality:
         self._references = None
 
     def __call__(self, sample: Sampler, key: jax.Array) -> dict[str, float]:
-        """Flat metrics: "model_ssim", "model_psnr", "cross-fade_ssim", ..."""
+        """Flat metrics: "model_ssim", "model_psnr", "crossfade_ssim", ..."""
         if self._references is None:
             self._references = reference_scores(self.real)
         generated = sample(self.real[:, 0], self.real[:, -1], self.num_samples, key)
@@ -104,15 +108,39 @@ class MiddleFrameQuality:
             for metric, value in values.items()
         }
 
-    def table(self, metrics: dict[str, float]) -> str:
-        """A Markdown table of the flat metrics that __call__ returned."""
+    def table(self, metrics: dict[str, float], extra_rows: dict[str, str] = None) -> str:
+        """A Markdown table of the flat metrics that __call__ returned (and "unaveraged_"
+        ones, from the weights themselves when the model samples with their average);
+        extra_rows: {label: metric prefix} of more rows from `metrics`."""
         lines = [
             f"| method ({len(self.real)} held-out videos) | best-of-{self.num_samples} "
             "SSIM | best-of-N PSNR (dB) |",
             "|---|---|---|",
         ]
-        for name in ("model", *REFERENCES):
+        labels = {"model": "model"}
+        if "unaveraged_ssim" in metrics:
+            labels = {"model": "model (weight average)", "unaveraged": "model (last weights)"}
+        labels.update({key: label for key, (label, _) in REFERENCES.items()})
+        labels.update({prefix: label for label, prefix in (extra_rows or {}).items()})
+        for key, label in labels.items():
             lines.append(
-                f"| {name} | {metrics[f'{name}_ssim']:.3f} | {metrics[f'{name}_psnr']:.2f} |"
+                f"| {label} | {metrics[f'{key}_ssim']:.3f} | {metrics[f'{key}_psnr']:.2f} |"
             )
         return "\n".join(lines)
+
+    def summary(self, metrics: dict[str, float]) -> str:
+        """One line of the flat metrics: the model's, then the references'."""
+        line = (
+            f"best-of-{self.num_samples} SSIM {metrics['model_ssim']:.3f}, PSNR "
+            f"{metrics['model_psnr']:.2f} dB"
+        )
+        if "unaveraged_ssim" in metrics:
+            line += (
+                f" (last weights {metrics['unaveraged_ssim']:.3f}, "
+                f"{metrics['unaveraged_psnr']:.2f} dB)"
+            )
+        references = "; ".join(
+            f"{label} {metrics[f'{key}_ssim']:.3f}, {metrics[f'{key}_psnr']:.2f} dB"
+            for key, (label, _) in REFERENCES.items()
+        )
+        return f"{line}; {references}"

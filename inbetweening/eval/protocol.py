@@ -34,8 +34,8 @@ Method = Callable[[np.ndarray, np.ndarray, jax.Array], np.ndarray]
 def reference_methods(num_frames: int) -> dict[str, tuple[Method, int]]:
     """Deterministic methods, so one generation round each."""
     return {
-        name: (lambda s, e, key, method=method: method(s, e, num_frames), 1)
-        for name, method in middle_frames.REFERENCES.items()
+        label: (lambda s, e, key, method=method: method(s, e, num_frames), 1)
+        for label, method in middle_frames.REFERENCES.values()
     }
 
 
