@@ -7,6 +7,7 @@ from inbetweening.losses import PENALTY_FORMS
 from inbetweening.models import COMPUTE_DTYPES, CONV_IMPL_CHOICES
 from inbetweening.models.discriminators import SHORTCUTS
 from inbetweening.models.generator import VARIANTS
+from inbetweening.objectives import OBJECTIVES
 
 # Each of the video discriminator's four temporal convolutions (kernel 4, no temporal
 # padding) removes 3 frames.
@@ -118,6 +119,14 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
     _require(
         config.gradient_penalty.coefficient >= 0,
         f"config.gradient_penalty.coefficient={config.gradient_penalty.coefficient}: must be >= 0",
+    )
+    _require(
+        config.objective in OBJECTIVES,
+        f"config.objective={config.objective!r}: must be one of {OBJECTIVES}",
+    )
+    _require(
+        0 <= config.generator_ema_decay < 1,
+        f"config.generator_ema_decay={config.generator_ema_decay!r}: must be in [0, 1)",
     )
     for name in ("learning_rate", "discriminator_learning_rate"):
         _require(config[name] > 0, f"config.{name}={config[name]}: must be positive")

@@ -1,5 +1,6 @@
-"""The adversarial objectives over a batch (eq. 7-9): which frames each discriminator
-judges, the discriminators' loss with its gradient penalty, and the generator's loss."""
+"""The objectives over a batch: the adversarial ones (eq. 7-9: which frames each
+discriminator judges, the discriminators' loss with its gradient penalty, the generator's
+loss), and the supervised diagnostic (L1 of the middle frames)."""
 
 import jax
 import jax.numpy as jnp
@@ -7,6 +8,8 @@ import ml_collections
 
 from inbetweening import losses
 from inbetweening.models import Models
+
+OBJECTIVES = ("adversarial", "supervised")
 
 
 def pick_frames(videos: jax.Array, frame_index: jax.Array) -> jax.Array:
@@ -100,3 +103,10 @@ def generator_objective(fake: jax.Array, d_params, frame_index: jax.Array, model
     image_term = losses.generator_loss(image_logits(image_discriminator_frames(fake, frame_index)))
     total = video_term + image_term
     return total, {"g_video_loss": video_term, "g_image_loss": image_term, "g_loss": total}
+
+
+def supervised_objective(fake: jax.Array, real: jax.Array):
+    """Mean absolute error of the middle frames 1..T-2 ([-1, 1] units): the objective of
+    the supervised probe, which asks whether the generator can learn the mapping at all."""
+    l1 = jnp.mean(jnp.abs(fake[:, 1:-1] - real[:, 1:-1]))
+    return l1, {"l1_loss": l1, "g_loss": l1}

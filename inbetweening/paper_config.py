@@ -23,6 +23,10 @@ def get_config() -> ml_collections.ConfigDict:
     # Shortcut(x), as ResNet discriminators) or "previous_layer" (the 3x3 conv's output).
     model.image_discriminator_shortcut = "block_input"
     model.batch_norm_momentum = 0.99  # TensorFlow's default, as the paper's code would use
+    # An initialisation the paper leaves open: each residual block of G_Z starting as the
+    # identity (its last norm's scale at 0), so that the key frames' encodings reach G_V
+    # unchanged at step 0.
+    model.latent_blocks_start_as_identity = False
     # "fast" (stride-1 convolutions + depth/space rearrangements, with their own gradients,
     # built for XLA:CPU) or "xla"; same function and parameters. "auto": "fast" on CPU,
     # where it is ~10-500x faster, "xla" on GPU and TPU, where "fast" was never measured.
@@ -56,11 +60,18 @@ def get_config() -> ml_collections.ConfigDict:
     config.adam_b1 = 0.5
     config.adam_b2 = 0.999
     config.adam_eps = 1e-8
+    # Samples, evaluations and exports use a moving average of the generator's weights with
+    # this decay per step (0: the weights themselves, as the paper describes no average).
+    config.generator_ema_decay = 0.0
 
     # What D_I and its generator term (eq. 8-9) see of each video: "all" its T - 2 middle
     # frames, as the equations average; "one" uniformly sampled middle frame (the same
     # expectation for a fraction of the cost, and 1 / (T - 2) of the gradient signal).
     config.image_discriminator_frames = "one"
+    # "adversarial": eq. 7-9, the paper's. "supervised": the generator alone, trained with
+    # L1 on the middle frames and no discriminator: a diagnostic of the architecture
+    # (python -m inbetweening.probe --kind=supervised), not the paper's training.
+    config.objective = "adversarial"
     # D_V also sees real videos under another video's key frames as fakes (matching-aware
     # discriminator), so that it checks the middle frames against the key frames early.
     config.mismatched_key_frames = False
@@ -85,6 +96,9 @@ def get_config() -> ml_collections.ConfigDict:
     # (validation) videos, beside a cross-fade and the repeated key frames. No I3D.
     evaluation.quality_videos = 32
     evaluation.quality_samples = 8  # the N of best-of-N
+    # Trained models (params exports or work directories) scored beside the run on the
+    # same held-out videos at the end of training, each with its own sample grid.
+    evaluation.reference_models = ()
 
     config.log_every_steps = 100
     config.sample_every_steps = 5_000

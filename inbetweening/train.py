@@ -16,11 +16,8 @@ from inbetweening import objectives, progress, training_evals
 from inbetweening.checkpoint import TrainingCheckpoints
 from inbetweening.configuration import validate
 from inbetweening.data import input_pipeline
-from inbetweening.eval.middle_frames import MiddleFrameQuality
-from inbetweening.eval.validation import ValidationFVD
 from inbetweening.models import Models, create_models
 from inbetweening.pixels import to_model_range
-from inbetweening.reporting import Reporter
 from inbetweening.sharding import (
     batch_sharding,
     global_batch,
@@ -36,6 +33,7 @@ class TrainState:
     key: jax.Array  # base key; step s uses fold_in(key, s)
     g_params: Any
     g_batch_stats: Any
+    g_ema_params: Any  # the moving average of g_params that samples (generator_ema_decay)
     d_params: Any  # {"video": ..., "image": ...}
     g_opt_state: Any
     d_opt_state: Any
@@ -68,6 +66,7 @@ def create_train_state(
         key=step_key,
         g_params=g_vars["params"],
         g_batch_stats=g_vars["batch_stats"],
+        g_ema_params=g_vars["params"],
         d_params=d_params,
         g_opt_state=tx.init(g_vars["params"]),
         d_opt_state=tx.init(d_params),
@@ -107,33 +106,50 @@ def train_step(
 
     fake, generator_pullback, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
 
-    d_grads, d_metrics = jax.grad(objectives.discriminator_objective, has_aux=True)(
-        state.d_params,
-        videos,
-        jax.lax.stop_gradient(fake),
-        frame_index,
-        models,
-        config.gradient_penalty,
-        config.mismatched_key_frames,
-    )
-    d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
-    d_params = optax.apply_updates(state.d_params, d_updates)
-
-    fake_grads, g_metrics = jax.grad(objectives.generator_objective, has_aux=True)(
-        fake, d_params, frame_index, models
-    )
+    if config.get("objective", "adversarial") == "supervised":
+        d_params, d_opt_state, d_metrics = state.d_params, state.d_opt_state, {}
+        fake_grads, g_metrics = jax.grad(objectives.supervised_objective, has_aux=True)(
+            fake, videos
+        )
+    else:
+        d_grads, d_metrics = jax.grad(objectives.discriminator_objective, has_aux=True)(
+            state.d_params,
+            videos,
+            jax.lax.stop_gradient(fake),
+            frame_index,
+            models,
+            config.gradient_penalty,
+            config.mismatched_key_frames,
+        )
+        d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
+        d_params = optax.apply_updates(state.d_params, d_updates)
+        fake_grads, g_metrics = jax.grad(objectives.generator_objective, has_aux=True)(
+            fake, d_params, frame_index, models
+        )
     (g_grads,) = generator_pullback(fake_grads)
     g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
+    g_params = optax.apply_updates(state.g_params, g_updates)
 
     new_state = state.replace(
         step=state.step + 1,
-        g_params=optax.apply_updates(state.g_params, g_updates),
+        g_params=g_params,
         g_batch_stats=g_batch_stats,
+        g_ema_params=moving_average(
+            state.g_ema_params, g_params, config.get("generator_ema_decay", 0.0), state.step
+        ),
         d_params=d_params,
         g_opt_state=g_opt_state,
         d_opt_state=d_opt_state,
     )
     return new_state, {**d_metrics, **g_metrics}
+
+
+def moving_average(average, params, decay: float, step: jax.Array):
+    """The average after `step` + 1 updates, with tf.train.ExponentialMovingAverage's
+    warm-up: decay min(decay, (1 + step) / (10 + step)), so early averages follow the
+    parameters instead of remembering the initialisation. decay 0: the parameters."""
+    rate = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+    return jax.tree.map(lambda a, p: rate * a + (1.0 - rate) * p, average, params)
 
 
 def abstract_train_state(config: ml_collections.ConfigDict, models: Models) -> TrainState:
@@ -201,14 +217,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     batches = input_pipeline.train_batches(
         config, first_step - 1, jax.process_index(), jax.process_count()
     )
-    held_out = input_pipeline.held_out_videos(config, config.num_sample_videos)
-    quality = MiddleFrameQuality(
-        input_pipeline.held_out_videos(config, config.eval.quality_videos),
-        config.eval.quality_samples,
-    )
+    evaluations = training_evals.TrainingEvaluations(config, models, workdir, first_step)
     step_fn = jit_train_step(config, models, mesh)
-    reporter = Reporter(workdir)
-    validation_fvd = ValidationFVD(config) if config.eval.validation_fvd else None
     logging.info(
         "Training %s (variant %s) steps %d..%d, global batch %d on %d devices",
         config.data.name,
@@ -225,63 +235,37 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         state, metrics = step_fn(state, global_batch(next(batches), mesh))
         window.add(step, metrics)
         if step % config.log_every_steps == 0 or step == config.num_train_steps:
-            progress.log_progress(step, config.num_train_steps, window.mean_and_reset(), reporter)
-        sample_due = step % config.sample_every_steps == 0
+            progress.log_progress(
+                step, config.num_train_steps, window.mean_and_reset(), evaluations.reporter
+            )
+        sample_due = step % config.sample_every_steps == 0 or step == config.num_train_steps
         checkpoint_due = step % config.checkpoint_every_steps == 0 or step == config.num_train_steps
         if sample_due or checkpoint_due:
             window.check()  # nothing is written from a state whose losses are unchecked
         if sample_due:
-            samples_path, held_out_metrics = training_evals.sample_step(
-                reporter, config, models, state, held_out, quality
-            )
+            evaluations.sample_step(state)
         if checkpoint_due:
-            checkpoints.save(
-                step,
-                state,
-                config,
-                training_evals.validation_metrics(validation_fvd, config, models, state, reporter),
-            )
+            checkpoints.save(step, state, config, evaluations.validation_metrics(state))
     elapsed = time.perf_counter() - started
-    trained_steps = config.num_train_steps - first_step + 1
-    if config.num_train_steps % config.sample_every_steps:  # else the last step did it
-        samples_path, held_out_metrics = training_evals.sample_step(
-            reporter, config, models, state, held_out, quality
-        )
-    metrics_path = reporter.json(
-        "metrics.json",
+    checkpoints.wait_until_finished()
+    checkpoints.close()
+    evaluations.finish(
         {
             "steps": config.num_train_steps,
             "seconds": round(elapsed, 1),
-            "steps_per_second": round(trained_steps / elapsed, 3),
+            "steps_per_second": round((config.num_train_steps - first_step + 1) / elapsed, 3),
             "final_losses": window.last,
-            "held_out": held_out_metrics,
-            "held_out_videos": len(quality.real),
-            "held_out_samples": quality.num_samples,
-            "samples": samples_path,
-        },
+        }
     )
-    checkpoints.wait_until_finished()
-    checkpoints.close()
-    reporter.close()
-    logging.info(
-        "Samples (rows: real video, then %d in-betweens): %s",
-        config.num_samples_per_video,
-        samples_path,
-    )
-    logging.info("Metrics: %s", metrics_path)
-    if jax.process_index() == 0:
-        print(f"Middle frames at step {config.num_train_steps}:\n{quality.table(held_out_metrics)}")
     return state
 
 
 def _restore_or_init(
     checkpoints: TrainingCheckpoints, config: ml_collections.ConfigDict, models: Models, mesh: Mesh
 ) -> tuple[TrainState, int]:
-    """(state to train from, first step to run): the latest checkpoint's, else a new
-    state from config.seed. Arrays are placed on `mesh` as `state_shardings` says."""
-    latest = checkpoints.latest_step()
-    if latest is None:
-        return init_sharded_state(config, models, mesh, jax.random.PRNGKey(config.seed)), 1
+    """(state to train from, first step to run): the newest checkpoint that restores (a
+    damaged newer one is moved aside), else a new state from config.seed. Arrays are
+    placed on `mesh` as `state_shardings` says."""
     shapes = abstract_train_state(config, models)
     shardings = state_shardings(shapes, mesh)
     abstract = jax.tree.map(
@@ -289,5 +273,9 @@ def _restore_or_init(
         shapes,
         shardings,
     )
-    logging.info("Resuming from %s/%d", checkpoints.directory, latest)
-    return checkpoints.restore(latest, abstract), latest + 1
+    restored = checkpoints.restore_newest_intact(abstract)
+    if restored is None:
+        return init_sharded_state(config, models, mesh, jax.random.PRNGKey(config.seed)), 1
+    step, state = restored
+    logging.info("Resuming from %s/%d", checkpoints.directory, step)
+    return state, step + 1

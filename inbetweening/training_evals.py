@@ -1,5 +1,9 @@
-"""What a training run does at its sample and checkpoint steps: the sample grid, the
-held-out middle-frame metric and the validation FVD. `state` is a train.TrainState."""
+"""What a training run does at its sample and checkpoint steps, and at its end: the sample
+grid, the held-out middle-frame metric (and its curve in metrics.json), the validation FVD.
+`state` is a train.TrainState."""
+
+import json
+import os
 
 import jax
 import ml_collections
@@ -7,31 +11,36 @@ import numpy as np
 from absl import logging
 from jax.experimental import multihost_utils
 
+from inbetweening.api import CheckpointNotFoundError, Inbetweener
+from inbetweening.configuration import ConfigError
+from inbetweening.data import input_pipeline
 from inbetweening.eval.middle_frames import MiddleFrameQuality
-from inbetweening.inference import sample_inbetweens
+from inbetweening.eval.validation import ValidationFVD
+from inbetweening.inference import generator_variables, sample_inbetweens
 from inbetweening.models import Models
 from inbetweening.reporting import Reporter
 
+METRICS_FILE = "metrics.json"
 
-def generator_variables(state):
-    """The generator's variables, whole on every process (each samples on its own)."""
-    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+
+def gathered(variables):
+    """Variables whole on every process (each samples on its own)."""
     if jax.process_count() > 1:
         variables = multihost_utils.process_allgather(variables, tiled=True)
     return variables
 
 
-def sampler(config: ml_collections.ConfigDict, models: Models, state):
-    """A middle_frames.Sampler over the state's generator, about a training batch of
+def sampler(config: ml_collections.ConfigDict, generator, variables):
+    """A middle_frames.Sampler over `generator` with `variables`, about a training batch of
     videos per call."""
-    variables = generator_variables(state)
+    variables = gathered(variables)
 
     def sample(start, end, num_samples, key):
         chunk = max(1, config.batch_size // num_samples)
         return np.concatenate(
             [
                 sample_inbetweens(
-                    models.generator,
+                    generator,
                     variables,
                     start[i : i + chunk],
                     end[i : i + chunk],
@@ -45,65 +54,140 @@ def sampler(config: ml_collections.ConfigDict, models: Models, state):
     return sample
 
 
-def sample_step(
-    reporter: Reporter,
-    config,
-    models: Models,
-    state,
-    held_out: np.ndarray,
-    quality: MiddleFrameQuality,
-) -> tuple[str, dict[str, float]]:
-    """The sample grid (workdir/samples.gif, and TensorBoard) and the held-out middle-frame
-    metric of `state`, from one sampler. Returns (the GIF's path, the metric)."""
-    sample = sampler(config, models, state)
-    step = int(state.step)
-    generated = sample(
-        held_out[:, 0], held_out[:, -1], config.num_samples_per_video, evaluation_key(config, step)
-    )
-    path = reporter.samples(step, held_out, generated, "samples")
-    return path, middle_frame_metrics(quality, sample, step, config, reporter)
-
-
-def middle_frame_metrics(
-    quality: MiddleFrameQuality, sample, step: int, config, reporter: Reporter
-) -> dict[str, float]:
-    """Best-of-N SSIM and PSNR on held-out videos, logged with the references beside."""
-    # Its own stream: the sample grid's noise is evaluation_key(config, step).
-    key = jax.random.fold_in(evaluation_key(config, step), 1)
-    metrics = quality(sample, key)
-    reporter.scalars(step, {f"held_out/{name}": value for name, value in metrics.items()})
-    logging.info(
-        "step %d: held-out best-of-%d SSIM %.3f, PSNR %.2f dB (cross-fade %.3f, "
-        "%.2f dB; repeated key frames %.3f, %.2f dB)",
-        step,
-        quality.num_samples,
-        metrics["model_ssim"],
-        metrics["model_psnr"],
-        metrics["cross-fade_ssim"],
-        metrics["cross-fade_psnr"],
-        metrics["repeat start, then end_ssim"],
-        metrics["repeat start, then end_psnr"],
-    )
-    return metrics
-
-
 def evaluation_key(config: ml_collections.ConfigDict, step: int) -> jax.Array:
     """Noise for samples and validation at `step`: a stream apart from training's."""
     return jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
 
 
-def validation_metrics(
-    validation_fvd, config, models: Models, state, reporter: Reporter
-) -> dict[str, float] | None:
-    """{"val_fvd": x} for checkpoint selection, or None when it is switched off."""
-    if validation_fvd is None:
-        return None
-    step = int(state.step)
-    value = validation_fvd(
-        models.generator,
-        {"params": state.g_params, "batch_stats": state.g_batch_stats},
-        evaluation_key(config, step),
-    )
-    reporter.scalars(step, {"val_fvd": value})
-    logging.info("step %d: validation FVD %.2f", step, value)
-    return {"val_fvd": value}
+def reference_model(path: str, config: ml_collections.ConfigDict) -> tuple[str, Inbetweener]:
+    """(name, model) of one of config.eval.reference_models, loaded at start-up. Raises
+    ConfigError when it is missing or makes frames of another shape than the run."""
+    try:
+        model = Inbetweener.load(path)
+    except CheckpointNotFoundError as error:
+        raise ConfigError(f"config.eval.reference_models: {error}") from None
+    m = config.model
+    if model.frame_shape != (m.image_size, m.image_size, m.image_channels):
+        raise ConfigError(
+            f"config.eval.reference_models: {path} makes {model.frame_shape} frames, this "
+            f"run {(m.image_size, m.image_size, m.image_channels)}"
+        )
+    return os.path.basename(os.path.normpath(path)), model
+
+
+def read_curve(workdir: str, before_step: int) -> list[dict]:
+    """The held-out curve a run wrote to metrics.json so far, up to `before_step` (a run
+    resumed from an earlier checkpoint redraws what follows)."""
+    path = os.path.join(workdir, METRICS_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as handle:
+        curve = json.load(handle).get("held_out_curve", [])
+    return [point for point in curve if point["step"] < before_step]
+
+
+class TrainingEvaluations:
+    """The evaluations of one training run, writing to `workdir` through one Reporter."""
+
+    def __init__(self, config: ml_collections.ConfigDict, models: Models, workdir: str, first_step):
+        self.config, self.models = config, models
+        self.reporter = Reporter(workdir)
+        self.grid_videos = input_pipeline.held_out_videos(config, config.num_sample_videos)
+        self.quality = MiddleFrameQuality(
+            input_pipeline.held_out_videos(config, config.eval.quality_videos),
+            config.eval.quality_samples,
+        )
+        self.validation_fvd = ValidationFVD(config) if config.eval.validation_fvd else None
+        self.curve = read_curve(workdir, first_step)
+        self.samples_path = None
+        self.compared_samples = []
+        self.reference_models = [
+            reference_model(path, config) for path in config.eval.get("reference_models", ())
+        ]
+
+    def sample_step(self, state) -> dict[str, float]:
+        """The sample grid (workdir/samples.gif, and TensorBoard) and the held-out metric of
+        the sampling weights, with the unaveraged weights' beside when they differ; the
+        curve so far goes to metrics.json. Returns the metric."""
+        config, step = self.config, int(state.step)
+        sample = sampler(config, self.models.generator, generator_variables(state))
+        grid_key = evaluation_key(config, step)
+        generated = sample(
+            self.grid_videos[:, 0], self.grid_videos[:, -1], config.num_samples_per_video, grid_key
+        )
+        self.samples_path = self.reporter.samples(step, self.grid_videos, generated, "samples")
+        # Its own stream: the sample grid's noise is evaluation_key(config, step).
+        key = jax.random.fold_in(grid_key, 1)
+        metrics = self.quality(sample, key)
+        if config.get("generator_ema_decay", 0.0) > 0:
+            raw = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+            unaveraged = self.quality(sampler(config, self.models.generator, raw), key)
+            metrics.update({f"unaveraged_{m}": unaveraged[f"model_{m}"] for m in ("ssim", "psnr")})
+        self.reporter.scalars(step, {f"held_out/{name}": value for name, value in metrics.items()})
+        logging.info("step %d: held-out %s", step, self.quality.summary(metrics))
+        self.curve.append({"step": step, **metrics})
+        self.reporter.json(METRICS_FILE, {"held_out_curve": self.curve})
+        return metrics
+
+    def validation_metrics(self, state) -> dict[str, float] | None:
+        """{"val_fvd": x} for checkpoint selection, or None when it is switched off."""
+        if self.validation_fvd is None:
+            return None
+        step = int(state.step)
+        value = self.validation_fvd(
+            self.models.generator, generator_variables(state), evaluation_key(self.config, step)
+        )
+        self.reporter.scalars(step, {"val_fvd": value})
+        logging.info("step %d: validation FVD %.2f", step, value)
+        return {"val_fvd": value}
+
+    def compare(self, step: int, held_out: dict[str, float]) -> dict[str, str]:
+        """config.eval.reference_models (trained models: params exports or work
+        directories) on the same held-out videos and noise as this run's last sample step:
+        their scores join `held_out` as "<name>_ssim" / "_psnr", their sample grids go to
+        workdir/<name>_samples.gif. Returns {table row label: metric prefix}."""
+        rows = {}
+        key = evaluation_key(self.config, step)
+        for name, model in self.reference_models:
+            sample = sampler(self.config, model.generator, model.variables)
+            scores = self.quality(sample, jax.random.fold_in(key, 1))
+            held_out.update({f"{name}_{m}": scores[f"model_{m}"] for m in ("ssim", "psnr")})
+            generated = sample(
+                self.grid_videos[:, 0],
+                self.grid_videos[:, -1],
+                self.config.num_samples_per_video,
+                key,
+            )
+            grid = self.reporter.samples(step, self.grid_videos, generated, f"{name}_samples")
+            steps = model.training_info.get("steps")
+            rows[f"{name} ({steps} steps)" if steps else name] = name
+            self.compared_samples.append(grid)
+        return rows
+
+    def finish(self, run: dict) -> None:
+        """metrics.json with the run's figures (`run`: steps, seconds, ...), the held-out
+        table (with config.eval.reference_models beside), then where the samples and
+        metrics are, as the last lines."""
+        held_out = {k: v for k, v in self.curve[-1].items() if k != "step"}
+        rows = self.compare(run["steps"], held_out)
+        metrics_path = self.reporter.json(
+            METRICS_FILE,
+            {
+                **run,
+                "held_out": held_out,
+                "held_out_videos": len(self.quality.real),
+                "held_out_samples": self.quality.num_samples,
+                "samples": self.samples_path,
+                "held_out_curve": self.curve,
+            },
+        )
+        self.reporter.close()
+        if jax.process_index() == 0:
+            print(f"Middle frames at step {run['steps']}:\n{self.quality.table(held_out, rows)}")
+            for path in self.compared_samples:
+                print(f"Samples of {os.path.basename(path)[: -len('_samples.gif')]}: {path}")
+            print(
+                f"Samples (rows: a held-out video, then {self.config.num_samples_per_video} "
+                f"in-betweens of its key frames): {self.samples_path}"
+            )
+            print(f"Metrics: {metrics_path}", flush=True)

@@ -43,3 +43,34 @@ def write_atomically(path: str, data: bytes) -> None:
     with tempfile.NamedTemporaryFile(dir=directory, delete=False) as handle:
         handle.write(data)
     os.replace(handle.name, path)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """uint8 [H, W, C] (C = 1 or 3) -> PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def signed_to_uint8(x: np.ndarray) -> np.ndarray:
+    """A signed map (a gradient) -> uint8 with 0 at mid-grey, scaled by its largest |x|."""
+    scale = max(float(np.abs(x).max()), 1e-30)
+    return np.round(127.5 + 127.5 * x / scale).astype(np.uint8)
+
+
+def push_image(push: dict, videos: np.ndarray, rows: int = 4, zoom: int = 4) -> bytes:
+    """PNG: per video (at most `rows`), its middle frame T//2, the generated one, and where
+    D_V and D_I push the generated one (probe.generator_push; mid-grey = no push)."""
+    middle = videos.shape[1] // 2
+    to_pixels = lambda x: np.round((np.asarray(x, np.float32) + 1) * 127.5).astype(np.uint8)
+    cells = [
+        [
+            videos[i, middle],
+            to_pixels(push["fake"][i, middle]),
+            signed_to_uint8(np.asarray(push["video"][i, middle])),
+            signed_to_uint8(np.asarray(push["image"][i, middle])),
+        ]
+        for i in range(min(rows, len(videos)))
+    ]
+    grid = video_grid(np.array(cells)[:, :, None])[0]
+    return png_bytes(grid.repeat(zoom, axis=0).repeat(zoom, axis=1))

@@ -125,3 +125,26 @@ def test_batch_norm_running_mean_moves_by_one_minus_momentum():
         updates["batch_stats"]["mean"], 0.01 * x.mean(axis=(0, 1, 2)), rtol=1e-5
     )
     assert paper_config.get_config().model.batch_norm_momentum == 0.99
+
+
+def test_latent_blocks_can_start_as_the_identity():
+    """With latent_blocks_start_as_identity, each residual branch ends in a norm whose
+    scale starts at 0, so at initialisation z(l) = h(z(l-1)) and G_Z's output is its
+    up-sampled input through L leaky ReLUs."""
+    from inbetweening.models.latent_generator import LatentGenerator, upsample_time
+
+    generator = LatentGenerator(
+        num_frames=16, num_blocks=3, noise_dim=4, blocks_start_as_identity=True
+    )
+    rng = np.random.default_rng(0)
+    start, end = (jnp.asarray(rng.normal(size=(2, 2, 2, 8)), jnp.float32) for _ in range(2))
+    noise = jnp.asarray(rng.normal(size=(2, 4)), jnp.float32)
+    variables = generator.init(jax.random.PRNGKey(0), start, end, noise, True)
+    z, _ = generator.apply(variables, start, end, noise, True, mutable=["batch_stats"])
+    expected = jnp.stack([start, end], axis=1)
+    for length in (4, 8, 16):  # one block per level, after that level's up-sampling
+        expected = upsample_time(expected, length)
+        expected = jnp.where(expected > 0, expected, 0.2 * expected)
+    np.testing.assert_allclose(z, expected, atol=1e-6)
+    scales = [variables["params"][f"LatentBlock_{i}"]["BatchNorm_1"]["scale"] for i in range(3)]
+    assert all(float(jnp.abs(s).max()) == 0.0 for s in scales)

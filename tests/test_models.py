@@ -1,6 +1,8 @@
 """Shapes and weight counts of every component (Appendix A), config validation, and the
 generator's key-frame contract. Paper-size models are only traced (jax.eval_shape)."""
 
+import re
+
 import flax
 import jax
 import jax.numpy as jnp
@@ -208,6 +210,20 @@ def test_invalid_training_config_names_field_and_value(field, value):
     config = _config()
     config[field] = value
     with pytest.raises(ConfigError, match=rf"config\.{field}={value}: must be positive"):
+        validate(config, num_devices=1)
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("objective", "l2", "must be one of ('adversarial', 'supervised')"),
+        ("generator_ema_decay", 1.0, "must be in [0, 1)"),
+    ],
+)
+def test_invalid_objective_and_average_are_named(field, value, message):
+    config = _config()
+    config[field] = value
+    with pytest.raises(ConfigError, match=re.escape(f"config.{field}={value!r}: {message}")):
         validate(config, num_devices=1)
 
 

@@ -28,6 +28,8 @@ SCRIPTS = (
     "inbetweening-classify",
     "inbetweening-aggregate",
     "inbetweening-diagnose",
+    "inbetweening-probe",
+    "inbetweening-curves",
 )
 
 

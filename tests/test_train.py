@@ -211,11 +211,37 @@ def _cli(workdir, *flags):
 def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
     workdir, cache = tmp_path / "run", tmp_path / "compilation_cache"
     # The last --compilation_cache_dir wins: this run keeps its compiled programs there.
-    result = _cli(workdir, "--config.num_train_steps=2", f"--compilation_cache_dir={cache}")
+    result = _cli(
+        workdir,
+        "--config.num_train_steps=2",
+        "--config.sample_every_steps=1",
+        f"--compilation_cache_dir={cache}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert any(cache.iterdir()), "the train step's compilation should be cached"
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["steps"] == 2
+    assert [point["step"] for point in metrics["held_out_curve"]] == [1, 2]
+    assert metrics["held_out"] == {
+        k: v for k, v in metrics["held_out_curve"][-1].items() if k != "step"
+    }
+    # The project's own lines only (no library INFO chatter, no absl prefixes), ending with
+    # the table and where the results are.
+    assert "orbax" not in result.stderr.lower(), result.stderr[-3000:]
+    assert not any(line[:1] in "IW" and line[1:5].isdigit() for line in result.stderr.splitlines())
+    assert "step 2/2" in result.stderr
+    last = result.stdout.strip().splitlines()
+    assert last[-2].startswith("Samples (rows:") and last[-2].endswith("samples.gif")
+    assert last[-1] == f"Metrics: {workdir / 'metrics.json'}"
+    curves = subprocess.run(
+        [sys.executable, "-m", "inbetweening.curves", str(workdir), f"--out={tmp_path / 'c.png'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert curves.returncode == 0, curves.stderr[-2000:]
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     assert metrics["final_losses"] and all(
         math.isfinite(v) for v in metrics["final_losses"].values()
     )
@@ -223,7 +249,7 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
     # The held-out middle-frame metric, with its references, in metrics.json and stdout.
     held_out = metrics["held_out"]
     assert metrics["held_out_videos"] == 3 and metrics["held_out_samples"] == 2
-    for method in ("model", "cross-fade", "repeat start, then end"):
+    for method in ("model", "crossfade", "repeat"):
         assert 0 < held_out[f"{method}_ssim"] <= 1 and held_out[f"{method}_psnr"] > 0
     assert "| cross-fade |" in result.stdout and "best-of-2 SSIM" in result.stdout
     # What README promises in TensorBoard, read back with TensorBoard's own reader.
@@ -235,8 +261,10 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
         "d_loss",
         "steps_per_second",
         "held_out/model_ssim",
-        "held_out/cross-fade_psnr",
+        "held_out/crossfade_psnr",
+        "held_out/repeat_ssim",
     } <= scalars, scalars
+    assert "illegal" not in result.stderr  # every tag is a valid TensorBoard name
     assert [e.step for e in events.Scalars("g_loss")] == [1, 2]
     sample = events.Images("samples")[-1]
     assert sample.step == 2 and sample.encoded_image_string[:6] in (b"GIF87a", b"GIF89a")
@@ -443,3 +471,37 @@ def test_diagnostics_measure_influence_and_gradient_norms(setup):
     }
     assert all(value > 0 and math.isfinite(value) for value in norms.values())
     assert {"g_loss", "d_loss", "d_video_loss", "d_image_loss"} <= set(losses)
+
+
+def test_weight_average_has_tensorflows_warm_up():
+    params, average = {"w": np.array([1.0, 2.0])}, {"w": np.array([-1.0, 0.5])}
+    for step, decay in ((0, 0.99), (5, 0.99), (10_000, 0.99), (3, 0.0)):
+        got = train.moving_average(average, params, decay, jnp.asarray(step, jnp.float32))
+        rate = min(decay, (1 + step) / (10 + step))
+        np.testing.assert_allclose(
+            got["w"], rate * average["w"] + (1 - rate) * params["w"], rtol=1e-6
+        )
+
+
+def test_the_step_keeps_the_weight_average(setup, single_device):
+    config, _, initial, _ = setup
+    _, _, (states, _) = single_device
+    average = initial.g_ema_params
+    for state in states:
+        average = train.moving_average(
+            average, state.g_params, config.generator_ema_decay, state.step - 1
+        )
+        for (path, a), (_, b) in zip(_leaves(state.g_ema_params), _leaves(average)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7, err_msg=str(path))
+
+
+def test_supervised_objective_is_the_l1_of_the_middle_frames():
+    rng = np.random.default_rng(0)
+    fake, real = (rng.uniform(-1, 1, (2, 6, 4, 4, 3)).astype(np.float32) for _ in range(2))
+    loss, metrics = objectives.supervised_objective(jnp.asarray(fake), jnp.asarray(real))
+    expected = np.abs(fake[:, 1:-1] - real[:, 1:-1]).mean()
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+    assert metrics["l1_loss"] == metrics["g_loss"] == loss
+    # The key frames are not generated: differences there cost nothing.
+    fake[:, [0, -1]] += 5.0
+    np.testing.assert_allclose(objectives.supervised_objective(fake, real)[0], expected, rtol=1e-6)

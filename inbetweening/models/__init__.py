@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from inbetweening.models.convolutions import CONV_IMPLS
 from inbetweening.models.discriminators import ImageDiscriminator, VideoDiscriminator
 from inbetweening.models.encoder import BATCH_NORM_MOMENTUM
 from inbetweening.models.generator import VARIANTS, Generator
-from inbetweening.models.layers import CONV_IMPLS
 
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 CONV_IMPL_CHOICES = ("auto", *CONV_IMPLS)
@@ -57,6 +57,7 @@ def create_models(model_config: ml_collections.ConfigDict) -> Models:
             dtype=dtype,
             remat_latent_blocks=m.get("remat_latent_blocks", False),
             batch_norm_momentum=m.get("batch_norm_momentum", BATCH_NORM_MOMENTUM),
+            latent_blocks_start_as_identity=m.get("latent_blocks_start_as_identity", False),
         ),
         video_discriminator=VideoDiscriminator(tuple(m.video_discriminator_channels), impl, dtype),
         image_discriminator=ImageDiscriminator(

@@ -12,11 +12,19 @@ from inbetweening.models.layers import Conv, leaky_relu
 BATCH_NORM_MOMENTUM = 0.99
 
 
-def batch_norm(train: bool, dtype: Any, momentum: float) -> nn.BatchNorm:
+def batch_norm(
+    train: bool, dtype: Any, momentum: float, scale_init=nn.initializers.ones
+) -> nn.BatchNorm:
     """The generator's normalisation (every 2D/3D convolution of E, G_Z and G_V). Output
     in `dtype`; flax computes the statistics in float32 whatever the input's dtype.
     `momentum`: the running averages' decay per training step."""
-    return nn.BatchNorm(use_running_average=not train, momentum=momentum, epsilon=1e-5, dtype=dtype)
+    return nn.BatchNorm(
+        use_running_average=not train,
+        momentum=momentum,
+        epsilon=1e-5,
+        dtype=dtype,
+        scale_init=scale_init,
+    )
 
 
 class ImageEncoder(nn.Module):

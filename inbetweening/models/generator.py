@@ -30,6 +30,7 @@ class Generator(nn.Module):
     dtype: Any = jnp.float32  # of activations and convolutions; parameters are float32
     remat_latent_blocks: bool = False
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    latent_blocks_start_as_identity: bool = False
 
     @nn.compact
     def __call__(
@@ -63,6 +64,7 @@ class Generator(nn.Module):
                 dtype=self.dtype,
                 remat_blocks=self.remat_latent_blocks,
                 batch_norm_momentum=self.batch_norm_momentum,
+                blocks_start_as_identity=self.latent_blocks_start_as_identity,
             )(start_encoding, end_encoding, noise, train)
         video = VideoGenerator(
             self.video_generator_channels,

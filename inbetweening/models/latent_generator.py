@@ -57,7 +57,9 @@ def upsample_time(z: jax.Array, length: int) -> jax.Array:
 class LatentBlock(nn.Module):
     """Residual block G(l), eq. 1-5: z(l) = h(z(l-1) + BN(h(BN(z_in * k1)) * k2)).
 
-    The biases b1, b2 of eq. 5 are the batch norms' offsets.
+    The biases b1, b2 of eq. 5 are the batch norms' offsets. With start_as_identity the
+    second norm's scale starts at 0, so that at initialisation z(l) = h(z(l-1)) (an
+    initialisation the paper leaves open; Goyal et al. 2017).
     """
 
     noise_dim: int
@@ -65,6 +67,7 @@ class LatentBlock(nn.Module):
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    start_as_identity: bool = False
 
     @nn.compact
     def __call__(
@@ -95,7 +98,9 @@ class LatentBlock(nn.Module):
         )
         x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
         x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype, name="conv2")(x)
-        return leaky_relu(previous + batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
+        scale_init = nn.initializers.zeros if self.start_as_identity else nn.initializers.ones
+        x = batch_norm(train, self.dtype, self.batch_norm_momentum, scale_init)(x)
+        return leaky_relu(previous + x)
 
 
 class LatentGenerator(nn.Module):
@@ -114,6 +119,7 @@ class LatentGenerator(nn.Module):
     dtype: Any = jnp.float32
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
     remat_blocks: bool = False
+    blocks_start_as_identity: bool = False
 
     @nn.compact
     def __call__(
@@ -136,6 +142,7 @@ class LatentGenerator(nn.Module):
                     self.conv_impl,
                     self.dtype,
                     self.batch_norm_momentum,
+                    self.blocks_start_as_identity,
                     name=f"LatentBlock_{index}",
                 )(z, start_encoding, end_encoding, noise, train)
                 index += 1

@@ -1,0 +1,86 @@
+"""Curves as pictures (matplotlib, no display needed)."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from inbetweening.visualize import write_atomically  # noqa: E402
+
+
+def _save(figure, path: str) -> None:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    write_atomically(path, buffer.getvalue())
+
+
+def plot_probe(result: dict, path: str) -> None:
+    """A probe's curve (probe.run_probe's result): SSIM and PSNR against the cross-fade
+    and the repeated key frames; spreads of the middle frames; the losses."""
+    curve = result["curve"]
+    steps = [p["step"] for p in curve]
+    figure, axes = plt.subplots(1, 4, figsize=(18, 4))
+    for axis, metric, unit in ((axes[0], "ssim", ""), (axes[1], "psnr", " (dB)")):
+        axis.plot(steps, [p[f"model_{metric}"] for p in curve], "o-", label="model")
+        axis.axhline(result[f"crossfade_{metric}"], color="C1", ls="--", label="cross-fade")
+        axis.axhline(result[f"repeat_{metric}"], color="C2", ls=":", label="repeat key frames")
+        axis.set(title=f"best-of-N {metric.upper()}{unit}", xlabel="step")
+        axis.legend()
+    axes[2].plot(steps, [p["spread_across_videos"] for p in curve], "o-", label="across videos")
+    axes[2].plot(steps, [p["spread_across_noise"] for p in curve], "o-", label="across noise")
+    axes[2].axhline(
+        curve[-1]["real_spread_across_videos"], color="k", ls="--", label="real, across videos"
+    )
+    axes[2].set(title="spread of the middle frames", xlabel="step")
+    axes[2].legend()
+    for name in sorted(k for k in curve[-1] if k.endswith("_loss")):
+        axes[3].plot(steps, [p[name] for p in curve], label=name)
+    axes[3].set(title="losses (window means)", xlabel="step", yscale="log")
+    axes[3].legend(fontsize=7)
+    figure.suptitle(f"{result['kind']} probe, {result['num_videos']} videos")
+    _save(figure, path)
+
+
+def plot_held_out_curves(curves: dict[str, list[dict]], path: str) -> None:
+    """Held-out best-of-N SSIM and PSNR against the step, one line per run ({label:
+    metrics.json's held_out_curve}), with each run's cross-fade and repeated key frames
+    as horizontal lines (one pair when every run shares them)."""
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    references = {
+        (curve[-1]["crossfade_ssim"], curve[-1]["crossfade_psnr"]) for curve in curves.values()
+    }
+    for index, (label, curve) in enumerate(curves.items()):
+        steps = [point["step"] for point in curve]
+        for axis, metric in zip(axes, ("ssim", "psnr")):
+            axis.plot(
+                steps,
+                [p[f"model_{metric}"] for p in curve],
+                "o-",
+                color=f"C{index}",
+                label=label,
+                markersize=3,
+            )
+            if len(references) > 1 or index == 0:
+                suffix = f" ({label})" if len(references) > 1 else ""
+                axis.axhline(
+                    curve[-1][f"crossfade_{metric}"],
+                    color=f"C{index}",
+                    ls="--",
+                    alpha=0.6,
+                    label=f"cross-fade{suffix}",
+                )
+                axis.axhline(
+                    curve[-1][f"repeat_{metric}"],
+                    color=f"C{index}",
+                    ls=":",
+                    alpha=0.6,
+                    label=f"repeat key frames{suffix}",
+                )
+    for axis, title in zip(axes, ("best-of-N SSIM", "best-of-N PSNR (dB)")):
+        axis.set(title=f"held-out {title}", xlabel="step")
+        axis.legend(fontsize=8)
+    _save(figure, path)
