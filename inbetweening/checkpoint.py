@@ -134,16 +134,20 @@ class TrainingCheckpoints:
         )
         return restored.state, restored.meta
 
-    def restore_newest_intact(self, abstract_state) -> tuple[int, Any] | None:
-        """(step, TrainState) of the newest step that restores, laid out like
-        `abstract_state`; None when there are no checkpoints. A step that fails to restore
-        is moved aside to <step>.corrupt (nothing is deleted) with a warning, so that
-        training goes on from the one before it. Raises NoIntactCheckpointError when none
-        restores, CheckpointMismatchError when they belong to another model."""
+    def restore_newest_or_init(self, abstract_state, init: Callable[[], Any]) -> tuple[Any, int]:
+        """(state to train from, first step to run): the newest step that restores, laid
+        out like `abstract_state`, else init() and step 1. A step that fails to restore is
+        moved aside to <step>.corrupt (nothing is deleted) with a warning, so that training
+        goes on from the one before it. Raises NoIntactCheckpointError when none restores,
+        CheckpointMismatchError when they belong to another model."""
         steps = sorted(self.all_steps(), reverse=True)
         if not steps:
-            return None
-        return self._first_intact(steps, lambda step: self.restore(step, abstract_state), True)
+            return init(), 1
+        step, state = self._first_intact(
+            steps, lambda step: self.restore(step, abstract_state), True
+        )
+        logging.info("Resuming from %s/%d", self.directory, step)
+        return state, step + 1
 
     def restore_raw_intact(self, best_first: bool = True) -> tuple[int, dict, dict]:
         """(step, state as dicts, meta) of the best step (lowest validation FVD, else the

@@ -64,13 +64,8 @@ def gradient_norms(
     frame_index = objectives.sample_frame_index(config, frame_key, len(real), real.shape[1])
 
     def generator_loss(g_params):
-        fake = models.generator.apply(
-            {"params": g_params, "batch_stats": state["g_batch_stats"]},
-            real[:, 0],
-            real[:, -1],
-            noise,
-            train=True,
-            mutable=["batch_stats"],
+        fake = objectives.generate_in_training(
+            models.generator, g_params, state["g_batch_stats"], real, noise
         )[0]
         return objectives.generator_objective(fake, state["d_params"], frame_index, models)[0], fake
 

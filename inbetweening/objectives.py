@@ -12,6 +12,21 @@ from inbetweening.models import Models
 OBJECTIVES = ("adversarial", "supervised")
 
 
+def generate_in_training(generator, g_params, g_batch_stats, real: jax.Array, noise: jax.Array):
+    """The generator as the train step runs it (batch statistics) on the key frames of
+    real [B, T, H, W, C] in [-1, 1], noise [B, D] -> (fake [B, T, H, W, C], the updated
+    batch statistics)."""
+    fake, updates = generator.apply(
+        {"params": g_params, "batch_stats": g_batch_stats},
+        real[:, 0],
+        real[:, -1],
+        noise,
+        train=True,
+        mutable=["batch_stats"],
+    )
+    return fake, updates["batch_stats"]
+
+
 def pick_frames(videos: jax.Array, frame_index: jax.Array) -> jax.Array:
     """videos [B, T, H, W, C], frame_index [B] -> frames [B, H, W, C].
 

@@ -9,6 +9,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from inbetweening.visualize import write_atomically  # noqa: E402
 
+# The references that need no training: (metric prefix, line style, legend).
+REFERENCE_LINES = (("crossfade", "--", "cross-fade"), ("repeat", ":", "repeat key frames"))
+
 
 def _save(figure, path: str) -> None:
     buffer = io.BytesIO()
@@ -26,8 +29,8 @@ def plot_probe(result: dict, path: str) -> None:
     figure, axes = plt.subplots(1, 4, figsize=(18, 4))
     for axis, metric, unit in ((axes[0], "ssim", ""), (axes[1], "psnr", " (dB)")):
         axis.plot(steps, [p[f"model_{metric}"] for p in curve], "o-", label="model")
-        axis.axhline(result[f"crossfade_{metric}"], color="C1", ls="--", label="cross-fade")
-        axis.axhline(result[f"repeat_{metric}"], color="C2", ls=":", label="repeat key frames")
+        for color, (key, style, name) in zip(("C1", "C2"), REFERENCE_LINES):
+            axis.axhline(result[f"{key}_{metric}"], color=color, ls=style, label=name)
         axis.set(title=f"best-of-N {metric.upper()}{unit}", xlabel="step")
         axis.legend()
     axes[2].plot(steps, [p["spread_across_videos"] for p in curve], "o-", label="across videos")
@@ -66,20 +69,14 @@ def plot_held_out_curves(curves: dict[str, list[dict]], path: str) -> None:
             )
             if len(references) > 1 or index == 0:
                 suffix = f" ({label})" if len(references) > 1 else ""
-                axis.axhline(
-                    curve[-1][f"crossfade_{metric}"],
-                    color=f"C{index}",
-                    ls="--",
-                    alpha=0.6,
-                    label=f"cross-fade{suffix}",
-                )
-                axis.axhline(
-                    curve[-1][f"repeat_{metric}"],
-                    color=f"C{index}",
-                    ls=":",
-                    alpha=0.6,
-                    label=f"repeat key frames{suffix}",
-                )
+                for key, style, name in REFERENCE_LINES:
+                    axis.axhline(
+                        curve[-1][f"{key}_{metric}"],
+                        color=f"C{index}",
+                        ls=style,
+                        alpha=0.6,
+                        label=f"{name}{suffix}",
+                    )
     for axis, title in zip(axes, ("best-of-N SSIM", "best-of-N PSNR (dB)")):
         axis.set(title=f"held-out {title}", xlabel="step")
         axis.legend(fontsize=8)

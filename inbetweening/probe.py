@@ -38,7 +38,7 @@ from inbetweening.configuration import ConfigError, validate
 from inbetweening.data import input_pipeline
 from inbetweening.data.errors import DatasetError
 from inbetweening.eval.middle_frames import best_of_n, reference_scores
-from inbetweening.eval.ssim import to_unit_range
+from inbetweening.eval.probe_measures import push_metrics, spreads
 from inbetweening.inference import generator_variables, sample_inbetweens
 from inbetweening.models import create_models
 from inbetweening.pixels import to_model_range
@@ -46,9 +46,6 @@ from inbetweening.sharding import global_batch, make_mesh
 from inbetweening.visualize import gif_bytes, push_image, video_grid, write_atomically
 
 KINDS = ("fixed_batch", "supervised")
-# Spatial frequencies above this (cycles per pixel, of the 0.5 Nyquist limit) count as
-# high: a checkerboard is at 0.5, an object's edge spreads over all.
-HIGH_FREQUENCY = 0.25
 
 
 def probe_config(
@@ -64,35 +61,6 @@ def probe_config(
     return config
 
 
-def spreads(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
-    """generated uint8 [B, N, T, H, W, C], real [B, T, H, W, C] -> standard deviations of
-    the middle frames in [0, 1] units, per pixel, averaged over pixels: across videos (for
-    each noise sample) and across noise samples (for each video)."""
-    fake = np.asarray(to_unit_range(generated[:, :, 1:-1]))
-    real = np.asarray(to_unit_range(real[:, 1:-1]))
-    return {
-        "spread_across_videos": float(fake.std(axis=0).mean()),
-        "spread_across_noise": float(fake.std(axis=1).mean()),
-        "real_spread_across_videos": float(real.std(axis=0).mean()),
-    }
-
-
-def high_frequency_share(x: np.ndarray) -> float:
-    """Share of the energy of x [..., H, W, C] at spatial frequencies above HIGH_FREQUENCY."""
-    spectrum = np.abs(np.fft.fft2(x, axes=(-3, -2))) ** 2
-    fy = np.abs(np.fft.fftfreq(x.shape[-3]))[:, None, None]
-    fx = np.abs(np.fft.fftfreq(x.shape[-2]))[None, :, None]
-    high = np.maximum(fy, fx) > HIGH_FREQUENCY
-    return float((spectrum * high).sum() / max(spectrum.sum(), 1e-30))
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over the leading axis of the cosine between a[i] and b[i]."""
-    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return float(np.mean(np.sum(a * b, axis=1) / np.maximum(norms, 1e-30)))
-
-
 def generator_push(models, config, state, videos: np.ndarray, key: jax.Array) -> dict:
     """Where each discriminator pushes the generator's fakes for `videos` (uint8
     [B, T, H, W, C]), as the G update sees them (batch statistics): {"fake": [B, T, H, W, C]
@@ -100,13 +68,8 @@ def generator_push(models, config, state, videos: np.ndarray, key: jax.Array) ->
     push covers every middle frame (eq. 9's average), for the picture."""
     real = to_model_range(videos)
     noise = jax.random.normal(key, (len(real), config.model.noise_dim))
-    fake = models.generator.apply(
-        {"params": state.g_params, "batch_stats": state.g_batch_stats},
-        real[:, 0],
-        real[:, -1],
-        noise,
-        train=True,
-        mutable=["batch_stats"],
+    fake = objectives.generate_in_training(
+        models.generator, state.g_params, state.g_batch_stats, real, noise
     )[0]
     d_params = state.d_params
     terms = lambda f: objectives.generator_objective(f, d_params, None, models)[1]
@@ -115,28 +78,6 @@ def generator_push(models, config, state, videos: np.ndarray, key: jax.Array) ->
         for name in ("video", "image")
     }
     return {"fake": fake, **pushes}
-
-
-def coarse(x: np.ndarray, factor: int = 4) -> np.ndarray:
-    """[..., H, W, C] averaged over factor x factor pixel blocks: the low frequencies, which
-    a convolutional generator follows more readily than pixel-level noise."""
-    *lead, h, w, c = x.shape
-    return x.reshape(*lead, h // factor, factor, w // factor, factor, c).mean(axis=(-4, -2))
-
-
-def push_metrics(push: dict, videos: np.ndarray) -> dict[str, float]:
-    real = np.asarray(to_model_range(videos))[:, 1:-1]
-    fake = np.asarray(push["fake"])[:, 1:-1]
-    metrics = {}
-    for name in ("video", "image"):
-        direction = np.asarray(push[name])[:, 1:-1]
-        metrics[f"{name}_push_cosine_to_real"] = cosine(direction, real - fake)
-        metrics[f"{name}_push_coarse_cosine_to_real"] = cosine(
-            coarse(direction), coarse(real - fake)
-        )
-        metrics[f"{name}_push_high_frequency"] = high_frequency_share(direction)
-    metrics["real_minus_fake_high_frequency"] = high_frequency_share(real - fake)
-    return metrics
 
 
 def evaluate(models, config, state, videos, num_samples, key, adversarial) -> dict:
@@ -181,7 +122,10 @@ def run_probe(
         )
     os.makedirs(output, exist_ok=True)
     models = create_models(config.model)
-    mesh = make_mesh(fsdp=1)
+    # One device: the probe's batch is a handful of videos. (Also, XLA:CPU deadlocked in a
+    # collective when the supervised step for 8 simulated devices came from the
+    # persistent compilation cache; WORKSPACE.md.)
+    mesh = make_mesh(jax.devices()[:1])
     videos = next(input_pipeline.train_batches(config, 0, 0, 1))
     references = reference_scores(videos)
     batch = global_batch(videos, mesh)

@@ -93,17 +93,9 @@ def train_step(
     noise = jax.random.normal(noise_key, (batch, config.model.noise_dim))
     frame_index = objectives.sample_frame_index(config, frame_key, batch, num_frames)
 
-    def generate(g_params):
-        fake, updates = models.generator.apply(
-            {"params": g_params, "batch_stats": state.g_batch_stats},
-            videos[:, 0],
-            videos[:, -1],
-            noise,
-            train=True,
-            mutable=["batch_stats"],
-        )
-        return fake, updates["batch_stats"]
-
+    generate = lambda g_params: objectives.generate_in_training(
+        models.generator, g_params, state.g_batch_stats, videos, noise
+    )
     fake, generator_pullback, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
 
     if config.get("objective", "adversarial") == "supervised":
@@ -159,6 +151,16 @@ def abstract_train_state(config: ml_collections.ConfigDict, models: Models) -> T
     )
 
 
+def placed_abstract_state(config: ml_collections.ConfigDict, models: Models, mesh: Mesh):
+    """abstract_train_state with each array's sharding on `mesh` (what a restore needs)."""
+    shapes = abstract_train_state(config, models)
+    return jax.tree.map(
+        lambda x, sharding: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+        shapes,
+        state_shardings(shapes, mesh),
+    )
+
+
 def init_sharded_state(
     config: ml_collections.ConfigDict, models: Models, mesh: Mesh, key: jax.Array
 ) -> TrainState:
@@ -204,7 +206,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     models = create_models(config.model)
     mesh = make_mesh(fsdp=config.mesh_fsdp)
     checkpoints = TrainingCheckpoints(workdir, config.checkpoints_to_keep)
-    state, first_step = _restore_or_init(checkpoints, config, models, mesh)
+    state, first_step = checkpoints.restore_newest_or_init(
+        placed_abstract_state(config, models, mesh),
+        lambda: init_sharded_state(config, models, mesh, jax.random.PRNGKey(config.seed)),
+    )
     if first_step > config.num_train_steps:
         logging.info(
             "%s already holds step %d of %d: nothing to train",
@@ -258,24 +263,3 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         }
     )
     return state
-
-
-def _restore_or_init(
-    checkpoints: TrainingCheckpoints, config: ml_collections.ConfigDict, models: Models, mesh: Mesh
-) -> tuple[TrainState, int]:
-    """(state to train from, first step to run): the newest checkpoint that restores (a
-    damaged newer one is moved aside), else a new state from config.seed. Arrays are
-    placed on `mesh` as `state_shardings` says."""
-    shapes = abstract_train_state(config, models)
-    shardings = state_shardings(shapes, mesh)
-    abstract = jax.tree.map(
-        lambda x, sharding: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-        shapes,
-        shardings,
-    )
-    restored = checkpoints.restore_newest_intact(abstract)
-    if restored is None:
-        return init_sharded_state(config, models, mesh, jax.random.PRNGKey(config.seed)), 1
-    step, state = restored
-    logging.info("Resuming from %s/%d", checkpoints.directory, step)
-    return state, step + 1

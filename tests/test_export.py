@@ -2,37 +2,22 @@
 code, the SavedModel in TensorFlow) and matches the JAX generator. The CLI runs once (params);
 the other formats are written in-process, saving a TensorFlow start-up."""
 
-import os
-import subprocess
-import sys
-
 import jax
 import numpy as np
 import pytest
-from test_sample import NUM_FRAMES, SIZE
 
 from inbetweening.api import Inbetweener
 from inbetweening.export import export_jax, export_saved_model, input_specs, tween
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from command_lines import run_module
+from test_sample import NUM_FRAMES, SIZE
+
 NOISE_DIM = 8
 
 
 def _export(workdir, export_format, out):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "inbetweening.export",
-            f"--workdir={workdir}",
-            f"--format={export_format}",
-            f"--out={out}",
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": REPO},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_module(
+        "inbetweening.export", f"--workdir={workdir}", f"--format={export_format}", f"--out={out}"
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return str(out)

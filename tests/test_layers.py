@@ -211,27 +211,15 @@ def test_upsampling_conv_is_adjoint_of_strided_conv_with_flipped_kernel():
     np.testing.assert_allclose(np.vdot(down, x), np.vdot(y, np.asarray(up, np.float64)), rtol=1e-4)
 
 
-@pytest.mark.parametrize("name", STRIDED_CASES)
-def test_conv_module_fast_equals_xla(name):
-    x_shape, k_shape, strides, padding = STRIDED_CASES[name]
+@pytest.mark.parametrize(
+    "module,cases,name",
+    [(Conv, STRIDED_CASES, name) for name in STRIDED_CASES]
+    + [(ConvTranspose, UPSAMPLING_CASES, name) for name in UPSAMPLING_CASES],
+)
+def test_conv_modules_fast_equal_xla(module, cases, name):
+    x_shape, k_shape, strides, padding = cases[name]
     x = _random(x_shape, 11)
-    make = lambda impl: Conv(
-        k_shape[-1], k_shape[:-2], strides=strides, padding=padding, conv_impl=impl
-    )
-    params = make("fast").init(jax.random.PRNGKey(0), x)
-    assert params["params"]["kernel"].shape == k_shape
-    _assert_same_function(
-        lambda a, w, impl: make(impl).apply({"params": {"kernel": w}}, a),
-        x,
-        np.asarray(params["params"]["kernel"]),
-    )
-
-
-@pytest.mark.parametrize("name", UPSAMPLING_CASES)
-def test_conv_transpose_module_fast_equals_xla(name):
-    x_shape, k_shape, strides, padding = UPSAMPLING_CASES[name]
-    x = _random(x_shape, 12)
-    make = lambda impl: ConvTranspose(
+    make = lambda impl: module(
         k_shape[-1], k_shape[:-2], strides=strides, padding=padding, conv_impl=impl
     )
     params = make("fast").init(jax.random.PRNGKey(0), x)

@@ -2,19 +2,17 @@
 against independent numpy computations."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from inbetweening import probe
+from inbetweening.eval import probe_measures
 
 import tiny_setup
+from command_lines import run_module
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CURVE_KEYS = {
     "step",
     "model_ssim",
@@ -60,7 +58,7 @@ def test_spreads_are_standard_deviations_across_videos_and_noise():
     rng = np.random.default_rng(0)
     generated = rng.integers(0, 256, (3, 4, 6, 8, 8, 1), dtype=np.uint8)
     real = rng.integers(0, 256, (3, 6, 8, 8, 1), dtype=np.uint8)
-    got = probe.spreads(generated, real)
+    got = probe_measures.spreads(generated, real)
     fake = generated[:, :, 1:-1] / 255.0
     assert got["spread_across_videos"] == pytest.approx(fake.std(axis=0).mean(), rel=1e-5)
     assert got["spread_across_noise"] == pytest.approx(fake.std(axis=1).mean(), rel=1e-5)
@@ -71,37 +69,25 @@ def test_spreads_are_standard_deviations_across_videos_and_noise():
 
 def test_high_frequency_share_tells_a_checkerboard_from_a_ramp():
     checkerboard = (np.indices((16, 16)).sum(axis=0) % 2)[None, :, :, None] - 0.5
-    assert probe.high_frequency_share(checkerboard) == pytest.approx(1.0)
+    assert probe_measures.high_frequency_share(checkerboard) == pytest.approx(1.0)
     ramp = np.linspace(-1, 1, 16)[None, :, None, None] * np.ones((1, 16, 16, 1))
-    assert probe.high_frequency_share(ramp) < 0.1
+    assert probe_measures.high_frequency_share(ramp) < 0.1
     noise = np.random.default_rng(0).normal(size=(64, 32, 32, 1))
     # White noise spreads evenly over the 32 x 32 frequencies, 17 of each 32 at or below
     # a quarter cycle.
-    assert probe.high_frequency_share(noise) == pytest.approx(1 - (17 / 32) ** 2, abs=0.02)
+    assert probe_measures.high_frequency_share(noise) == pytest.approx(1 - (17 / 32) ** 2, abs=0.02)
 
 
 def test_cosine_and_coarse():
     a = np.random.default_rng(1).normal(size=(2, 8, 8, 3))
-    assert probe.cosine(a, 2 * a) == pytest.approx(1.0)
-    assert probe.cosine(a, -a) == pytest.approx(-1.0)
-    np.testing.assert_allclose(probe.coarse(a)[0, 0, 0], a[0, :4, :4].mean(axis=(0, 1)))
+    assert probe_measures.cosine(a, 2 * a) == pytest.approx(1.0)
+    assert probe_measures.cosine(a, -a) == pytest.approx(-1.0)
+    np.testing.assert_allclose(probe_measures.coarse(a)[0, 0, 0], a[0, :4, :4].mean(axis=(0, 1)))
 
 
 def test_cli_refuses_a_bad_step_count_in_one_line(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "inbetweening.probe",
-            "--config=configs/demo.py",
-            "--steps=0",
-            f"--output={tmp_path / 'out'}",
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": REPO},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_module(
+        "inbetweening.probe", "--config=configs/demo.py", "--steps=0", f"--output={tmp_path}/out"
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: --steps=0")

@@ -1,9 +1,6 @@
 """The Inbetweener API and the sample CLI on a tiny untrained checkpoint."""
 
 import logging
-import os
-import subprocess
-import sys
 
 import av
 import numpy as np
@@ -14,7 +11,8 @@ from inbetweening.api import CheckpointNotFoundError, Inbetweener, KeyFrameError
 from inbetweening.pixels import convert_channels
 from inbetweening.sample import ENCODERS
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from command_lines import run_module
+
 NUM_FRAMES, SIZE = 16, 16
 
 
@@ -101,14 +99,7 @@ def test_load_refuses_a_directory_without_checkpoints(tmp_path):
 
 
 def _sample_cli(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "inbetweening.sample", *args],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": REPO, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_module("inbetweening.sample", *args, env=env)
 
 
 def test_cli_writes_a_gif(tiny_workdir, key_frame_files, tmp_path):

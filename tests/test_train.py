@@ -23,6 +23,7 @@ from inbetweening.models import create_models
 
 import tiny_setup
 import xla_test_flags
+from command_lines import run_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 8  # one example per simulated device
@@ -233,13 +234,7 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
     last = result.stdout.strip().splitlines()
     assert last[-2].startswith("Samples (rows:") and last[-2].endswith("samples.gif")
     assert last[-1] == f"Metrics: {workdir / 'metrics.json'}"
-    curves = subprocess.run(
-        [sys.executable, "-m", "inbetweening.curves", str(workdir), f"--out={tmp_path / 'c.png'}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    curves = run_module("inbetweening.curves", workdir, f"--out={tmp_path / 'c.png'}")
     assert curves.returncode == 0, curves.stderr[-2000:]
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     assert metrics["final_losses"] and all(
@@ -272,14 +267,7 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path):
 
 
 def test_diagnose_without_checkpoints_exits_2(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "inbetweening.diagnose", f"--workdir={tmp_path}"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": REPO},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_module("inbetweening.diagnose", f"--workdir={tmp_path}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error:")
     assert str(tmp_path) in result.stderr
@@ -349,7 +337,7 @@ def test_a_non_finite_loss_stops_training_before_anything_is_written(tmp_path, m
     config.eval.validation_fvd = False
     models = create_models(config.model)
     monkeypatch.setattr(
-        train, "_restore_or_init", lambda *args: (tiny_setup.initial_state(config, models), 1)
+        train, "init_sharded_state", lambda *args: tiny_setup.initial_state(config, models)
     )
     calls = []
 

@@ -9,6 +9,7 @@ from inbetweening.data import prepare
 from inbetweening.data.builders import folder
 
 import data_fixture_writers
+from command_lines import run_module
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +92,22 @@ def make_config(
 @pytest.fixture
 def config_for():
     return make_config
+
+
+@pytest.fixture
+def prepare_cli():
+    """prepare_cli(dataset, data_dir, manual_dir) -> the finished CompletedProcess of the
+    prepare command line, expected to refuse (exit 2, no traceback)."""
+
+    def run(dataset, data_dir, manual_dir):
+        result = run_module(
+            "inbetweening.data.prepare",
+            f"--dataset={dataset}",
+            f"--data_dir={data_dir}",
+            f"--manual_dir={manual_dir}",
+        )
+        assert result.returncode == 2, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr
+        return result
+
+    return run

@@ -3,8 +3,6 @@ few videos), bad files skipped."""
 
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -170,28 +168,13 @@ def test_a_prepared_folder_follows_added_replaced_and_removed_videos(tmp_path, c
     )
 
 
-def test_a_folder_without_a_usable_video_is_refused_and_nothing_is_written(tmp_path):
+def test_a_folder_without_a_usable_video_is_refused_and_nothing_is_written(tmp_path, prepare_cli):
     root, data_dir = tmp_path / "videos", tmp_path / "data"
     os.makedirs(root)
     (root / "a.mp4").write_bytes(b"not a video")
     (root / "b.avi").write_bytes(b"\x00" * 100)
     (root / "notes.txt").write_text("ignored: not a video extension")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "inbetweening.data.prepare",
-            "--dataset=folder",
-            f"--data_dir={data_dir}",
-            f"--manual_dir={root}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=_REPO_ROOT,
-        check=False,
-    )
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
+    result = prepare_cli("folder", data_dir, root)
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: cannot prepare folder: {root} holds no usable video"), last
     assert ".mp4, .avi" in last and "2 could not be decoded (a.mp4, b.avi)" in last, last

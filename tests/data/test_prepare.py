@@ -2,8 +2,6 @@
 
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -54,49 +52,19 @@ def test_missing_archives_are_listed(tmp_path):
         assert f"https://www.csc.kth.se/cvap/actions/{action}.zip" in message
 
 
-def test_cli_wrong_manual_dir_exits_2_without_traceback(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "inbetweening.data.prepare",
-            "--dataset=bair",
-            f"--data_dir={tmp_path / 'data'}",
-            f"--manual_dir={tmp_path / 'nowhere'}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=_REPO_ROOT,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
+def test_cli_wrong_manual_dir_exits_2_without_traceback(tmp_path, prepare_cli):
+    result = prepare_cli("bair", tmp_path / "data", tmp_path / "nowhere")
     assert "bair_robot_pushing_dataset_v0.tar" in result.stderr
     assert "softmotion30_44k" in result.stderr
 
 
-def test_cli_names_a_truncated_archive_and_writes_no_dataset(tmp_path, kth_manual_dir):
+def test_cli_names_a_truncated_archive_and_writes_no_dataset(tmp_path, kth_manual_dir, prepare_cli):
     manual_dir = tmp_path / "kth_sources"
     shutil.copytree(kth_manual_dir, manual_dir)
     partial = manual_dir / "boxing.zip"
     partial.write_bytes(partial.read_bytes()[: partial.stat().st_size // 2])
     data_dir = tmp_path / "data"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "inbetweening.data.prepare",
-            "--dataset=kth",
-            f"--data_dir={data_dir}",
-            f"--manual_dir={manual_dir}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=_REPO_ROOT,
-        check=False,
-    )
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
+    result = prepare_cli("kth", data_dir, manual_dir)
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: cannot prepare kth: ") and str(partial) in last, last
     assert "download it again" in last
