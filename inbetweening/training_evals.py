@@ -59,20 +59,28 @@ def evaluation_key(config: ml_collections.ConfigDict, step: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
 
 
-def reference_model(path: str, config: ml_collections.ConfigDict) -> tuple[str, Inbetweener]:
-    """(name, model) of one of config.eval.reference_models, loaded at start-up. Raises
-    ConfigError when it is missing or makes frames of another shape than the run."""
-    try:
-        model = Inbetweener.load(path)
-    except CheckpointNotFoundError as error:
-        raise ConfigError(f"config.eval.reference_models: {error}") from None
+def reference_models(config: ml_collections.ConfigDict) -> list[tuple[str, Inbetweener]]:
+    """(name, model) of each of config.eval.reference_models that makes frames of the
+    run's shape, loaded at start-up (the others are left out with a warning). Raises
+    ConfigError naming a path that holds no model."""
     m = config.model
-    if model.frame_shape != (m.image_size, m.image_size, m.image_channels):
-        raise ConfigError(
-            f"config.eval.reference_models: {path} makes {model.frame_shape} frames, this "
-            f"run {(m.image_size, m.image_size, m.image_channels)}"
-        )
-    return os.path.basename(os.path.normpath(path)), model
+    shape = (m.image_size, m.image_size, m.image_channels)
+    models = []
+    for path in config.eval.get("reference_models", ()):
+        try:
+            model = Inbetweener.load(path)
+        except CheckpointNotFoundError as error:
+            raise ConfigError(f"config.eval.reference_models: {error}") from None
+        if model.frame_shape == shape:
+            models.append((os.path.basename(os.path.normpath(path)), model))
+        else:
+            logging.warning(
+                "config.eval.reference_models: %s makes %s frames, this run %s: left out",
+                path,
+                model.frame_shape,
+                shape,
+            )
+    return models
 
 
 def read_curve(workdir: str, before_step: int) -> list[dict]:
@@ -101,9 +109,7 @@ class TrainingEvaluations:
         self.curve = read_curve(workdir, first_step)
         self.samples_path = None
         self.compared_samples = []
-        self.reference_models = [
-            reference_model(path, config) for path in config.eval.get("reference_models", ())
-        ]
+        self.reference_models = reference_models(config)
 
     def sample_step(self, state) -> dict[str, float]:
         """The sample grid (workdir/samples.gif, and TensorBoard) and the held-out metric of
