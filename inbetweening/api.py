@@ -52,7 +52,8 @@ class Inbetweener:
         self, model_config: ml_collections.ConfigDict, variables: dict, training_info=None
     ):
         """variables: {"params": ..., "batch_stats": ...} of the generator; training_info:
-        what a shipped model's TRAINING_FILE says (steps, command, ...), else {}."""
+        how it was trained ({"steps", "config", ...}: a work directory's checkpoint, or a
+        params export's TRAINING_FILE), {} when unknown."""
         self.model_config = model_config
         self.generator = create_models(model_config).generator
         self.variables = variables
@@ -87,6 +88,7 @@ class Inbetweener:
         return cls(
             ml_collections.ConfigDict(meta["config"]["model"]),
             generator_variables(state),
+            {"steps": step, "config": meta["config"]},
         )
 
     @property

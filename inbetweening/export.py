@@ -36,12 +36,14 @@ from inbetweening.api import (
     ENCODER_STRIDE,
     MODEL_CONFIG_FILE,
     SIZES,
+    TRAINING_FILE,
     VARIABLES_DIR,
     CheckpointNotFoundError,
     Inbetweener,
 )
 from inbetweening.command_line import user_error
 from inbetweening.pixels import to_model_range, to_pixel_range
+from inbetweening.training_evals import read_curve
 
 FLAGS = flags.FLAGS
 
@@ -79,13 +81,26 @@ def input_specs(model: Inbetweener, size: str = "model") -> tuple[jax.ShapeDtype
 
 
 def export_params(model: Inbetweener, out: str, size: str = "model") -> None:
-    """The variables and the model config; `size` is the sampler's choice, not stored."""
+    """The variables, the model config, and how the model was trained (TRAINING_FILE: the
+    run's config, steps and held-out scores) when known; `size` is the sampler's choice,
+    not stored."""
     os.makedirs(out)
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(os.path.join(os.path.abspath(out), VARIABLES_DIR), model.variables)
     checkpointer.wait_until_finished()
     with open(os.path.join(out, MODEL_CONFIG_FILE), "w") as handle:
         json.dump(model.model_config.to_dict(), handle, indent=2)
+    if model.training_info:
+        with open(os.path.join(out, TRAINING_FILE), "w") as handle:
+            json.dump(model.training_info, handle, indent=2)
+
+
+def held_out_scores(workdir: str, step: int) -> dict | None:
+    """The held-out scores a training run recorded at `step` (metrics.json), if any."""
+    for point in read_curve(workdir, step + 1):
+        if point["step"] == step:
+            return {k: v for k, v in point.items() if k != "step"}
+    return None
 
 
 def export_jax(model: Inbetweener, out: str, size: str = "model") -> None:
@@ -145,6 +160,10 @@ def main(argv):
         model = Inbetweener.load(FLAGS.workdir)
     except CheckpointNotFoundError as error:
         sys.exit(user_error(str(error)))
+    if "steps" in model.training_info and "held_out" not in model.training_info:
+        scores = held_out_scores(FLAGS.workdir, model.training_info["steps"])
+        if scores:
+            model.training_info["held_out"] = scores
     EXPORTERS[FLAGS.format](model, FLAGS.out, FLAGS.size)
     print(f"{FLAGS.format} export: {FLAGS.out}")
 

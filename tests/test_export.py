@@ -43,6 +43,9 @@ def test_params_export_samples_like_the_workdir(model, tiny_workdir, tmp_path):
     exported = Inbetweener.load(_export(tiny_workdir, "params", tmp_path / "params"))
     start, end = _inputs(1, 0)[0][0].astype(np.uint8)
     np.testing.assert_array_equal(exported.sample(start, end, 2), model.sample(start, end, 2))
+    # How it was trained travels with it (the work directory has no held-out curve).
+    assert exported.training_info == {"steps": 1, "config": model.training_info["config"]}
+    assert exported.training_info["config"]["model"] == model.model_config.to_dict()
 
 
 def test_jax_export_runs_at_two_batch_sizes(model, tmp_path):

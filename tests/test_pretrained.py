@@ -1,0 +1,90 @@
+"""The model shipped in pretrained/ in-betweens videos it never trained on better than a
+cross-fade of their key frames. The cross-fade and both scores are computed here, apart
+from the training's metric code."""
+
+import json
+import os
+
+import dm_pix
+import numpy as np
+import pytest
+
+from inbetweening.api import TRAINING_FILE, Inbetweener
+from inbetweening.data import synthetic
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRETRAINED = os.path.join(REPO, "pretrained", "synthetic_demo")
+NUM_VIDEOS, NUM_SAMPLES = 16, 8
+# The synthetic dataset's test split: indices no training run and no held-out curve draws.
+TEST_SPLIT_OFFSET = 2**41
+
+
+def _middle_frame_scores(videos: np.ndarray, real: np.ndarray) -> tuple[float, float]:
+    """uint8 videos [N, S, T, H, W, C] against real [N, T, H, W, C]: the mean over examples
+    of the best over the S samples of the mean SSIM / PSNR over the middle frames."""
+    fake = videos[:, :, 1:-1].astype(np.float32) / 255.0
+    truth = np.broadcast_to(real[:, None, 1:-1].astype(np.float32) / 255.0, fake.shape)
+    frames = fake.shape[-3:]
+    ssim = np.asarray(
+        dm_pix.ssim(fake.reshape(-1, *frames), truth.reshape(-1, *frames), max_val=1.0)
+    ).reshape(fake.shape[:3])
+    mse = np.mean((fake - truth) ** 2, axis=(-3, -2, -1))
+    psnr = 10 * np.log10(1.0 / mse)
+    return float(ssim.mean(-1).max(1).mean()), float(psnr.mean(-1).max(1).mean())
+
+
+def _cross_fade(real: np.ndarray) -> np.ndarray:
+    """[N, 1, T, H, W, C]: each frame t a blend (1 - t / (T - 1)) start + t / (T - 1) end."""
+    weights = np.linspace(0.0, 1.0, real.shape[1])[None, :, None, None, None]
+    start, end = real[:, :1].astype(np.float64), real[:, -1:].astype(np.float64)
+    return np.round((1 - weights) * start + weights * end).astype(np.uint8)[:, None]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    with open(os.path.join(PRETRAINED, TRAINING_FILE)) as handle:
+        training = json.load(handle)
+    return Inbetweener.load(PRETRAINED), training
+
+
+def test_the_shipped_model_beats_a_cross_fade_on_unseen_videos(shipped):
+    model, training = shipped
+    data = training["config"]["data"]
+    height, width, channels = model.frame_shape
+    real = synthetic.generate_batch(
+        data["seed"],
+        range(TEST_SPLIT_OFFSET, TEST_SPLIT_OFFSET + NUM_VIDEOS),
+        model.model_config.num_frames,
+        height,
+        width,
+        channels,
+        data["synthetic_max_objects"],
+        data["synthetic_background"],
+    )
+    videos = np.stack(
+        [model.sample(v[0], v[-1], num_samples=NUM_SAMPLES, seed=i) for i, v in enumerate(real)]
+    )
+    model_ssim, model_psnr = _middle_frame_scores(videos, real)
+    fade_ssim, fade_psnr = _middle_frame_scores(_cross_fade(real), real)
+    assert model_ssim > fade_ssim and model_psnr > fade_psnr, (
+        model_ssim,
+        model_psnr,
+        fade_ssim,
+        fade_psnr,
+    )
+
+
+def test_the_shipped_model_says_how_it_was_made(shipped):
+    model, training = shipped
+    assert training["steps"] > 0 and training["cpu_hours"] > 0
+    assert training["command"].startswith("python -m inbetweening.main --config=configs/demo.py")
+    assert training["config"]["model"] == model.model_config.to_dict()
+    assert {"model_ssim", "crossfade_ssim", "model_psnr", "crossfade_psnr"} <= set(
+        training["held_out"]
+    )
+    size = sum(
+        os.path.getsize(os.path.join(folder, name))
+        for folder, _, names in os.walk(PRETRAINED)
+        for name in names
+    )
+    assert size <= 10 * 2**20, f"pretrained/ holds {size} bytes"
