@@ -8,7 +8,7 @@ WORKDIR ?= workdir/demo
 ACCEL ?= cpu
 STAMP := $(VENV)/.installed-$(ACCEL)
 JAX_VERSION := $(shell sed -n 's/^jax==//p' requirements.txt)
-LINTED := inbetweening configs tests benchmarks
+LINTED := inbetweening configs tests benchmarks launch
 
 ifeq ($(filter $(ACCEL),cpu cuda12 tpu),)
 $(error ACCEL=$(ACCEL): must be cpu, cuda12 or tpu)

@@ -1,9 +1,11 @@
 """The launch scripts' commands (--dry_run): right program, config, work directory and
 multi-process flags; extra flags passed through; missing arguments refused."""
 
+import json
 import os
 import shlex
 import subprocess
+import sys
 
 import pytest
 
@@ -167,3 +169,54 @@ def test_missing_arguments_are_refused(script, args):
     assert result.returncode == 2
     assert result.stdout == ""
     assert "--" in result.stderr
+
+
+def test_device_check_runs_the_device_tests_the_benchmarks_and_a_timed_demo(tmp_path):
+    result = subprocess.run(
+        ["bash", os.path.join(REPO, "launch", "device_check.sh"), "--dry_run", "--output=/out"],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [line.rsplit(" > ", 1) for line in result.stdout.splitlines()]
+    assert [out for _, out in lines] == [
+        "/out/tests.txt",
+        "/out/train_step_float32.json",
+        "/out/train_step_bfloat16.json",
+        "/out/demo.txt",
+        "/out/curves.txt",
+        "/out/device_check.json",
+    ]
+    tests, float32, bfloat16, demo, curves, summary = (shlex.split(c) for c, _ in lines)
+    # The suite's CPU simulation is switched off so that jax takes the accelerator.
+    assert tests[:3] == ["env", "JAX_PLATFORMS=", "XLA_FLAGS="] and "pytest" in tests
+    for command, dtype in ((float32, "float32"), (bfloat16, "bfloat16")):
+        assert "benchmarks/train_step.py" in command and "--config=configs/bair.py" in command
+        assert {"--config.batch_size=32", "--config.model.conv_impl=xla"} <= set(command)
+        assert f"--config.model.compute_dtype={dtype}" in command
+    assert demo[:2] == ["timeout", "300"] and "--config=configs/demo.py" in demo
+    assert {"--workdir=/out/demo", "--config.sample_every_steps=1000"} <= set(demo)
+    assert curves[-2:] == ["/out/demo", "--out=/out/curve.png"]
+    assert summary[-2:] == ["launch/device_check_summary.py", "/out"]
+    assert not os.path.exists("/out")
+
+
+def test_device_check_summary_gathers_what_was_written(tmp_path):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "tests.txt").write_text("....\n12 passed in 30.0s\n")
+    (tmp_path / "train_step_float32.json").write_text('{"steps_per_second": 3.5}\n')
+    (tmp_path / "train_step_bfloat16.json").write_text("Traceback ...\nerror\n")
+    (tmp_path / "demo" / "metrics.json").write_text('{"held_out_curve": [{"step": 1000}]}')
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "launch", "device_check_summary.py"), tmp_path],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == {
+        "tests": "12 passed in 30.0s",
+        "train_step_float32": {"steps_per_second": 3.5},
+        "train_step_bfloat16": "Traceback ...\nerror",
+        "demo_held_out_curve": [{"step": 1000}],
+    }
