@@ -1,6 +1,6 @@
 """launch/device_check.sh's last step: one JSON object of what the check wrote in DIR.
 
-    python launch/device_check_summary.py DIR
+python launch/device_check_summary.py DIR
 """
 
 import json
