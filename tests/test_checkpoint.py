@@ -1,6 +1,7 @@
 """Checkpoints: keep-last-k and keep-best, partial saves, shape mismatches, and a training
 run killed with SIGKILL during a save that resumes to the same parameters, bit for bit."""
 
+import logging
 import os
 import pathlib
 import shutil
@@ -236,21 +237,27 @@ def _copy(workdir, destination):
 
 
 @pytest.mark.parametrize("corrupt", [_corrupt_array_data, _truncate_sharding])
-def test_a_corrupt_latest_step_gives_way_to_the_newest_good_one(
-    tmp_path, trained, compilation_cache, corrupt
-):
+def test_readers_use_the_newest_intact_step_and_move_nothing(tmp_path, trained, corrupt, caplog):
     damaged = _copy(trained, tmp_path / "damaged")
     corrupt(damaged / "checkpoints" / "12")
-    reference = _copy(trained, tmp_path / "reference")
-    shutil.rmtree(reference / "checkpoints" / "12")
-
-    # Readers use the newest intact step, warn, and move nothing.
-    model = Inbetweener.load(damaged)
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        model = Inbetweener.load(damaged)
+    assert model.training_info["steps"] == 10
     np.testing.assert_array_equal(
         flatten_with_names(model.variables["params"])["ImageEncoder_0/Conv_0/kernel"],
-        _final_state(reference, 10)["g_ema_params/ImageEncoder_0/Conv_0/kernel"],
+        _final_state(trained, 12, step=10)["g_ema_params/ImageEncoder_0/Conv_0/kernel"],
     )
-    assert (damaged / "checkpoints" / "12").is_dir()
+    assert "Checkpoint step 12" in caplog.text and "cannot be restored" in caplog.text
+    assert sorted(p.name for p in (damaged / "checkpoints").iterdir()) == ["10", "12", "8"]
+
+
+def test_training_moves_a_corrupt_latest_step_aside_and_resumes_from_the_one_before(
+    tmp_path, trained, compilation_cache
+):
+    damaged = _copy(trained, tmp_path / "damaged")
+    _corrupt_array_data(damaged / "checkpoints" / "12")
+    reference = _copy(trained, tmp_path / "reference")
+    shutil.rmtree(reference / "checkpoints" / "12")
 
     env = _environment(compilation_cache)
     more = ["--config.num_train_steps=14"]
@@ -320,7 +327,8 @@ def _key_frame(directory) -> pathlib.Path:
     return path
 
 
-def _final_state(workdir, step=12):
+def _final_state(workdir, latest=12, step=None):
+    """The state saved at `step` (default: `latest`, which must be the latest step)."""
     checkpoints = TrainingCheckpoints(str(workdir), keep=3, read_only=True)
-    assert checkpoints.latest_step() == step
-    return flatten_with_names(checkpoints.restore_raw(step)[0])
+    assert checkpoints.latest_step() == latest
+    return flatten_with_names(checkpoints.restore_raw(step or latest)[0])
