@@ -166,7 +166,7 @@ class TrainingEvaluations:
             )
             grid = self.reporter.samples(step, self.grid_videos, generated, f"{name}_samples")
             steps = model.training_info.get("steps")
-            rows[f"{name} ({steps} steps)" if steps else name] = name
+            rows[f"{name} ({steps:,} step{'s' * (steps != 1)})" if steps else name] = name
             self.compared_samples.append(grid)
         return rows
 

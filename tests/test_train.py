@@ -250,7 +250,8 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path, tiny_workdir):
         assert 0 < held_out[f"{method}_ssim"] <= 1 and held_out[f"{method}_psnr"] > 0
     assert "| cross-fade |" in result.stdout and "best-of-2 SSIM" in result.stdout
     # A reference model, scored beside the run on the same videos, with its own samples.
-    assert f"| {reference} |" in result.stdout
+    # A work directory's model is labelled with its step (the tiny one was saved at step 1).
+    assert f"| {reference} (1 step) |" in result.stdout, result.stdout
     assert 0 < held_out[f"{reference}_ssim"] <= 1
     assert (workdir / f"{reference}_samples.gif").read_bytes()[:6] in (b"GIF87a", b"GIF89a")
     # What README promises in TensorBoard, read back with TensorBoard's own reader.
