@@ -77,6 +77,23 @@ def test_keeps_latest_k_and_the_best_fvd_as_it_goes_up_and_down(tmp_path):
     assert meta["next_train_batch"] == 4
 
 
+def test_a_corrupt_best_step_gives_way_to_the_newest_intact_one(tmp_path, caplog):
+    checkpoints = TrainingCheckpoints(str(tmp_path), keep=3)
+    for step, fvd in ((1, 10.0), (2, 30.0), (3, 20.0)):
+        checkpoints.save(step, _state(step), tiny_config(), metrics={"val_fvd": fvd})
+    checkpoints.wait_until_finished()
+    checkpoints.close()
+    _corrupt_array_data(tmp_path / "checkpoints" / "1")
+    reader = TrainingCheckpoints(str(tmp_path), keep=3, read_only=True)
+    assert reader.best_step() == 1
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        step, state, _ = reader.restore_raw_intact()
+    assert step == 3
+    np.testing.assert_array_equal(state["w"], np.full((2, 3), 3.0))
+    assert "Checkpoint step 1" in caplog.text and "cannot be restored" in caplog.text
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["1", "2", "3"]
+
+
 def test_best_is_latest_without_metrics(tmp_path):
     checkpoints = TrainingCheckpoints(str(tmp_path), keep=3)
     for step in (2, 4, 6, 8):
