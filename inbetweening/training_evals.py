@@ -59,10 +59,10 @@ def evaluation_key(config: ml_collections.ConfigDict, step: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
 
 
-def reference_models(config: ml_collections.ConfigDict) -> list[tuple[str, Inbetweener]]:
-    """(name, model) of each of config.eval.reference_models that makes frames of the
-    run's shape, loaded at start-up (the others are left out with a warning). Raises
-    ConfigError naming a path that holds no model."""
+def reference_models(config: ml_collections.ConfigDict) -> list[tuple[str, str, Inbetweener]]:
+    """(name, table row label, model) of each of config.eval.reference_models that makes
+    frames of the run's shape, loaded at start-up (the others are left out with a warning).
+    Raises ConfigError naming a path that holds no model."""
     m = config.model
     shape = (m.image_size, m.image_size, m.image_channels)
     models = []
@@ -72,7 +72,8 @@ def reference_models(config: ml_collections.ConfigDict) -> list[tuple[str, Inbet
         except CheckpointNotFoundError as error:
             raise ConfigError(f"config.eval.reference_models: {error}") from None
         if model.frame_shape == shape:
-            models.append((os.path.basename(os.path.normpath(path)), model))
+            name = os.path.basename(os.path.normpath(path))
+            models.append((name, reference_label(path, model), model))
         else:
             logging.warning(
                 "config.eval.reference_models: %s makes %s frames, this run %s: left out",
@@ -81,6 +82,17 @@ def reference_models(config: ml_collections.ConfigDict) -> list[tuple[str, Inbet
                 shape,
             )
     return models
+
+
+def reference_label(path: str, model: Inbetweener) -> str:
+    """The table row of a reference model: "pretrained synthetic_demo, 12,000 steps" for
+    one shipped in pretrained/, "<work directory>, 1 step" for a work directory."""
+    path = os.path.normpath(path)
+    steps = model.training_info.get("steps")
+    label = os.path.basename(path)
+    if os.path.basename(os.path.dirname(path)) == "pretrained":
+        label = f"pretrained {label}"
+    return f"{label}, {steps:,} step{'s' * (steps != 1)}" if steps else label
 
 
 def read_curve(workdir: str, before_step: int) -> list[dict]:
@@ -154,7 +166,7 @@ class TrainingEvaluations:
         workdir/<name>_samples.gif. Returns {table row label: metric prefix}."""
         rows = {}
         key = evaluation_key(self.config, step)
-        for name, model in self.reference_models:
+        for name, label, model in self.reference_models:
             sample = sampler(self.config, model.generator, model.variables)
             scores = self.quality(sample, jax.random.fold_in(key, 1))
             held_out.update({f"{name}_{m}": scores[f"model_{m}"] for m in ("ssim", "psnr")})
@@ -165,8 +177,7 @@ class TrainingEvaluations:
                 key,
             )
             grid = self.reporter.samples(step, self.grid_videos, generated, f"{name}_samples")
-            steps = model.training_info.get("steps")
-            rows[f"{name} ({steps:,} step{'s' * (steps != 1)})" if steps else name] = name
+            rows[label] = name
             self.compared_samples.append(grid)
         return rows
 

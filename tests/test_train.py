@@ -10,6 +10,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +19,7 @@ import pytest
 from jax import lax
 from tensorboard.backend.event_processing import event_accumulator
 
-from inbetweening import diagnose, objectives, progress, sharding, summary, train
+from inbetweening import diagnose, objectives, progress, sharding, summary, train, training_evals
 from inbetweening.models import create_models
 
 import tiny_setup
@@ -251,7 +252,7 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path, tiny_workdir):
     assert "| cross-fade |" in result.stdout and "best-of-2 SSIM" in result.stdout
     # A reference model, scored beside the run on the same videos, with its own samples.
     # A work directory's model is labelled with its step (the tiny one was saved at step 1).
-    assert f"| {reference} (1 step) |" in result.stdout, result.stdout
+    assert f"| {reference}, 1 step |" in result.stdout, result.stdout
     assert 0 < held_out[f"{reference}_ssim"] <= 1
     assert (workdir / f"{reference}_samples.gif").read_bytes()[:6] in (b"GIF87a", b"GIF89a")
     # What README promises in TensorBoard, read back with TensorBoard's own reader.
@@ -271,6 +272,19 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path, tiny_workdir):
     sample = events.Images("samples")[-1]
     assert sample.step == 2 and sample.encoded_image_string[:6] in (b"GIF87a", b"GIF89a")
     assert sample.width > 0 and sample.height > 0
+
+
+@pytest.mark.parametrize(
+    "path, steps, label",
+    [
+        ("repo/pretrained/synthetic_demo/", 12000, "pretrained synthetic_demo, 12,000 steps"),
+        ("runs/long", 1, "long, 1 step"),
+        ("runs/long", None, "long"),
+    ],
+)
+def test_reference_models_are_labelled_with_their_steps(path, steps, label):
+    model = types.SimpleNamespace(training_info={} if steps is None else {"steps": steps})
+    assert training_evals.reference_label(path, model) == label
 
 
 def test_diagnose_without_checkpoints_exits_2(tmp_path):
