@@ -125,6 +125,10 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
         f"config.objective={config.objective!r}: must be one of {OBJECTIVES}",
     )
     _require(
+        config.reconstruction_weight >= 0,
+        f"config.reconstruction_weight={config.reconstruction_weight}: must be >= 0",
+    )
+    _require(
         0 <= config.generator_ema_decay < 1,
         f"config.generator_ema_decay={config.generator_ema_decay!r}: must be in [0, 1)",
     )

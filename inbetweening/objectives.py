@@ -1,6 +1,7 @@
 """The objectives over a batch: the adversarial ones (eq. 7-9: which frames each
 discriminator judges, the discriminators' loss with its gradient penalty, the generator's
-loss), and the supervised diagnostic (L1 of the middle frames)."""
+loss), the supervised diagnostic (L1 of the middle frames), and that L1 as an optional
+term of the adversarial generator objective."""
 
 import jax
 import jax.numpy as jnp
@@ -111,13 +112,27 @@ def discriminator_objective(
     return total, metrics
 
 
-def generator_objective(fake: jax.Array, d_params, frame_index: jax.Array, models: Models):
-    """Eq. 9. frame_index: as image_discriminator_frames."""
+def generator_objective(
+    fake: jax.Array,
+    d_params,
+    frame_index: jax.Array,
+    models: Models,
+    real: jax.Array | None = None,
+    reconstruction_weight: float = 0.0,
+):
+    """Eq. 9, plus reconstruction_weight times supervised_objective(fake, real) when that
+    weight is positive (pix2pix's L1 term; not the paper's). frame_index: as
+    image_discriminator_frames."""
     video_logits, image_logits = _logit_fns(models, d_params)
     video_term = losses.generator_loss(video_logits(fake))
     image_term = losses.generator_loss(image_logits(image_discriminator_frames(fake, frame_index)))
     total = video_term + image_term
-    return total, {"g_video_loss": video_term, "g_image_loss": image_term, "g_loss": total}
+    metrics = {"g_video_loss": video_term, "g_image_loss": image_term}
+    if reconstruction_weight > 0:
+        l1, _ = supervised_objective(fake, real)
+        total += reconstruction_weight * l1
+        metrics["l1_loss"] = l1
+    return total, {**metrics, "g_loss": total}
 
 
 def supervised_objective(fake: jax.Array, real: jax.Array):

@@ -72,6 +72,9 @@ def get_config() -> ml_collections.ConfigDict:
     # L1 on the middle frames and no discriminator: a diagnostic of the architecture
     # (python -m inbetweening.probe --kind=supervised), not the paper's training.
     config.objective = "adversarial"
+    # With "adversarial": this weight times the L1 of the middle frames joins the generator's
+    # loss (pix2pix's reconstruction term; 0 is the paper's purely adversarial objective).
+    config.reconstruction_weight = 0.0
     # D_V also sees real videos under another video's key frames as fakes (matching-aware
     # discriminator), so that it checks the middle frames against the key frames early.
     config.mismatched_key_frames = False

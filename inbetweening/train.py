@@ -116,7 +116,7 @@ def train_step(
         d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
         d_params = optax.apply_updates(state.d_params, d_updates)
         fake_grads, g_metrics = jax.grad(objectives.generator_objective, has_aux=True)(
-            fake, d_params, frame_index, models
+            fake, d_params, frame_index, models, videos, config.get("reconstruction_weight", 0.0)
         )
     (g_grads,) = generator_pullback(fake_grads)
     g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)

@@ -514,3 +514,24 @@ def test_supervised_objective_is_the_l1_of_the_middle_frames():
     # The key frames are not generated: differences there cost nothing.
     fake[:, [0, -1]] += 5.0
     np.testing.assert_allclose(objectives.supervised_objective(fake, real)[0], expected, rtol=1e-6)
+
+
+def test_the_reconstruction_term_adds_its_weight_times_the_l1():
+    models = _tiny_models()
+    rng = np.random.default_rng(1)
+    real, fake = (jnp.asarray(rng.uniform(-1, 1, (2, 16, 16, 16, 3)), jnp.float32) for _ in "rf")
+    d_params = _d_params(models, real)
+    # The weight is a Python float from the config: static, as in the train step.
+    objective = jax.jit(
+        lambda weight: objectives.generator_objective(
+            fake, d_params, None, models, real, reconstruction_weight=weight
+        ),
+        static_argnums=0,
+    )
+    adversarial, plain = objective(0.0)
+    total, metrics = objective(2.5)
+    l1 = np.abs(np.asarray(fake)[:, 1:-1] - np.asarray(real)[:, 1:-1]).mean()
+    assert "l1_loss" not in plain
+    np.testing.assert_allclose(metrics["l1_loss"], l1, rtol=1e-5)
+    np.testing.assert_allclose(total, adversarial + 2.5 * l1, rtol=1e-5)
+    assert metrics["g_loss"] == total and metrics["g_video_loss"] == plain["g_video_loss"]
