@@ -1,4 +1,4 @@
-"""A small model on the embedded synthetic dataset: trains on 2 CPU cores in ~10 minutes.
+"""A small model on the embedded synthetic dataset: 400 steps on 2 CPU cores in ~5 minutes.
 
 Same architecture as the paper's, with narrower layers, 32x32 frames and L = 6.
 """
@@ -41,7 +41,7 @@ def get_config():
     config.learning_rate = 4e-4
     config.discriminator_learning_rate = 4e-4
     config.generator_ema_decay = 0.99
-    # I3D at 224x224 embeds ~0.4 videos/s on 2 CPU cores: too slow for a 10-minute demo.
+    # I3D at 224x224 embeds ~0.4 videos/s on 2 CPU cores: too slow for a demo of minutes.
     config.eval.validation_fvd = False
     config.eval.num_generations = 2
     config.eval.reference_models = (PRETRAINED,) if os.path.isdir(PRETRAINED) else ()
