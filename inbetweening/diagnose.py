@@ -67,7 +67,16 @@ def gradient_norms(
         fake = objectives.generate_in_training(
             models.generator, g_params, state["g_batch_stats"], real, noise
         )[0]
-        return objectives.generator_objective(fake, state["d_params"], frame_index, models)[0], fake
+        # The generator's loss as train_step has it, the L1 term included when configured.
+        g_loss = objectives.generator_objective(
+            fake,
+            state["d_params"],
+            frame_index,
+            models,
+            real,
+            config.get("reconstruction_weight", 0.0),
+        )[0]
+        return g_loss, fake
 
     (g_loss, fake), g_grads = jax.jit(jax.value_and_grad(generator_loss, has_aux=True))(
         state["g_params"]
