@@ -59,16 +59,21 @@ class MetricsWindow:
         return means
 
 
+# The losses in the progress line, in this order, where the objective has them (the
+# supervised diagnostic has no discriminator, so no d_loss).
+LOGGED_LOSSES = ("d_loss", "g_loss", "l1_loss")
+
+
 def log_progress(step: int, num_steps: int, means: dict[str, float], reporter: Reporter):
     reporter.scalars(step, means)
     rate = means["steps_per_second"]
+    losses = "".join(f" {name} {means[name]:.4f}" for name in LOGGED_LOSSES if name in means)
     logging.info(
-        "step %d/%d (%.0f%%) d_loss %.4f g_loss %.4f, %.2f steps/s, ETA %s",
+        "step %d/%d (%.0f%%)%s, %.2f steps/s, ETA %s",
         step,
         num_steps,
         100 * step / num_steps,
-        means["d_loss"],
-        means["g_loss"],
+        losses,
         rate,
         _duration((num_steps - step) / rate),
     )

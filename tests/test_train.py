@@ -384,6 +384,27 @@ def test_check_finite_names_the_first_non_finite_value():
         progress.check_finite(7, {"g_loss": 1.0, "d_loss": float("inf")})
 
 
+
+@pytest.mark.parametrize(
+    "losses, expected",
+    [
+        ({"d_loss": 1.5, "g_loss": 2.25}, "step 50/200 (25%) d_loss 1.5000 g_loss 2.2500, 2.00"),
+        # config.objective="supervised" has no discriminator, so no d_loss.
+        ({"g_loss": 0.5, "l1_loss": 0.5}, "step 50/200 (25%) g_loss 0.5000 l1_loss 0.5000, 2.00"),
+    ],
+)
+def test_the_progress_line_names_the_losses_the_objective_has(losses, expected, caplog):
+    class NoReporter:
+        def scalars(self, step, values):
+            self.written = step, values
+
+    reporter = NoReporter()
+    with caplog.at_level("INFO"):
+        progress.log_progress(50, 200, {**losses, "steps_per_second": 2.0}, reporter)
+    assert expected in caplog.text
+    assert "ETA 0:01:15" in caplog.text
+    assert reporter.written == (50, {**losses, "steps_per_second": 2.0})
+
 def _tiny_models():
     return create_models(tiny_setup.tiny_config(2).model)
 
