@@ -27,6 +27,12 @@ def get_config() -> ml_collections.ConfigDict:
     # identity (its last norm's scale at 0), so that the key frames' encodings reach G_V
     # unchanged at step 0.
     model.latent_blocks_start_as_identity = False
+    # Not the paper's: E's feature maps of the key frames at H/8, H/4 and H/2 also join the
+    # inputs of G_V's three up-sampling layers, weighted by each step's distance from
+    # either key frame (models/video_generator.py). In the paper only the H/8 latent
+    # carries them, and the demo model took thousands of steps to redraw even a key
+    # frame through it (WORKSPACE.md, "Key-frame skips").
+    model.key_frame_skips = False
     # "fast" (stride-1 convolutions + depth/space rearrangements, with their own gradients,
     # built for XLA:CPU) or "xla"; same function and parameters. "auto": "fast" on CPU,
     # where it is ~10-500x faster, "xla" on GPU and TPU, where "fast" was never measured.

@@ -15,7 +15,7 @@ from inbetweening.configuration import ConfigError, validate
 from inbetweening.models import create_models
 from inbetweening.models.encoder import ImageEncoder
 from inbetweening.models.latent_generator import LatentGenerator
-from inbetweening.models.video_generator import VideoGenerator
+from inbetweening.models.video_generator import VideoGenerator, key_frame_skip
 
 from random_values import parameter_value
 
@@ -67,8 +67,12 @@ def test_component_output_shapes(size):
     make, side, channels = SIZES[size]
     m = make().model
     encoder = ImageEncoder(tuple(m.encoder_channels), m.latent_channels)
-    encoding, _ = _traced(encoder, _frame(m), train=False)
+    (encoding, feature_maps), _ = _traced(encoder, _frame(m), train=False)
     assert encoding.shape == (B, side, side, channels)
+    assert [f.shape for f in feature_maps] == [
+        (B, side * scale, side * scale, width)
+        for scale, width in zip((4, 2, 1), m.encoder_channels[1::2])
+    ]
 
     latent = jax.ShapeDtypeStruct(encoding.shape, jnp.float32)
     noise = jax.ShapeDtypeStruct((B, m.noise_dim), jnp.float32)
@@ -93,10 +97,11 @@ def test_component_output_shapes(size):
     assert _traced(models.image_discriminator, _frame(m))[0].shape == (B,)
 
 
+@pytest.mark.parametrize("skips", [False, True], ids=["paper", "key_frame_skips"])
 @pytest.mark.parametrize("variant", ["full", "no_fusion", "naive"])
 @pytest.mark.parametrize("size", SIZES)
-def test_inbetweener_shape_for_every_variant(size, variant):
-    m = _config(SIZES[size][0], variant=variant).model
+def test_inbetweener_shape_for_every_variant(size, variant, skips):
+    m = _config(SIZES[size][0], variant=variant, key_frame_skips=skips).model
     video, _ = _traced(create_models(m).generator, *_generator_inputs(m))
     assert video.shape == (B, 16, m.image_size, m.image_size, m.image_channels)
 
@@ -173,6 +178,34 @@ EXPECTED_KERNEL_COUNTS = {
 )
 def test_kernel_counts_match_appendix_a(colour, make):
     assert _kernel_counts(make()) == EXPECTED_KERNEL_COUNTS[colour]
+
+
+def test_key_frame_skips_widen_only_the_up_sampling_layers():
+    """Paper's widths, RGB: the skips join the inputs of G_V's L3, L5, L7 (kernels 3x4x4)
+    with 2 x E's widths 256, 128, 64 beside the 256, 128, 64 channels they had:
+    48 * (512*128 + 256*64 + 128*3) = 3,950,592 more weights, and nothing else changes."""
+    with_skips = _kernel_counts(_config(key_frame_skips=True))
+    expected = dict(EXPECTED_KERNEL_COUNTS["rgb"])
+    expected["video_generator"] += 3_950_592
+    expected["generator"] += 3_950_592
+    assert with_skips == expected
+
+
+def test_key_frame_skip_weights_each_step_by_its_distance_from_the_key_frames():
+    start_map = np.random.default_rng(0).normal(size=(2, 3, 3, 4)).astype(np.float32)
+    end_map = np.random.default_rng(1).normal(size=(2, 3, 3, 4)).astype(np.float32)
+    skip = np.asarray(key_frame_skip(jnp.asarray(start_map), jnp.asarray(end_map), 5))
+    assert skip.shape == (2, 5, 3, 3, 8)
+    for t, w in enumerate([0.0, 0.25, 0.5, 0.75, 1.0]):
+        np.testing.assert_allclose(skip[:, t, ..., :4], (1 - w) * start_map, rtol=1e-6)
+        np.testing.assert_allclose(skip[:, t, ..., 4:], w * end_map, rtol=1e-6)
+
+
+def test_video_generator_needs_one_key_frame_pair_per_up_sampling_layer():
+    z = jnp.zeros((1, 4, 2, 2, 8))
+    maps = jnp.zeros((1, 2, 2, 8))
+    with pytest.raises(ValueError, match="one pair per up-sampling layer \\(3\\), got 1"):
+        _traced(VideoGenerator((8,) * 6, 3), z, train=False, key_frame_maps=[(maps, maps)])
 
 
 INVALID = [

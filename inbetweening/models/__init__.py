@@ -58,6 +58,7 @@ def create_models(model_config: ml_collections.ConfigDict) -> Models:
             remat_latent_blocks=m.get("remat_latent_blocks", False),
             batch_norm_momentum=m.get("batch_norm_momentum", BATCH_NORM_MOMENTUM),
             latent_blocks_start_as_identity=m.get("latent_blocks_start_as_identity", False),
+            key_frame_skips=m.get("key_frame_skips", False),
         ),
         video_discriminator=VideoDiscriminator(tuple(m.video_discriminator_channels), impl, dtype),
         image_discriminator=ImageDiscriminator(

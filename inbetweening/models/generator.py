@@ -16,7 +16,10 @@ VARIANTS = ("full", "no_fusion", "naive")
 
 class Generator(nn.Module):
     """Variants (Section 4.2): "full"; "no_fusion" (z_in = z(l-1) + n(l)); "naive" (no G_Z:
-    z(0) plus a spatially uniform learned map of u, decoded with time up-sampling)."""
+    z(0) plus a spatially uniform learned map of u, decoded with time up-sampling).
+
+    key_frame_skips (not the paper's): E's feature maps of the key frames also reach G_V's
+    up-sampling layers (VideoGenerator), in every variant."""
 
     num_frames: int
     image_channels: int
@@ -31,6 +34,7 @@ class Generator(nn.Module):
     remat_latent_blocks: bool = False
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
     latent_blocks_start_as_identity: bool = False
+    key_frame_skips: bool = False
 
     @nn.compact
     def __call__(
@@ -46,8 +50,14 @@ class Generator(nn.Module):
             self.batch_norm_momentum,
         )
         # One pass over both key frames: E is shared, and its batch statistics cover both.
-        encodings = encoder(jnp.concatenate([start, end], axis=0), train)
+        encodings, feature_maps = encoder(jnp.concatenate([start, end], axis=0), train)
         start_encoding, end_encoding = encodings[:batch], encodings[batch:]
+        # G_V's up-sampling layers take sizes H/8, H/4, H/2: E's maps coarsest first.
+        key_frame_maps = (
+            [(maps[:batch], maps[batch:]) for maps in reversed(feature_maps)]
+            if self.key_frame_skips
+            else ()
+        )
         if self.variant == "naive":
             noise_map = nn.Dense(2 * self.latent_channels, dtype=self.dtype, name="noise_map")(
                 noise
@@ -73,7 +83,7 @@ class Generator(nn.Module):
             conv_impl=self.conv_impl,
             dtype=self.dtype,
             batch_norm_momentum=self.batch_norm_momentum,
-        )(z, train)
+        )(z, train, key_frame_maps)
         # float32 out whatever the compute dtype: the key frames are passed through exactly.
         return jnp.concatenate(
             [start[:, None], video[:, 1:-1].astype(start.dtype), end[:, None]], axis=1

@@ -14,6 +14,16 @@ from inbetweening.models.layers import Conv, ConvTranspose, leaky_relu
 UPSAMPLING_LAYERS = (2, 4, 6)
 
 
+def key_frame_skip(start_map: jax.Array, end_map: jax.Array, length: int) -> jax.Array:
+    """E's feature maps of the key frames [B, h, w, c] -> [B, length, h, w, 2c]: at step t
+    of `length`, (1 - t / (length - 1)) * start_map beside t / (length - 1) * end_map.
+    The weights tell each step how far it is from either key frame."""
+    weight = jnp.linspace(0.0, 1.0, length, dtype=start_map.dtype)[None, :, None, None, None]
+    return jnp.concatenate(
+        [(1.0 - weight) * start_map[:, None], weight * end_map[:, None]], axis=-1
+    )
+
+
 class VideoGenerator(nn.Module):
     """Seven layers; batch norm + leaky ReLU on all but the last, which has a bias and ends
     in tanh (the
@@ -21,6 +31,11 @@ class VideoGenerator(nn.Module):
 
     With upsample_time (the naive baseline) the up-sampling layers also double time, with
     kernel 4 and stride 2 on that axis too.
+
+    key_frame_maps (not the paper's; model.key_frame_skips): one (start, end) pair of E's
+    feature maps per up-sampling layer, at that layer's input size, coarsest first. Each
+    joins the layer's input as key_frame_skip, so appearance need not pass through the
+    H/8 latent alone (a U-Net's skips, across time).
     """
 
     channels: Sequence[int]
@@ -31,7 +46,17 @@ class VideoGenerator(nn.Module):
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
 
     @nn.compact
-    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    def __call__(
+        self,
+        z: jax.Array,
+        train: bool,
+        key_frame_maps: Sequence[tuple[jax.Array, jax.Array]] = (),
+    ) -> jax.Array:
+        if key_frame_maps and len(key_frame_maps) != len(UPSAMPLING_LAYERS):
+            raise ValueError(
+                f"key_frame_maps: one pair per up-sampling layer ({len(UPSAMPLING_LAYERS)}), "
+                f"got {len(key_frame_maps)}"
+            )
         time_kernel, time_stride = (4, 2) if self.upsample_time else (3, 1)
         all_features = (*self.channels, self.out_channels)
         x = z
@@ -39,6 +64,10 @@ class VideoGenerator(nn.Module):
             # The last layer has no norm after it whose offset could serve as its bias.
             last = index == len(all_features) - 1
             if index in UPSAMPLING_LAYERS:
+                if key_frame_maps:
+                    start_map, end_map = key_frame_maps[UPSAMPLING_LAYERS.index(index)]
+                    skip = key_frame_skip(start_map, end_map, x.shape[1]).astype(x.dtype)
+                    x = jnp.concatenate([x, skip], axis=-1)
                 x = ConvTranspose(
                     features,
                     (time_kernel, 4, 4),
