@@ -24,7 +24,17 @@ def define_flags() -> None:
 
 def enable(directory: str) -> None:
     """Turns the persistent cache on at `directory`; programs that compile in under a
-    second are not worth a disk entry (JAX's default threshold)."""
+    second are not worth a disk entry (JAX's default threshold).
+
+    Not for several processes on the CPU backend (a test and simulation setup): there
+    XLA:CPU (jax 0.10.2) deadlocks in the cross-process collectives of a train step loaded
+    from the cache, every time, while the same step freshly compiled runs (WORKSPACE.md,
+    Decisions). Call after distributed.initialize."""
+    if jax.process_count() > 1 and jax.default_backend() == "cpu":
+        # Off even when JAX_COMPILATION_CACHE_DIR would turn it on.
+        jax.config.update("jax_enable_compilation_cache", False)
+        logging.info("No persistent compilation cache: several processes on CPU")
+        return
     if not directory:
         return
     jax.config.update("jax_compilation_cache_dir", directory)

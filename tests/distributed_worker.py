@@ -22,7 +22,7 @@ from absl import app, flags
 from jax.experimental import multihost_utils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from inbetweening import distributed, sharding, train  # noqa: E402
+from inbetweening import compilation_cache, distributed, sharding, train  # noqa: E402
 from inbetweening.checkpoint import TrainingCheckpoints  # noqa: E402
 from inbetweening.eval import validation  # noqa: E402
 from inbetweening.models import create_models  # noqa: E402
@@ -102,6 +102,8 @@ def main(argv):
     del argv
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     distributed.initialize(FLAGS)
+    # As main.py: the session's JAX_COMPILATION_CACHE_DIR is not for several CPU processes.
+    compilation_cache.enable("")
     if FLAGS.task == "train":
         run_steps(FLAGS.output, FLAGS.mesh_fsdp)
     elif FLAGS.task == "gather":
