@@ -385,7 +385,6 @@ def test_check_finite_names_the_first_non_finite_value():
         progress.check_finite(7, {"g_loss": 1.0, "d_loss": float("inf")})
 
 
-
 @pytest.mark.parametrize(
     "losses, expected",
     [
@@ -405,6 +404,7 @@ def test_the_progress_line_names_the_losses_the_objective_has(losses, expected, 
     assert expected in caplog.text
     assert "ETA 0:01:15" in caplog.text
     assert reporter.written == (50, {**losses, "steps_per_second": 2.0})
+
 
 def _tiny_models():
     return create_models(tiny_setup.tiny_config(2).model)
