@@ -34,6 +34,20 @@ def verbose() -> bool:
     )
 
 
+def _abandoned_checkpoint_read(record: logging.LogRecord) -> bool:
+    """asyncio's report of a tensorstore read that orbax abandoned when another array of
+    the same damaged checkpoint failed first: the failure itself was reported (checkpoint.py
+    names the step and the error), and which sibling reads are still pending when the
+    restore gives up is a race."""
+    error = record.exc_info[1] if record.exc_info else None
+    return (
+        record.name == "asyncio"
+        and record.getMessage().startswith("Task exception was never retrieved")
+        and isinstance(error, ValueError)
+        and str(error).startswith("DATA_LOSS")
+    )
+
+
 class ProjectLines(logging.Filter):
     """Passes the project's own log lines and the libraries' warnings; the libraries' INFO
     lines (and a few empty warnings) only when verbose()."""
@@ -42,7 +56,11 @@ class ProjectLines(logging.Filter):
         if verbose() or record.pathname.startswith(_PACKAGE_DIR):
             return True
         message = record.getMessage()
-        return record.levelno >= logging.WARNING and not message.startswith(_HARMLESS_WARNINGS)
+        return (
+            record.levelno >= logging.WARNING
+            and not message.startswith(_HARMLESS_WARNINGS)
+            and not _abandoned_checkpoint_read(record)
+        )
 
 
 class PlainFormatter(logging.Formatter):
