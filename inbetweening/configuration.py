@@ -6,7 +6,7 @@ import ml_collections
 from inbetweening.losses import PENALTY_FORMS
 from inbetweening.models import COMPUTE_DTYPES, CONV_IMPL_CHOICES
 from inbetweening.models.discriminators import SHORTCUTS
-from inbetweening.models.generator import VARIANTS
+from inbetweening.models.generator import FRAME_HEADS, VARIANTS
 from inbetweening.objectives import OBJECTIVES
 
 # Each of the video discriminator's four temporal convolutions (kernel 4, no temporal
@@ -29,6 +29,10 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
     m = config.model
     _require(
         m.variant in VARIANTS, f"config.model.variant={m.variant!r}: must be one of {VARIANTS}"
+    )
+    _require(
+        m.get("frame_head", "pixels") in FRAME_HEADS,
+        f"config.model.frame_head={m.get('frame_head')!r}: must be one of {FRAME_HEADS}",
     )
     _require(
         m.conv_impl in CONV_IMPL_CHOICES,

@@ -33,6 +33,11 @@ def get_config() -> ml_collections.ConfigDict:
     # carries them, and the demo model took thousands of steps to redraw even a key
     # frame through it (WORKSPACE.md, "Key-frame skips").
     model.key_frame_skips = False
+    # Not the paper's: "voxel_flow" has G_V draw, for each middle frame, flows into both key
+    # frames and a mask blending the two warped key frames (Deep Voxel Flow, Liu et al.
+    # 2017), instead of the pixels themselves ("pixels", the paper's): pixels are copied,
+    # so objects keep their shapes (WORKSPACE.md, "Voxel flow").
+    model.frame_head = "pixels"
     # "fast" (stride-1 convolutions + depth/space rearrangements, with their own gradients,
     # built for XLA:CPU) or "xla"; same function and parameters. "auto": "fast" on CPU,
     # where it is ~10-500x faster, "xla" on GPU and TPU, where "fast" was never measured.

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from configs import demo, kth
 from inbetweening import paper_config
@@ -16,6 +17,7 @@ from inbetweening.models import create_models
 from inbetweening.models.encoder import ImageEncoder
 from inbetweening.models.latent_generator import LatentGenerator
 from inbetweening.models.video_generator import VideoGenerator, key_frame_skip
+from inbetweening.models.voxel_flow import backward_warp, synthesize
 
 from random_values import parameter_value
 
@@ -201,6 +203,49 @@ def test_key_frame_skip_weights_each_step_by_its_distance_from_the_key_frames():
         np.testing.assert_allclose(skip[:, t, ..., 4:], w * end_map, rtol=1e-6)
 
 
+def test_voxel_flow_head_changes_only_g_v_output_layer():
+    """Paper's widths, RGB, with the skips: G_V's L7 (kernel 3x4x4, 64 + 2 x 64 input
+    channels) draws 5 channels (two flows, a mask) instead of 3: 48 * 192 * 2 = 18,432 more
+    weights; the video keeps its shape."""
+    config = _config(key_frame_skips=True, frame_head="voxel_flow")
+    expected = _kernel_counts(_config(key_frame_skips=True))
+    expected["video_generator"] += 18_432
+    expected["generator"] += 18_432
+    assert _kernel_counts(config) == expected
+    m = config.model
+    video, _ = _traced(create_models(m).generator, *_generator_inputs(m))
+    assert video.shape == (B, 16, 64, 64, 3)
+
+
+def test_backward_warp_matches_scipy_map_coordinates():
+    rng = np.random.default_rng(0)
+    frames = rng.normal(size=(2, 8, 6, 3)).astype(np.float32)
+    # Up to ~3 frame sizes: many positions fall outside and are clamped to the border.
+    flow = rng.normal(scale=5.0, size=(2, 3, 8, 6, 2)).astype(np.float32)
+    warped = np.asarray(backward_warp(jnp.asarray(frames), jnp.asarray(flow)))
+    rows, columns = np.meshgrid(np.arange(8), np.arange(6), indexing="ij")
+    for b in range(2):
+        for t in range(3):
+            at = [rows + flow[b, t, ..., 0], columns + flow[b, t, ..., 1]]
+            for c in range(3):
+                expected = ndimage.map_coordinates(frames[b, ..., c], at, order=1, mode="nearest")
+                np.testing.assert_allclose(warped[b, t, ..., c], expected, atol=1e-5)
+
+
+def test_voxel_flow_synthesis_moves_and_blends_the_key_frames():
+    rng = np.random.default_rng(0)
+    start, end = rng.uniform(-1, 1, size=(2, 1, 8, 8, 3)).astype(np.float32)
+    head = np.zeros((1, 3, 8, 8, 5), np.float32)
+    head[:, 1, ..., 1] = 2 / 8  # frame 1: the start frame sampled 2 pixels to the right
+    head[:, 1, ..., 4] = 1.0  # ... alone
+    head[:, 2, ..., 4] = -1.0  # frame 2: the end frame alone, unmoved
+    frames = np.asarray(synthesize(jnp.asarray(start), jnp.asarray(end), jnp.asarray(head)))
+    np.testing.assert_allclose(frames[:, 0], (start + end) / 2, atol=1e-6)
+    shifted = np.concatenate([start[:, :, 2:], np.repeat(start[:, :, -1:], 2, axis=2)], axis=2)
+    np.testing.assert_allclose(frames[:, 1], shifted, atol=1e-6)
+    np.testing.assert_allclose(frames[:, 2], end, atol=1e-6)
+
+
 def test_video_generator_needs_one_key_frame_pair_per_up_sampling_layer():
     z = jnp.zeros((1, 4, 2, 2, 8))
     maps = jnp.zeros((1, 2, 2, 8))
@@ -214,11 +259,14 @@ INVALID = [
     ("num_latent_blocks", dict(num_latent_blocks=8), "8"),
     ("num_frames", dict(variant="naive", num_frames=32), "32"),
     ("variant", dict(variant="deep"), "deep"),
+    ("frame_head", dict(frame_head="flow"), "flow"),
 ]
 
 
 @pytest.mark.parametrize(
-    "field,overrides,value", INVALID, ids=["T10", "side40", "L8", "naive_T32", "variant"]
+    "field,overrides,value",
+    INVALID,
+    ids=["T10", "side40", "L8", "naive_T32", "variant", "frame_head"],
 )
 def test_invalid_model_config_names_field_and_value(field, overrides, value):
     config = _config(**overrides)

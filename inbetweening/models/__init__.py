@@ -9,7 +9,7 @@ import ml_collections
 from inbetweening.models.convolutions import CONV_IMPLS
 from inbetweening.models.discriminators import ImageDiscriminator, VideoDiscriminator
 from inbetweening.models.encoder import BATCH_NORM_MOMENTUM
-from inbetweening.models.generator import VARIANTS, Generator
+from inbetweening.models.generator import FRAME_HEADS, VARIANTS, Generator
 
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 CONV_IMPL_CHOICES = ("auto", *CONV_IMPLS)
@@ -59,6 +59,7 @@ def create_models(model_config: ml_collections.ConfigDict) -> Models:
             batch_norm_momentum=m.get("batch_norm_momentum", BATCH_NORM_MOMENTUM),
             latent_blocks_start_as_identity=m.get("latent_blocks_start_as_identity", False),
             key_frame_skips=m.get("key_frame_skips", False),
+            frame_head=m.get("frame_head", "pixels"),
         ),
         video_discriminator=VideoDiscriminator(tuple(m.video_discriminator_channels), impl, dtype),
         image_discriminator=ImageDiscriminator(
@@ -78,6 +79,7 @@ __all__ = [
     "conv_impl",
     "create_models",
     "VARIANTS",
+    "FRAME_HEADS",
     "Generator",
     "VideoDiscriminator",
     "ImageDiscriminator",

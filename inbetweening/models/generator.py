@@ -7,11 +7,13 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from inbetweening.models import voxel_flow
 from inbetweening.models.encoder import BATCH_NORM_MOMENTUM, ImageEncoder
 from inbetweening.models.latent_generator import LatentGenerator
 from inbetweening.models.video_generator import VideoGenerator
 
 VARIANTS = ("full", "no_fusion", "naive")
+FRAME_HEADS = ("pixels", "voxel_flow")
 
 
 class Generator(nn.Module):
@@ -19,7 +21,11 @@ class Generator(nn.Module):
     z(0) plus a spatially uniform learned map of u, decoded with time up-sampling).
 
     key_frame_skips (not the paper's): E's feature maps of the key frames also reach G_V's
-    up-sampling layers (VideoGenerator), in every variant."""
+    up-sampling layers (VideoGenerator), in every variant.
+
+    frame_head: "pixels" (the paper's: G_V draws every pixel) or "voxel_flow" (not the
+    paper's: G_V draws flows into the key frames and a blending mask, models/voxel_flow.py).
+    """
 
     num_frames: int
     image_channels: int
@@ -35,6 +41,7 @@ class Generator(nn.Module):
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
     latent_blocks_start_as_identity: bool = False
     key_frame_skips: bool = False
+    frame_head: str = "pixels"
 
     @nn.compact
     def __call__(
@@ -76,14 +83,19 @@ class Generator(nn.Module):
                 batch_norm_momentum=self.batch_norm_momentum,
                 blocks_start_as_identity=self.latent_blocks_start_as_identity,
             )(start_encoding, end_encoding, noise, train)
+        if self.frame_head not in FRAME_HEADS:
+            raise ValueError(f"frame_head {self.frame_head!r}: must be one of {FRAME_HEADS}")
+        pixels = self.frame_head == "pixels"
         video = VideoGenerator(
             self.video_generator_channels,
-            self.image_channels,
+            self.image_channels if pixels else voxel_flow.CHANNELS,
             upsample_time=self.variant == "naive",
             conv_impl=self.conv_impl,
             dtype=self.dtype,
             batch_norm_momentum=self.batch_norm_momentum,
         )(z, train, key_frame_maps)
+        if not pixels:
+            video = voxel_flow.synthesize(start.astype(video.dtype), end.astype(video.dtype), video)
         # float32 out whatever the compute dtype: the key frames are passed through exactly.
         return jnp.concatenate(
             [start[:, None], video[:, 1:-1].astype(start.dtype), end[:, None]], axis=1
