@@ -50,6 +50,11 @@ def get_config():
     # 19.22 without; without them the model took thousands of steps to redraw even a key
     # frame (WORKSPACE.md, "Key-frame skips").
     model.key_frame_skips = True
+    # Not the paper's either: G_V draws flows into both key frames and a blending mask
+    # rather than pixels (paper_config.py), so objects keep their shapes in the middle
+    # frames instead of turning into soft patches of their colour (WORKSPACE.md, "Voxel
+    # flow").
+    model.frame_head = "voxel_flow"
     # I3D at 224x224 embeds ~0.4 videos/s on 2 CPU cores: too slow for a demo of minutes.
     config.eval.validation_fvd = False
     config.eval.num_generations = 2

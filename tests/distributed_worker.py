@@ -27,7 +27,7 @@ from inbetweening.checkpoint import TrainingCheckpoints  # noqa: E402
 from inbetweening.eval import validation  # noqa: E402
 from inbetweening.models import create_models  # noqa: E402
 
-from tiny_setup import initial_state, random_videos, tiny_config  # noqa: E402
+from tiny_setup import equivalence_config, initial_state, random_videos  # noqa: E402
 
 GLOBAL_BATCH = 4
 NUM_STEPS = 2
@@ -45,7 +45,7 @@ def _host(x: jax.Array) -> np.ndarray:
 
 
 def run_steps(output: str, mesh_fsdp: int) -> None:
-    config = tiny_config(GLOBAL_BATCH)
+    config = equivalence_config(GLOBAL_BATCH)
     config.mesh_fsdp = mesh_fsdp
     models = create_models(config.model)
     mesh = sharding.make_mesh(fsdp=config.mesh_fsdp)

@@ -25,7 +25,7 @@ from inbetweening import distributed, sharding, train
 from inbetweening.models import create_models
 
 import xla_test_flags
-from tiny_setup import initial_state, random_videos, tiny_config
+from tiny_setup import equivalence_config, initial_state, random_videos
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(REPO, "tests", "distributed_worker.py")
@@ -97,7 +97,7 @@ def test_two_processes_with_fsdp_match_one_process_with_four_devices(tmp_path):
     output = str(tmp_path / "two_processes.npz")
     with _killed_on_exit(_start_workers("train", output, ["--mesh_fsdp=2"])) as workers:
         # Meanwhile the reference: this session's first 4 simulated devices.
-        config = tiny_config(GLOBAL_BATCH)
+        config = equivalence_config(GLOBAL_BATCH)
         models = create_models(config.model)
         mesh = sharding.make_mesh(jax.devices()[:4])
         step_fn = train.jit_train_step(config, models, mesh)

@@ -355,3 +355,25 @@ def test_generator_keeps_key_frames_exactly(tiny_generator, train):
     assert np.all(np.isfinite(middle)) and middle.min() >= -1 and middle.max() <= 1
     # Generated frames, not copies of the key frames.
     assert np.abs(middle - start[:, None]).max() > 1e-3
+
+
+def test_every_generator_kernel_gets_a_gradient_through_the_voxel_flow_head(tiny_generator):
+    """configs/demo.py's head: the middle frames' L1 reaches every kernel through the
+    flows and the mask (a kernel cut off from the warp would get exactly 0)."""
+    generator, variables, m = tiny_generator
+    assert m.frame_head == "voxel_flow"
+    rng = np.random.default_rng(2)
+    start, end, target = (rng.uniform(-1, 1, size=(2, 16, 16, 3)).astype(np.float32) for _ in "abc")
+    noise = rng.normal(size=(2, m.noise_dim)).astype(np.float32)
+
+    def loss(params):
+        video, _ = generator.apply(
+            {**variables, "params": params}, start, end, noise, train=True, mutable=["batch_stats"]
+        )
+        return jnp.abs(video[:, 1:-1] - target[:, None]).mean()
+
+    grads = flax.traverse_util.flatten_dict(jax.jit(jax.grad(loss))(variables["params"]))
+    kernels = {path: g for path, g in grads.items() if path[-1] == "kernel"}
+    assert len(kernels) > 20
+    for path, grad in kernels.items():
+        assert np.any(np.asarray(grad) != 0), "/".join(path)

@@ -32,7 +32,7 @@ NUM_STEPS = 2
 
 
 def tiny_config(conv_impl="fast"):
-    return tiny_setup.tiny_config(BATCH, conv_impl=conv_impl)
+    return tiny_setup.equivalence_config(BATCH, conv_impl=conv_impl)
 
 
 def _host(tree):
@@ -320,7 +320,8 @@ def test_cli_summary_writes_kernel_counts(tmp_path):
     G_Z, 3 blocks at T = 4, 8, 16: dense 8*8*(4+8+16) = 1,792, per block 3 temporal
     3*8*8 + 2 spatial 27*8*8 = 4,032, so 1,792 + 3*4,032 = 13,888;
     G_V, with configs/demo.py's key-frame skips (8 channels of E for each key frame join the
-    8 of each up-sampling layer's input): 4 * 27*8*8 + 2 * 48*24*8 + 48*24*3 = 28,800;
+    8 of each up-sampling layer's input) and voxel-flow head (5 output channels):
+    4 * 27*8*8 + 2 * 48*24*8 + 48*24*5 = 31,104;
     D_V: 64*3*8 + 3 * 64*8*8 + dense (16-12)*1*1*8 = 13,856;
     D_I: L1 9*3*3 + stride-2 stages (16*3*8 + 3*8) + 3 * (16*8*8 + 8*8) + the 3x3 convs
     after all but the last stage 3 * 9*8*8 + dense 1*1*8 = 5,489."""
@@ -331,8 +332,8 @@ def test_cli_summary_writes_kernel_counts(tmp_path):
     modules = written["generator_modules"]
     assert modules["ImageEncoder_0"]["kernel_params"] == 4_736
     assert modules["LatentGenerator_0"]["kernel_params"] == 13_888
-    assert modules["VideoGenerator_0"]["kernel_params"] == 28_800
-    assert written["generator"]["kernel_params"] == 4_736 + 13_888 + 28_800
+    assert modules["VideoGenerator_0"]["kernel_params"] == 31_104
+    assert written["generator"]["kernel_params"] == 4_736 + 13_888 + 31_104
     assert written["video_discriminator"]["kernel_params"] == 13_856
     assert written["image_discriminator"]["kernel_params"] == 5_489
 
