@@ -104,14 +104,16 @@ def _generator_param_shapes(model_config):
     )
 
 
+@pytest.mark.parametrize("frame_head,out_channels", [("pixels", 3), ("voxel_flow", 5)])
 @pytest.mark.parametrize("variant", ["full", "naive"])
-def test_only_the_video_generators_last_layer_has_a_bias(variant):
+def test_only_the_video_generators_last_layer_has_a_bias(variant, frame_head, out_channels):
+    """RGB pixels, or two flows and a mask for the voxel-flow head."""
     m = demo.get_config().model
-    m.variant = variant
+    m.variant, m.frame_head = variant, frame_head
     flat = flax.traverse_util.flatten_dict(_generator_param_shapes(m)["VideoGenerator_0"])
     biased = sorted(path[0] for path in flat if path[-1] == "bias" and "BatchNorm" not in path[0])
     assert biased == ["ConvTranspose_2"]
-    assert flat[("ConvTranspose_2", "bias")].shape == (m.image_channels,)
+    assert flat[("ConvTranspose_2", "bias")].shape == (out_channels,)
 
 
 def test_batch_norm_running_mean_moves_by_one_minus_momentum():
