@@ -122,9 +122,10 @@ def test_steps_update_every_network_and_losses_are_finite(setup, single_device):
 def test_eight_devices_match_one_device(single_device, eight_devices):
     """Batch norm and the losses reduce over the global batch either way, so only the
     order of float32 sums differs. Tolerances: losses rtol 1e-4; parameters atol 1e-5
-    after 2 Adam steps of lr 2e-4, whose updates are ~lr * g / |g|: a relative gradient
-    difference of 1e-5 moves a parameter by ~1e-9, far below atol, while a missing
-    cross-device reduction (per-device batch norm or loss) changes updates by ~lr."""
+    after 2 Adam steps of lr 4e-4 (configs/demo.py), whose updates are ~lr * g / |g|: a
+    relative gradient difference of 1e-5 moves a parameter by ~1e-9, far below atol,
+    while a missing cross-device reduction (per-device batch norm or loss) changes
+    updates by ~lr."""
     _, _, (one_states, one_metrics) = single_device
     eight_states, eight_metrics = eight_devices
     for one, eight in zip(one_metrics, eight_metrics):

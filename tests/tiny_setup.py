@@ -33,8 +33,8 @@ def equivalence_config(batch_size: int, **model_fields):
     tolerances. The voxel-flow head samples the key frames bilinearly, whose gradient
     jumps where a sample position crosses a pixel: a rounding-level change of a flow can
     move that gradient by a whole step, and Adam passes it on (2 steps of the tiny model:
-    up to ~8% of lr in a few values). The head reduces nothing across devices, so these
-    tests lose nothing by leaving it out."""
+    up to ~4% of the learning rate in a few values). The head reduces nothing across
+    devices, so these tests lose nothing by leaving it out."""
     return tiny_config(batch_size, **{"frame_head": "pixels", **model_fields})
 
 
