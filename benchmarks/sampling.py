@@ -16,10 +16,11 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from inbetweening import sharding, train
-from inbetweening.configuration import validate
-from inbetweening.inference import sample_inbetweens
+from inbetweening.config.validation import validate
 from inbetweening.models import create_models
+from inbetweening.models.sampling import sample_inbetweens
+from inbetweening.runtime import sharding
+from inbetweening.training import train
 
 config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 flags.DEFINE_integer("batch_size", 16, "In-betweens per call in the throughput run.")

@@ -15,10 +15,12 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from inbetweening import sharding, summary, train
-from inbetweening.configuration import validate
+from inbetweening.config.validation import validate
 from inbetweening.models import create_models
 from inbetweening.models.convolutions import strided_conv
+from inbetweening.runtime import sharding
+from inbetweening.tools import summary
+from inbetweening.training import train
 
 config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 flags.DEFINE_integer("repeats", 3, "Timed steps after the compile step.")

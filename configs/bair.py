@@ -1,9 +1,9 @@
 """BAIR robot pushing, paper settings."""
 
-from inbetweening import paper_config
+from inbetweening.config import paper
 
 
 def get_config():
-    config = paper_config.get_config()
+    config = paper.get_config()
     config.data.name = "bair"
     return config

@@ -4,11 +4,11 @@ Prepare once with: python -m inbetweening.data.prepare --dataset=folder --manual
 --data_dir=DATA_DIR
 """
 
-from inbetweening import paper_config
+from inbetweening.config import paper
 
 
 def get_config():
-    config = paper_config.get_config()
+    config = paper.get_config()
     config.data.name = "folder"
     config.data.folder = ""
     return config

@@ -3,32 +3,29 @@
 from inbetweening.api import Inbetweener
 model = Inbetweener.load("workdir")          # or a `params` export
 videos = model.sample("start.png", "end.png", num_samples=8, seed=0)  # uint8 [8,T,H,W,C]
-story = model.sample_sequence(["a.png", "b.png", "c.png"], noise="shared")  # [1,2T-1,H,W,C]
+story = model.sample_sequence(["a.png", "b.png", "c.png"], segment_noise="shared")
+# story: uint8 [1, 2T-1, H, W, C]
 """
 
-import json
+import io
 import os
+import warnings
 from typing import Sequence, Union
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 from absl import logging
 from PIL import Image, UnidentifiedImageError
 
-from inbetweening.checkpoint import CheckpointNotFoundError, TrainingCheckpoints, checkpoint_dir
+from inbetweening.data.pixels import convert_channels
 from inbetweening.data.video_io import crop_square_and_resize
-from inbetweening.inference import draw_noise, generator_variables, sample_inbetweens
-from inbetweening.models import create_models
-from inbetweening.pixels import convert_channels
+from inbetweening.models.sampling import draw_noise, sample_inbetweens
+from inbetweening.storage.paths import user_path
+from inbetweening.training.checkpoints import CheckpointNotFoundError
+from inbetweening.training.trained_models import TrainedGenerator
 
-# Layout of a `params` export (inbetweening.export --format=params); a shipped model
-# (pretrained/<name>/) also has TRAINING_FILE: how it was trained, and its held-out table.
-MODEL_CONFIG_FILE = "model_config.json"
-VARIABLES_DIR = "variables"
-TRAINING_FILE = "training.json"
+__all__ = ["CheckpointNotFoundError", "Inbetweener", "KeyFrameError", "SEGMENT_NOISE", "SIZES"]
 
 KeyFrame = Union[str, os.PathLike, Image.Image, np.ndarray]
 # "model": key frames centre-cropped and resized to the training size; "native": the
@@ -45,57 +42,9 @@ class KeyFrameError(ValueError):
     """A key frame that cannot be used: missing, not an image, or of the wrong shape."""
 
 
-class Inbetweener:
-    """A trained generator with its running batch statistics (inference mode)."""
-
-    def __init__(
-        self, model_config: ml_collections.ConfigDict, variables: dict, training_info=None
-    ):
-        """variables: {"params": ..., "batch_stats": ...} of the generator; training_info:
-        how it was trained ({"steps", "config", ...}: a work directory's checkpoint, or a
-        params export's TRAINING_FILE), {} when unknown."""
-        self.model_config = model_config
-        self.generator = create_models(model_config).generator
-        self.variables = variables
-        self.training_info = training_info or {}
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "Inbetweener":
-        """From a training work directory (its best checkpoint: lowest validation FVD, else
-        the latest) or from a `params` export directory."""
-        path = os.fspath(path)
-        if os.path.isfile(os.path.join(path, MODEL_CONFIG_FILE)):
-            with open(os.path.join(path, MODEL_CONFIG_FILE)) as handle:
-                model_config = ml_collections.ConfigDict(json.load(handle))
-            variables = ocp.StandardCheckpointer().restore(
-                os.path.join(os.path.abspath(path), VARIABLES_DIR)
-            )
-            training_info = None
-            if os.path.isfile(os.path.join(path, TRAINING_FILE)):
-                with open(os.path.join(path, TRAINING_FILE)) as handle:
-                    training_info = json.load(handle)
-            return cls(model_config, variables, training_info)
-        if not os.path.isdir(checkpoint_dir(path)):
-            raise CheckpointNotFoundError(
-                f"{path}: neither a work directory with checkpoints/ nor a params export "
-                f"(with {MODEL_CONFIG_FILE})"
-            )
-        checkpoints = TrainingCheckpoints(path, keep=1, read_only=True)
-        if not checkpoints.all_steps():
-            raise CheckpointNotFoundError(f"{checkpoint_dir(path)} holds no complete checkpoint")
-        step, state, meta = checkpoints.restore_raw_intact()
-        logging.info("Loaded %s step %d", checkpoints.directory, step)
-        return cls(
-            ml_collections.ConfigDict(meta["config"]["model"]),
-            generator_variables(state),
-            {"steps": step, "config": meta["config"]},
-        )
-
-    @property
-    def frame_shape(self) -> tuple[int, int, int]:
-        """(H, W, C) of the frames the model was trained on."""
-        m = self.model_config
-        return m.image_size, m.image_size, m.image_channels
+class Inbetweener(TrainedGenerator):
+    """A trained generator with its running batch statistics (inference mode):
+    Inbetweener.load(a work directory or a params export), then sample()."""
 
     def prepare_key_frames(
         self, frames: Sequence[KeyFrame], names: Sequence[str], size: str = "model"
@@ -176,20 +125,27 @@ class Inbetweener:
         key_frames: Sequence[KeyFrame],
         num_samples: int = 1,
         seed: int = 0,
-        noise: str = "independent",
+        segment_noise: str = "independent",
         size: str = "model",
+        noise: str | None = None,
     ) -> np.ndarray:
         """One video through N >= 2 key frames: every consecutive pair in-betweened, the
         shared key frames written once. Returns uint8 [num_samples, (N - 1) * (T - 1) + 1,
         H, W, C]; key frame k is frame k * (T - 1), exactly.
 
-        noise: "independent" (a new u for every segment) or "shared" (one u per sample for
-        every segment: the same motion style throughout). With two key frames and either
-        noise, the video is sample()'s for the same seed. Key frames and `size`: as
-        sample().
+        segment_noise: "independent" (a new u for every segment) or "shared" (one u per
+        sample for every segment: the same motion style throughout), as the CLI's
+        --segment_noise. With two key frames and either, the video is sample()'s for the
+        same seed. Key frames and `size`: as sample(). `noise` is segment_noise's old
+        name, kept for one release.
         """
-        if noise not in SEGMENT_NOISE:
-            raise KeyFrameError(f"noise={noise!r}: must be one of {SEGMENT_NOISE}")
+        if noise is not None:
+            warnings.warn(
+                "sample_sequence(noise=...) is now segment_noise=...", DeprecationWarning, 2
+            )
+            segment_noise = noise
+        if segment_noise not in SEGMENT_NOISE:
+            raise KeyFrameError(f"segment_noise={segment_noise!r}: must be one of {SEGMENT_NOISE}")
         if len(key_frames) < 2:
             raise KeyFrameError(f"a sequence needs at least 2 key frames, got {len(key_frames)}")
         names = [f"key frame {index + 1}" for index in range(len(key_frames))]
@@ -197,7 +153,7 @@ class Inbetweener:
         segments = len(frames) - 1
         u = draw_noise(
             jax.random.PRNGKey(seed),
-            1 if noise == "shared" else segments,
+            1 if segment_noise == "shared" else segments,
             num_samples,
             self.model_config.noise_dim,
         )
@@ -248,10 +204,10 @@ def _as_uint8_frame(frame: KeyFrame, name: str) -> np.ndarray:
 
 
 def _open_image(path: str, name: str) -> Image.Image:
-    if not os.path.isfile(path):
+    if not user_path(path).is_file():
         raise KeyFrameError(f"{name} key frame {path}: no such file")
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(user_path(path).read_bytes())) as image:
             image.load()
             return image
     except (UnidentifiedImageError, OSError) as error:

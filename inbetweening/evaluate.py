@@ -1,28 +1,36 @@
 """--mode=eval: the paper's protocol (eval/protocol.py) on a work directory's best
-checkpoint and on the reference methods, written to WORKDIR/eval."""
+checkpoint and on the reference methods, written to WORKDIR/eval.
 
-import json
-import os
+The model, the data and the training recipe come from the checkpoint's recorded config;
+the command line chooses only what steers the evaluation (config/recorded.py)."""
 
 import jax
 import ml_collections
 
-from inbetweening import api
-from inbetweening.configuration import validate
+from inbetweening.api import Inbetweener
+from inbetweening.config import departures
+from inbetweening.config.recorded import evaluation_config, flatten
+from inbetweening.config.validation import validate
 from inbetweening.eval import aggregate, fvd, protocol, tables
 from inbetweening.eval.validation import model_method, split_videos
-from inbetweening.visualize import write_atomically
+from inbetweening.storage.paths import user_path, write_atomically, write_json
+from inbetweening.training.checkpoints import CheckpointNotFoundError
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
-    """--mode=eval: the best checkpoint of `workdir` and the reference methods on
-    config.eval.split; writes workdir/eval/results.json and results.md, and the raw values
-    for eval.aggregate in raw.json."""
+def run(command_line: ml_collections.ConfigDict, workdir: str, overrides: dict) -> dict:
+    """The best checkpoint of `workdir` and the reference methods on eval.split; writes
+    workdir/eval/results.json and results.md, and the raw values for eval.aggregate in
+    raw.json. `overrides`: the --config.FIELD=VALUE flags given (config/recorded.py)."""
+    model = Inbetweener.load(workdir)
+    if "config" not in model.training_info:
+        raise CheckpointNotFoundError(f"{workdir}: --mode=eval needs a work directory")
+    config = evaluation_config(
+        ml_collections.ConfigDict(model.training_info["config"]), command_line, overrides
+    )
     validate(config, jax.device_count())
-    model = api.Inbetweener.load(workdir)
     real = split_videos(config, config.eval.split)
     methods = {
-        f"model ({model.model_config.variant})": (
+        f"model ({config.model.variant})": (
             model_method(model.generator, model.variables, config.batch_size),
             config.eval.num_generations,
         ),
@@ -33,23 +41,23 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         real, methods, embed, config.eval.num_bootstrap_resamples, jax.random.PRNGKey(config.seed)
     )
     title = f"{config.data.name}, {config.eval.split} split"
-    raw = {
-        "settings": aggregate.settings_of(config),
-        "methods": {name: metrics.pop("raw") for name, metrics in results.items()},
+    recorded = {
+        "step": model.training_info["steps"],
+        "config": flatten(config),
+        "departures": departures.active(config),
     }
-    out = os.path.join(workdir, "eval")
-    os.makedirs(out, exist_ok=True)
-    write_atomically(aggregate.raw_path(workdir), (json.dumps(raw) + "\n").encode())
-    write_atomically(
-        os.path.join(out, "results.json"),
-        (json.dumps({"title": title, "results": results}, indent=2) + "\n").encode(),
+    out = user_path(workdir) / "eval"
+    write_json(
+        aggregate.raw_path(workdir),
+        {**recorded, "methods": {name: metrics.pop("raw") for name, metrics in results.items()}},
     )
+    write_json(out / "results.json", {"title": title, **recorded, "results": results})
     table = tables.markdown_table(
         results,
         title,
-        f"{len(real)} test videos; 95% bootstrap intervals. Reference methods "
-        "are deterministic: one generation, diversity 0.",
+        f"{len(real)} test videos; step {recorded['step']:,} of the run; 95% bootstrap "
+        "intervals. Reference methods are deterministic: one generation, diversity 0.",
     )
-    write_atomically(os.path.join(out, "results.md"), table.encode())
+    write_atomically(out / "results.md", table.encode())
     print(table)
     return results

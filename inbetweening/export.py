@@ -1,6 +1,6 @@
 """Exports a trained generator for inference.
 
-python -m inbetweening.export --workdir=DIR_OR_PARAMS_EXPORT --format=FORMAT --out=OUT
+python -m inbetweening.export --model=WORKDIR_OR_PARAMS_EXPORT --format=FORMAT --out=OUT
 
 Formats:
   params       OUT/variables (orbax: generator params + batch_stats) and
@@ -21,29 +21,19 @@ jax and saved_model exports take frames of any height and width that are multipl
 (symbolic shapes); with --size=model (the default), the training size only.
 """
 
-import json
-import os
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 from absl import app, flags
 
-from inbetweening import command_line
-from inbetweening.api import (
-    ENCODER_STRIDE,
-    MODEL_CONFIG_FILE,
-    SIZES,
-    TRAINING_FILE,
-    VARIABLES_DIR,
-    CheckpointNotFoundError,
-    Inbetweener,
-)
-from inbetweening.command_line import user_error
-from inbetweening.pixels import to_model_range, to_pixel_range
-from inbetweening.training_evals import read_curve
+from inbetweening.api import ENCODER_STRIDE, SIZES, CheckpointNotFoundError, Inbetweener
+from inbetweening.data.pixels import to_model_range, to_pixel_range
+from inbetweening.runtime import command_line
+from inbetweening.runtime.command_line import user_error
+from inbetweening.storage.paths import user_path, write_atomically
+from inbetweening.training.evaluations import read_curve
 
 FLAGS = flags.FLAGS
 
@@ -81,18 +71,9 @@ def input_specs(model: Inbetweener, size: str = "model") -> tuple[jax.ShapeDtype
 
 
 def export_params(model: Inbetweener, out: str, size: str = "model") -> None:
-    """The variables, the model config, and how the model was trained (TRAINING_FILE: the
-    run's config, steps and held-out scores) when known; `size` is the sampler's choice,
-    not stored."""
-    os.makedirs(out)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(os.path.join(os.path.abspath(out), VARIABLES_DIR), model.variables)
-    checkpointer.wait_until_finished()
-    with open(os.path.join(out, MODEL_CONFIG_FILE), "w") as handle:
-        json.dump(model.model_config.to_dict(), handle, indent=2)
-    if model.training_info:
-        with open(os.path.join(out, TRAINING_FILE), "w") as handle:
-            json.dump(model.training_info, handle, indent=2)
+    """The variables, the model config, and how the model was trained (the run's config,
+    steps and held-out scores) when known; `size` is the sampler's choice, not stored."""
+    model.write_params(out)
 
 
 def held_out_scores(workdir: str, step: int) -> dict | None:
@@ -108,8 +89,7 @@ def export_jax(model: Inbetweener, out: str, size: str = "model") -> None:
     exported = jax.export.export(function, platforms=JAX_EXPORT_PLATFORMS)(
         *input_specs(model, size)
     )
-    with open(out, "wb") as handle:
-        handle.write(exported.serialize())
+    write_atomically(out, exported.serialize())
 
 
 def export_saved_model(model: Inbetweener, out: str, size: str = "model") -> None:
@@ -149,19 +129,22 @@ def export_saved_model(model: Inbetweener, out: str, size: str = "model") -> Non
 
 
 EXPORTERS = {"params": export_params, "jax": export_jax, "saved_model": export_saved_model}
+# Old flag names, kept for one release: {old: new}.
+RENAMED_FLAGS = {"workdir": "model"}
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if os.path.exists(FLAGS.out):
+    command_line.resolve_renamed_flags(RENAMED_FLAGS)
+    if user_path(FLAGS.out).exists():
         sys.exit(user_error(f"--out={FLAGS.out} exists; choose a new path"))
     try:
-        model = Inbetweener.load(FLAGS.workdir)
+        model = Inbetweener.load(FLAGS.model)
     except CheckpointNotFoundError as error:
         sys.exit(user_error(str(error)))
     if "steps" in model.training_info and "held_out" not in model.training_info:
-        scores = held_out_scores(FLAGS.workdir, model.training_info["steps"])
+        scores = held_out_scores(FLAGS.model, model.training_info["steps"])
         if scores:
             model.training_info["held_out"] = scores
     EXPORTERS[FLAGS.format](model, FLAGS.out, FLAGS.size)
@@ -170,7 +153,8 @@ def main(argv):
 
 def define_flags() -> None:
     """Only when run as a program, so that importing this module defines no flags."""
-    flags.DEFINE_string("workdir", None, "A training work directory or a params export.")
+    flags.DEFINE_string("model", None, "A training work directory or a params export.")
+    command_line.define_renamed_flags(RENAMED_FLAGS)
     flags.DEFINE_enum("format", None, list(EXPORTERS), "What to write.")
     flags.DEFINE_string("out", None, "Output path (must not exist).")
     flags.DEFINE_enum(
@@ -180,7 +164,7 @@ def define_flags() -> None:
         "jax and saved_model: frames of the training size only (model), or of any height "
         "and width that are multiples of 8 (native, symbolic shapes).",
     )
-    flags.mark_flags_as_required(["workdir", "format", "out"])
+    flags.mark_flags_as_required(["format", "out"])
 
 
 def cli() -> None:

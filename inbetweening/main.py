@@ -7,31 +7,26 @@ FLOPs of one train step, and writes DIR/summary.json.
 Config values are overridden with --config.FIELD=VALUE (e.g. --config.model.variant=naive).
 Multi-process (one process per host): --coordinator_address=HOST:PORT --num_processes=N
 --process_id=I on each, or --distributed_from_env under SLURM / on Cloud TPU VMs (see
-inbetweening/distributed.py and launch/).
+inbetweening/runtime/distributed.py and launch/).
 """
 
-import os
 import sys
-import tempfile
+import uuid
 
 import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from inbetweening import (
-    command_line,
-    compilation_cache,
-    distributed,
-    evaluate,
-    progress,
-    summary,
-    train,
-)
+from inbetweening import evaluate
 from inbetweening.api import CheckpointNotFoundError
-from inbetweening.checkpoint import CheckpointMismatchError
-from inbetweening.command_line import user_error
-from inbetweening.configuration import ConfigError
+from inbetweening.config.validation import ConfigError
 from inbetweening.data.errors import DatasetError
+from inbetweening.runtime import command_line, compilation_cache, distributed
+from inbetweening.runtime.command_line import user_error
+from inbetweening.storage.paths import is_remote, user_path
+from inbetweening.tools import summary
+from inbetweening.training import progress, train
+from inbetweening.training.checkpoints import CheckpointMismatchError, CheckpointReadError
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
@@ -54,24 +49,26 @@ USER_ERRORS = (
     DatasetError,
     CheckpointMismatchError,
     CheckpointNotFoundError,
+    CheckpointReadError,
     distributed.DistributedFlagsError,
     WorkdirError,
 )
 
 
 def check_workdir_writable(workdir: str) -> None:
-    """Creates a local --workdir and checks a file can be written there, so that a run
-    fails at start-up rather than at its first checkpoint. Remote paths (gs://...) are
-    left to their filesystem."""
-    if "://" in workdir:
-        return
+    """Creates --workdir (a local one; object stores have no directories) and writes and
+    removes a file there, so that a run fails at start-up rather than at its first
+    checkpoint: a full or read-only disk, no such bucket, no permission."""
+    probe = user_path(workdir) / f".writable-{uuid.uuid4().hex}"
     try:
-        os.makedirs(workdir, exist_ok=True)
-        with tempfile.TemporaryFile(dir=workdir):
-            pass
-    except OSError as error:
+        if not is_remote(workdir):
+            probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except Exception as error:  # noqa: BLE001 (every filesystem raises its own types)
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0][:300]
         raise WorkdirError(
-            f"--workdir={workdir}: cannot write there ({error.strerror}); "
+            f"--workdir={workdir}: cannot write there ({reason}); "
             "choose a directory you can write to"
         ) from None
 
@@ -94,7 +91,8 @@ def main(argv):
                     "--mode=eval runs in one process (its bootstrap intervals need every "
                     "test video in one place): start it without the distributed flags"
                 )
-            evaluate.run(FLAGS.config, FLAGS.workdir)
+            overrides = config_flags.get_override_values(FLAGS["config"])
+            evaluate.run(FLAGS.config, FLAGS.workdir, overrides)
         else:
             train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     except USER_ERRORS as error:

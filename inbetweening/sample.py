@@ -1,9 +1,9 @@
 """In-betweens of key frames, written as an animation or a contact sheet.
 
-python -m inbetweening.sample --checkpoint=WORKDIR_OR_EXPORT --start=a.png --end=b.png \
+python -m inbetweening.sample --model=WORKDIR_OR_EXPORT --start=a.png --end=b.png \
     --num_samples=8 --seed=0 --out=out.gif
-python -m inbetweening.sample --checkpoint=... --key_frames=a.png,b.png,c.png --out=out.mp4
-python -m inbetweening.sample --checkpoint=... --key_frames=FOLDER --segment_noise=shared ...
+python -m inbetweening.sample --model=... --key_frames=a.png,b.png,c.png --out=out.mp4
+python -m inbetweening.sample --model=... --key_frames=FOLDER --segment_noise=shared ...
 
 With --key_frames (a comma-separated list, or a folder of images in file-name order) one
 video passes through every key frame. --size=native runs the generator at the key frames'
@@ -20,7 +20,6 @@ import av
 import numpy as np
 from absl import app, flags
 
-from inbetweening import command_line
 from inbetweening.api import (
     SEGMENT_NOISE,
     SIZES,
@@ -28,19 +27,17 @@ from inbetweening.api import (
     Inbetweener,
     KeyFrameError,
 )
-from inbetweening.command_line import user_error
 from inbetweening.data.video_io import FRAME_EXTENSIONS
-from inbetweening.visualize import (
-    GIF_FRAME_MS,
-    gif_bytes,
-    png_bytes,
-    video_grid,
-    write_atomically,
-)
+from inbetweening.runtime import command_line
+from inbetweening.runtime.command_line import user_error
+from inbetweening.storage.media import GIF_FRAME_MS, gif_bytes, png_bytes, video_grid
+from inbetweening.storage.paths import user_path, write_atomically
 
 FLAGS = flags.FLAGS
 
 MP4_CODEC = "libx264"
+# Old flag names, kept for one release: {old: new}.
+RENAMED_FLAGS = {"checkpoint": "model"}
 
 
 def side_by_side(videos: np.ndarray) -> np.ndarray:
@@ -80,6 +77,7 @@ ENCODERS = {
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    command_line.resolve_renamed_flags(RENAMED_FLAGS)
     suffix = os.path.splitext(FLAGS.out)[1].lower()
     if suffix not in ENCODERS:
         _exit_with_user_error(f"--out={FLAGS.out}: the suffix must be one of {', '.join(ENCODERS)}")
@@ -88,13 +86,13 @@ def main(argv):
     if not FLAGS.key_frames and not (FLAGS.start and FLAGS.end):
         _exit_with_user_error("--start and --end go together")
     try:
-        model = Inbetweener.load(FLAGS.checkpoint)
+        model = Inbetweener.load(FLAGS.model)
         if FLAGS.key_frames:
             videos = model.sample_sequence(
                 key_frame_paths(FLAGS.key_frames),
                 FLAGS.num_samples,
                 FLAGS.seed,
-                noise=FLAGS.segment_noise,
+                segment_noise=FLAGS.segment_noise,
                 size=FLAGS.size,
             )
         else:
@@ -109,13 +107,14 @@ def main(argv):
 
 def key_frame_paths(text: str) -> list[str]:
     """--key_frames: a folder (its images in file-name order) or a comma-separated list."""
-    if os.path.isdir(text):
-        names = sorted(n for n in os.listdir(text) if n.lower().endswith(FRAME_EXTENSIONS))
-        if not names:
+    folder = user_path(text)
+    if folder.is_dir():
+        paths = sorted(p for p in folder.iterdir() if p.name.lower().endswith(FRAME_EXTENSIONS))
+        if not paths:
             raise KeyFrameError(
                 f"--key_frames={text} holds no {', '.join(FRAME_EXTENSIONS)} images"
             )
-        return [os.path.join(text, name) for name in names]
+        return [str(path) for path in paths]
     return [path for path in text.split(",") if path]
 
 
@@ -125,7 +124,8 @@ def _exit_with_user_error(message: str) -> None:
 
 def define_flags() -> None:
     """Only when run as a program, so that importing this module defines no flags."""
-    flags.DEFINE_string("checkpoint", None, "A training work directory or a params export.")
+    flags.DEFINE_string("model", None, "A training work directory or a params export.")
+    command_line.define_renamed_flags(RENAMED_FLAGS)
     flags.DEFINE_string("start", None, "Image file of the first key frame.")
     flags.DEFINE_string("end", None, "Image file of the last key frame.")
     flags.DEFINE_string(
@@ -150,7 +150,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_samples", 8, "In-betweens to draw.", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Seed of the noise vectors u.")
     flags.DEFINE_string("out", None, "Output file: .gif, .mp4 or .png.")
-    flags.mark_flags_as_required(["checkpoint", "out"])
+    flags.mark_flags_as_required(["out"])
 
 
 def cli() -> None:

@@ -1,6 +1,6 @@
 #!/bin/bash
 # What only an accelerator can show, in one command (under 9 minutes on one GPU):
-#   launch/device_check.sh --output=DIR [--dry_run]
+#   launch/device_check.sh --out=DIR [--dry_run]
 # 1. the tests of the device-dependent code (both convolution forms, bfloat16, the
 #    equations) on the accelerator: DIR/tests.txt;
 # 2. steps/s of the paper's config (configs/bair.py) at batch 32 with XLA's convolutions,
@@ -19,12 +19,15 @@ OUTPUT=""
 for arg in "$@"; do
   case "$arg" in
     --dry_run) DRY_RUN=1 ;;
-    --output=*) OUTPUT="${arg#--output=}" ;;
-    *) echo "usage: $(basename "$0") --output=DIR [--dry_run]" >&2; exit 2 ;;
+    --out=*) OUTPUT="${arg#--out=}" ;;
+    --output=*)  # the old name, kept for one release
+      echo "warning: --output is now --out" >&2
+      OUTPUT="${arg#--output=}" ;;
+    *) echo "usage: $(basename "$0") --out=DIR [--dry_run]" >&2; exit 2 ;;
   esac
 done
 if [[ -z "$OUTPUT" ]]; then
-  echo "usage: $(basename "$0") --output=DIR [--dry_run]" >&2
+  echo "usage: $(basename "$0") --out=DIR [--dry_run]" >&2
   exit 2
 fi
 
@@ -56,6 +59,6 @@ step "$OUTPUT/demo.txt" timeout "$DEMO_SECONDS" "$PYTHON" -m inbetweening.main \
   --config=configs/demo.py --workdir="$OUTPUT/demo" --config.num_train_steps=1000000 \
   --config.sample_every_steps=1000 --config.checkpoint_every_steps=1000 \
   --config.log_every_steps=200
-step "$OUTPUT/curves.txt" "$PYTHON" -m inbetweening.curves "$OUTPUT/demo" \
+step "$OUTPUT/curves.txt" "$PYTHON" -m inbetweening.tools.curves "$OUTPUT/demo" \
   --out="$OUTPUT/curve.png"
 step "$OUTPUT/device_check.json" "$PYTHON" launch/device_check_summary.py "$OUTPUT"

@@ -26,8 +26,8 @@ import pytest  # noqa: E402 (after the environment JAX reads at import)
 def tiny_workdir(tmp_path_factory):
     """A work directory holding one checkpoint (step 1) of the untrained tiny model, made
     once per test process."""
-    from inbetweening.checkpoint import TrainingCheckpoints
     from inbetweening.models import create_models
+    from inbetweening.training.checkpoints import TrainingCheckpoints
 
     import tiny_setup
 

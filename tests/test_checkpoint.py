@@ -16,9 +16,13 @@ import pytest
 from PIL import Image
 
 from configs import demo
-from inbetweening import train
 from inbetweening.api import Inbetweener
-from inbetweening.checkpoint import CheckpointMismatchError, TrainingCheckpoints, flatten_with_names
+from inbetweening.training import train
+from inbetweening.training.checkpoints import (
+    CheckpointMismatchError,
+    TrainingCheckpoints,
+    flatten_with_names,
+)
 
 import xla_test_flags
 
@@ -310,7 +314,7 @@ def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained, c
             sys.executable,
             "-m",
             "inbetweening.sample",
-            f"--checkpoint={damaged}",
+            f"--model={damaged}",
             f"--start={_key_frame(tmp_path)}",
             f"--end={_key_frame(tmp_path)}",
             f"--out={tmp_path / 'out.gif'}",

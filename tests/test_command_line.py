@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from inbetweening.command_line import ProjectLines
+from inbetweening.runtime.command_line import ProjectLines
 
 
 def _asyncio_error(error: Exception) -> logging.LogRecord:

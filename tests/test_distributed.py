@@ -21,8 +21,9 @@ import jax
 import numpy as np
 import pytest
 
-from inbetweening import distributed, sharding, train
 from inbetweening.models import create_models
+from inbetweening.runtime import distributed, sharding
+from inbetweening.training import train
 
 import xla_test_flags
 from tiny_setup import equivalence_config, initial_state, random_videos

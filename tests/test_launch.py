@@ -173,7 +173,7 @@ def test_missing_arguments_are_refused(script, args):
 
 def test_device_check_runs_the_device_tests_the_benchmarks_and_a_timed_demo(tmp_path):
     result = subprocess.run(
-        ["bash", os.path.join(REPO, "launch", "device_check.sh"), "--dry_run", "--output=/out"],
+        ["bash", os.path.join(REPO, "launch", "device_check.sh"), "--dry_run", "--out=/out"],
         cwd="/",
         capture_output=True,
         text=True,

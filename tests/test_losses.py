@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inbetweening import losses
 from inbetweening.models.discriminators import ImageDiscriminator
+from inbetweening.training import losses
 
 
 def log_sigmoid(x):

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from configs import kth
-from inbetweening import sharding, train
 from inbetweening.models import compute_dtype, conv_impl, create_models
+from inbetweening.runtime import sharding
+from inbetweening.training import train
 
 from tiny_setup import TINY_MODEL, initial_state, random_videos, tiny_config
 

@@ -10,13 +10,12 @@ import pytest
 from jax import lax
 
 from configs import demo
-from inbetweening import paper_config
+from inbetweening.config import paper
 from inbetweening.models import create_models
 from inbetweening.models.discriminators import ImageDiscriminator
-from inbetweening.models.encoder import batch_norm
+from inbetweening.models.normalization import BatchNorm
 
 CHANNELS = (3, 4, 5, 6)
-LN_EPSILON = 1e-6  # flax.linen.LayerNorm's default
 
 
 def _conv(x, kernel, stride, padding):
@@ -30,10 +29,10 @@ def _conv(x, kernel, stride, padding):
     )
 
 
-def _layer_norm_lrelu(x, scale, bias):
+def _layer_norm_lrelu(x, scale, bias, epsilon):
     mean = x.mean(axis=(1, 2, 3), keepdims=True)
     variance = x.var(axis=(1, 2, 3), keepdims=True)
-    y = (x - mean) / jnp.sqrt(variance + LN_EPSILON) * scale + bias
+    y = (x - mean) / jnp.sqrt(variance + epsilon) * scale + bias
     return jnp.where(y > 0, y, 0.2 * y)
 
 
@@ -42,11 +41,11 @@ def _pool(x):
     return x.reshape(b, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
 
 
-def _image_discriminator(params, frames, shortcut):
+def _image_discriminator(params, frames, shortcut, epsilon):
     """Appendix A written out: blocks {L1, L2}, ..., {L7, L8}; flax names layers in call
     order: Conv_{3k} the 3x3, Conv_{3k+1} the 4x4 stride 2, Conv_{3k+2} the shortcut."""
     norm = lambda x, i: _layer_norm_lrelu(
-        x, params[f"LayerNorm_{i}"]["scale"], params[f"LayerNorm_{i}"]["bias"]
+        x, params[f"LayerNorm_{i}"]["scale"], params[f"LayerNorm_{i}"]["bias"], epsilon
     )
     x = block_input = frames
     for k in range(len(CHANNELS)):
@@ -59,14 +58,18 @@ def _image_discriminator(params, frames, shortcut):
     return x.reshape(len(x), -1) @ dense["kernel"][:, 0] + dense["bias"][0]
 
 
+# The paper's TensorFlow 1 epsilon (tf.contrib.layers.layer_norm) and the demo's (Flax's).
+@pytest.mark.parametrize("epsilon", [1e-12, 1e-6])
 @pytest.mark.parametrize("shortcut", ["block_input", "previous_layer"])
-def test_image_discriminator_matches_appendix_a_written_out(shortcut):
+def test_image_discriminator_matches_appendix_a_written_out(shortcut, epsilon):
     frames = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
-    module = ImageDiscriminator(CHANNELS, shortcut=shortcut)
+    module = ImageDiscriminator(CHANNELS, shortcut=shortcut, layer_norm_epsilon=epsilon)
     params = jax.jit(module.init)(jax.random.PRNGKey(0), frames)["params"]
     # Non-trivial norm parameters, so that a mix-up of layer norms would show.
     params = jax.tree.map(lambda p: p + 0.1 * jnp.arange(p.size).reshape(p.shape) / p.size, params)
-    expected = jax.jit(_image_discriminator, static_argnums=2)(params, frames, shortcut)
+    expected = jax.jit(_image_discriminator, static_argnums=(2, 3))(
+        params, frames, shortcut, epsilon
+    )
     actual = jax.jit(module.apply)({"params": params}, frames)
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
 
@@ -86,10 +89,8 @@ def test_the_two_shortcut_readings_differ_with_the_same_parameters():
 
 
 def test_paper_configs_read_the_shortcut_from_the_block_input():
-    assert paper_config.get_config().model.image_discriminator_shortcut == "block_input"
-    assert (
-        create_models(paper_config.get_config().model).image_discriminator.shortcut == "block_input"
-    )
+    assert paper.get_config().model.image_discriminator_shortcut == "block_input"
+    assert create_models(paper.get_config().model).image_discriminator.shortcut == "block_input"
 
 
 def _generator_param_shapes(model_config):
@@ -118,15 +119,13 @@ def test_only_the_video_generators_last_layer_has_a_bias(variant, frame_head, ou
 
 def test_batch_norm_running_mean_moves_by_one_minus_momentum():
     x = jax.random.normal(jax.random.PRNGKey(0), (8, 4, 4, 3)) + jnp.arange(3.0)
-    layer = batch_norm(
-        train=True, dtype=jnp.float32, momentum=paper_config.get_config().model.batch_norm_momentum
-    )
+    layer = BatchNorm(momentum=paper.get_config().model.batch_norm_momentum)(True, jnp.float32)
     variables = layer.init(jax.random.PRNGKey(0), x)
     _, updates = layer.apply(variables, x, mutable=["batch_stats"])
     np.testing.assert_allclose(
         updates["batch_stats"]["mean"], 0.01 * x.mean(axis=(0, 1, 2)), rtol=1e-5
     )
-    assert paper_config.get_config().model.batch_norm_momentum == 0.99
+    assert paper.get_config().model.batch_norm_momentum == 0.99
 
 
 def test_latent_blocks_can_start_as_the_identity():
@@ -135,9 +134,7 @@ def test_latent_blocks_can_start_as_the_identity():
     up-sampled input through L leaky ReLUs."""
     from inbetweening.models.latent_generator import LatentGenerator, upsample_time
 
-    generator = LatentGenerator(
-        num_frames=16, num_blocks=3, noise_dim=4, blocks_start_as_identity=True
-    )
+    generator = LatentGenerator(num_frames=16, num_blocks=3, blocks_start_as_identity=True)
     rng = np.random.default_rng(0)
     start, end = (jnp.asarray(rng.normal(size=(2, 2, 2, 8)), jnp.float32) for _ in range(2))
     noise = jnp.asarray(rng.normal(size=(2, 4)), jnp.float32)
@@ -150,3 +147,52 @@ def test_latent_blocks_can_start_as_the_identity():
     np.testing.assert_allclose(z, expected, atol=1e-6)
     scales = [variables["params"][f"LatentBlock_{i}"]["BatchNorm_1"]["scale"] for i in range(3)]
     assert all(float(jnp.abs(s).max()) == 0.0 for s in scales)
+
+
+def test_the_paper_config_has_tensorflow_1s_epsilons_and_the_demo_flaxs():
+    """tf.layers.batch_normalization (1e-3) and tf.contrib.layers.layer_norm (1e-12) for the
+    paper; the demo keeps what its shipped model was trained with."""
+    assert (
+        paper.get_config().model.batch_norm_epsilon,
+        paper.get_config().model.layer_norm_epsilon,
+    ) == (1e-3, 1e-12)
+    assert (
+        demo.get_config().model.batch_norm_epsilon,
+        demo.get_config().model.layer_norm_epsilon,
+    ) == (1e-5, 1e-6)
+
+
+@pytest.mark.parametrize(
+    "field, values", [("batch_norm_epsilon", (1e-3, 1e-5)), ("layer_norm_epsilon", (1e-12, 1e-3))]
+)
+def test_the_epsilons_reach_the_networks(field, values):
+    """The same parameters and inputs of low variance (where an epsilon matters), two
+    values of one epsilon: the generator in training mode, or both discriminators, give
+    different outputs."""
+    m = demo.get_config().model
+    m.image_size, m.num_latent_blocks = 16, 3
+    frames = 0.01 * jax.random.normal(jax.random.PRNGKey(1), (2, 16, 16, 3))
+    video = jnp.repeat(frames[:, None], m.num_frames, axis=1)
+    noise = jnp.zeros((2, m.noise_dim))
+    outputs = []
+    for value in values:
+        m[field] = value
+        models = create_models(m)
+        if field == "batch_norm_epsilon":
+            variables = models.generator.init(jax.random.PRNGKey(0), frames, frames, noise)
+            out, _ = models.generator.apply(
+                variables, frames, frames, noise, train=True, mutable=["batch_stats"]
+            )
+            outputs.append(out[:, 1:-1])
+        else:
+            video_params = models.video_discriminator.init(jax.random.PRNGKey(0), video)
+            image_params = models.image_discriminator.init(jax.random.PRNGKey(0), frames)
+            outputs.append(
+                jnp.concatenate(
+                    [
+                        models.video_discriminator.apply(video_params, video),
+                        models.image_discriminator.apply(image_params, frames),
+                    ]
+                )
+            )
+    assert float(jnp.abs(outputs[0] - outputs[1]).max()) > 1e-3

@@ -11,13 +11,13 @@ import pytest
 from scipy import ndimage
 
 from configs import demo, kth
-from inbetweening import paper_config
-from inbetweening.configuration import ConfigError, validate
+from inbetweening.config import paper
+from inbetweening.config.validation import ConfigError, validate
 from inbetweening.models import create_models
+from inbetweening.models.departures.voxel_flow import backward_warp, synthesize
 from inbetweening.models.encoder import ImageEncoder
 from inbetweening.models.latent_generator import LatentGenerator
 from inbetweening.models.video_generator import VideoGenerator, key_frame_skip
-from inbetweening.models.voxel_flow import backward_warp, synthesize
 
 from random_values import parameter_value
 
@@ -36,7 +36,7 @@ def _kernel_count(params) -> int:
     return sum(int(np.prod(leaf.shape)) for path, leaf in flat.items() if path[-1] == "kernel")
 
 
-def _config(make=paper_config.get_config, **model_overrides):
+def _config(make=paper.get_config, **model_overrides):
     config = make()
     for name, value in model_overrides.items():
         setattr(config.model, name, value)
@@ -61,7 +61,7 @@ def _frame(m, batch=B):
 
 
 # (config, side / 8, latent channels C): the paper's and the demo's.
-SIZES = {"paper": (paper_config.get_config, 8, 64), "demo": (demo.get_config, 4, 32)}
+SIZES = {"paper": (paper.get_config, 8, 64), "demo": (demo.get_config, 4, 32)}
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -79,7 +79,7 @@ def test_component_output_shapes(size):
     latent = jax.ShapeDtypeStruct(encoding.shape, jnp.float32)
     noise = jax.ShapeDtypeStruct((B, m.noise_dim), jnp.float32)
     z, _ = _traced(
-        LatentGenerator(m.num_frames, m.num_latent_blocks, m.noise_dim),
+        LatentGenerator(m.num_frames, m.num_latent_blocks),
         latent,
         latent,
         noise,
@@ -175,9 +175,7 @@ EXPECTED_KERNEL_COUNTS = {
 }
 
 
-@pytest.mark.parametrize(
-    "colour,make", [("rgb", paper_config.get_config), ("grayscale", kth.get_config)]
-)
+@pytest.mark.parametrize("colour,make", [("rgb", paper.get_config), ("grayscale", kth.get_config)])
 def test_kernel_counts_match_appendix_a(colour, make):
     assert _kernel_counts(make()) == EXPECTED_KERNEL_COUNTS[colour]
 
@@ -308,7 +306,7 @@ def test_invalid_objective_and_average_are_named(field, value, message):
         validate(config, num_devices=1)
 
 
-@pytest.mark.parametrize("make", [paper_config.get_config, demo.get_config, kth.get_config])
+@pytest.mark.parametrize("make", [paper.get_config, demo.get_config, kth.get_config])
 def test_shipped_configs_are_valid(make):
     validate(make(), num_devices=8)
 

@@ -146,7 +146,7 @@ def test_installed_scripts_run_outside_the_repository(installed, tiny_workdir, t
     _run(
         [
             str(installed / "inbetweening-sample"),
-            f"--checkpoint={tiny_workdir}",
+            f"--model={tiny_workdir}",
             f"--start={tmp_path / 'start.png'}",
             f"--end={tmp_path / 'end.png'}",
             "--num_samples=2",

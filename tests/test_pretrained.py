@@ -9,8 +9,9 @@ import dm_pix
 import numpy as np
 import pytest
 
-from inbetweening.api import TRAINING_FILE, Inbetweener
+from inbetweening.api import Inbetweener
 from inbetweening.data import synthetic
+from inbetweening.training.trained_models import TRAINING_FILE
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRETRAINED = os.path.join(REPO, "pretrained", "synthetic_demo")

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inbetweening import probe
-from inbetweening.eval import probe_measures
+from inbetweening.tools import probe, probe_measures
 
 import tiny_setup
 from command_lines import run_module
@@ -87,7 +86,10 @@ def test_cosine_and_coarse():
 
 def test_cli_refuses_a_bad_step_count_in_one_line(tmp_path):
     result = run_module(
-        "inbetweening.probe", "--config=configs/demo.py", "--steps=0", f"--output={tmp_path}/out"
+        "inbetweening.tools.probe",
+        "--config=configs/demo.py",
+        "--steps=0",
+        f"--out={tmp_path}/out",
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: --steps=0")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from inbetweening.api import CheckpointNotFoundError, Inbetweener, KeyFrameError
-from inbetweening.pixels import convert_channels
+from inbetweening.data.pixels import convert_channels
 from inbetweening.sample import ENCODERS
 
 from command_lines import run_module
@@ -105,7 +105,7 @@ def _sample_cli(*args, env=None):
 def test_cli_writes_a_gif(tiny_workdir, key_frame_files, tmp_path):
     out = tmp_path / "out.gif"
     result = _sample_cli(
-        f"--checkpoint={tiny_workdir}",
+        f"--model={tiny_workdir}",
         f"--start={key_frame_files['start']}",
         f"--end={key_frame_files['end']}",
         "--num_samples=2",
@@ -117,6 +117,7 @@ def test_cli_writes_a_gif(tiny_workdir, key_frame_files, tmp_path):
         assert gif.size == (2 * (SIZE + 2) + 2, SIZE + 4)  # 2 samples, 2-pixel borders
     # The checkpoint library's INFO lines only on request.
     assert "orbax" not in result.stderr.lower(), result.stderr
+    # The flag's old name, kept for one release, with a warning.
     verbose = _sample_cli(
         f"--checkpoint={tiny_workdir}",
         f"--start={key_frame_files['start']}",
@@ -125,6 +126,7 @@ def test_cli_writes_a_gif(tiny_workdir, key_frame_files, tmp_path):
         env={"INBETWEENING_VERBOSE": "1"},
     )
     assert verbose.returncode == 0 and "orbax" in verbose.stderr.lower()
+    assert "--checkpoint is now --model" in verbose.stderr
 
 
 def test_mp4_and_png_contact_sheet(tmp_path):
@@ -142,7 +144,7 @@ def test_mp4_and_png_contact_sheet(tmp_path):
 def test_cli_bad_input_exits_2_without_output(tiny_workdir, key_frame_files, tmp_path):
     out = tmp_path / "out.gif"
     result = _sample_cli(
-        f"--checkpoint={tiny_workdir}",
+        f"--model={tiny_workdir}",
         f"--start={key_frame_files['text']}",
         f"--end={key_frame_files['end']}",
         f"--out={out}",
@@ -161,15 +163,18 @@ def _frames(count: int, height: int = SIZE, width: int = SIZE, seed: int = 5) ->
 def test_a_sequence_passes_through_every_key_frame(tiny_workdir, noise):
     model = Inbetweener.load(tiny_workdir)
     frames = _frames(4)
-    videos = model.sample_sequence(frames, num_samples=2, seed=3, noise=noise)
+    videos = model.sample_sequence(frames, num_samples=2, seed=3, segment_noise=noise)
     assert videos.shape == (2, 3 * (NUM_FRAMES - 1) + 1, SIZE, SIZE, 3)
     for index, frame in enumerate(frames):
         np.testing.assert_array_equal(videos[:, index * (NUM_FRAMES - 1)], [frame, frame])
-    np.testing.assert_array_equal(model.sample_sequence(frames, 2, seed=3, noise=noise), videos)
-    assert not np.array_equal(model.sample_sequence(frames, 2, seed=4, noise=noise), videos)
+    # The option's old name, kept for one release, with a warning.
+    with pytest.warns(DeprecationWarning, match="segment_noise"):
+        np.testing.assert_array_equal(model.sample_sequence(frames, 2, seed=3, noise=noise), videos)
+    assert not np.array_equal(model.sample_sequence(frames, 2, seed=4, segment_noise=noise), videos)
     # Two key frames: the same video as sample() for the same seed.
     np.testing.assert_array_equal(
-        model.sample_sequence(frames[:2], 2, seed=3, noise=noise), model.sample(*frames[:2], 2, 3)
+        model.sample_sequence(frames[:2], 2, seed=3, segment_noise=noise),
+        model.sample(*frames[:2], 2, 3),
     )
 
 
@@ -177,7 +182,7 @@ def test_shared_noise_repeats_a_segment_for_the_same_key_frames(tiny_workdir):
     model = Inbetweener.load(tiny_workdir)
     a, b = _frames(2)
     segment = NUM_FRAMES - 1
-    shared = model.sample_sequence([a, b, a, b], 1, seed=0, noise="shared")[0]
+    shared = model.sample_sequence([a, b, a, b], 1, seed=0, segment_noise="shared")[0]
     np.testing.assert_array_equal(shared[:segment], shared[2 * segment : 3 * segment])
     independent = model.sample_sequence([a, b, a, b], 1, seed=0)[0]
     assert not np.array_equal(independent[:segment], independent[2 * segment : 3 * segment])
@@ -219,7 +224,7 @@ def test_cli_writes_one_video_through_a_folder_of_key_frames(tiny_workdir, tmp_p
         Image.fromarray(frame).save(folder / f"{index:02d}.png")
     out = tmp_path / "story.gif"
     result = _sample_cli(
-        f"--checkpoint={tiny_workdir}",
+        f"--model={tiny_workdir}",
         f"--key_frames={folder}",
         "--segment_noise=shared",
         "--num_samples=1",
@@ -234,7 +239,7 @@ def test_cli_native_size_names_the_nearest_valid_size(tiny_workdir, key_frame_fi
     odd = tmp_path / "odd.png"
     Image.fromarray(_frames(1, 20, 44)[0]).save(odd)
     result = _sample_cli(
-        f"--checkpoint={tiny_workdir}",
+        f"--model={tiny_workdir}",
         f"--key_frames={odd},{odd}",
         "--size=native",
         f"--out={tmp_path / 'out.gif'}",

@@ -19,8 +19,10 @@ import pytest
 from jax import lax
 from tensorboard.backend.event_processing import event_accumulator
 
-from inbetweening import diagnose, objectives, progress, sharding, summary, train, training_evals
 from inbetweening.models import create_models
+from inbetweening.runtime import sharding
+from inbetweening.tools import diagnose, summary
+from inbetweening.training import evaluations, objectives, progress, train
 
 import tiny_setup
 import xla_test_flags
@@ -238,7 +240,7 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path, tiny_workdir):
     assert last[-3] == f"Samples of {reference}: {workdir / (reference + '_samples.gif')}"
     assert last[-2].startswith("Samples (rows:") and last[-2].endswith("samples.gif")
     assert last[-1] == f"Metrics: {workdir / 'metrics.json'}"
-    curves = run_module("inbetweening.curves", workdir, f"--out={tmp_path / 'c.png'}")
+    curves = run_module("inbetweening.tools.curves", workdir, f"--out={tmp_path / 'c.png'}")
     assert curves.returncode == 0, curves.stderr[-2000:]
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     assert metrics["final_losses"] and all(
@@ -285,11 +287,11 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path, tiny_workdir):
 )
 def test_reference_models_are_labelled_with_their_steps(path, steps, label):
     model = types.SimpleNamespace(training_info={} if steps is None else {"steps": steps})
-    assert training_evals.reference_label(path, model) == label
+    assert evaluations.reference_label(path, model) == label
 
 
 def test_diagnose_without_checkpoints_exits_2(tmp_path):
-    result = run_module("inbetweening.diagnose", f"--workdir={tmp_path}")
+    result = run_module("inbetweening.tools.diagnose", f"--workdir={tmp_path}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error:")
     assert str(tmp_path) in result.stderr

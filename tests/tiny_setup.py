@@ -5,7 +5,7 @@ import jax
 import numpy as np
 
 from configs import demo
-from inbetweening import train
+from inbetweening.training import train
 
 TINY_MODEL = dict(
     image_size=16,

@@ -9,17 +9,17 @@ split sizes and of the skipped files is printed at the end.
 """
 
 import dataclasses
-import glob
 import os
 import sys
 
 import tensorflow_datasets as tfds
 from absl import flags
 
-from inbetweening import command_line
-from inbetweening.command_line import user_error
 from inbetweening.data import builders, tfds_input
 from inbetweening.data.builders import common, folder
+from inbetweening.runtime import command_line
+from inbetweening.runtime.command_line import user_error
+from inbetweening.storage.paths import user_path
 
 FLAGS = flags.FLAGS
 
@@ -58,17 +58,15 @@ def folder_changes(builder: common.VideoBuilder) -> tuple[str, ...]:
         return ()
     current = builder.builder_config
     root = current.source_dir
-    pattern = os.path.join(
-        os.path.dirname(os.path.dirname(str(builder.data_dir))),
-        f"{folder.folder_prefix(root)}_*_{current.image_size}px",
-        str(builder.version),
-    )
-    older = [path for path in glob.glob(pattern) if path != str(builder.data_dir)]
+    versions = user_path(builder.data_dir).parent.parent
+    pattern = f"{folder.folder_prefix(root)}_*_{current.image_size}px/{builder.version}"
+    current_dir = user_path(builder.data_dir)
+    older = [path for path in versions.glob(pattern) if path != current_dir]
     if not older:
         return ()
-    newest = max(older, key=os.path.getmtime)
+    newest = max(older, key=lambda path: path.stat().mtime)
     try:
-        previous = tfds.builder_from_directory(newest).info.metadata.get("contents")
+        previous = tfds.builder_from_directory(str(newest)).info.metadata.get("contents")
     except Exception:  # noqa: BLE001 (an unreadable old version: nothing to compare with)
         previous = None
     if previous is None:
@@ -78,7 +76,7 @@ def folder_changes(builder: common.VideoBuilder) -> tuple[str, ...]:
     return (
         f"{root} changed since its version in {newest} (videos: {summary}): "
         "preparing a new version",
-        f"The old version stays on disk; remove it with: rm -r {os.path.dirname(newest)}",
+        f"The old version stays on disk; remove it with: rm -r {newest.parent}",
     )
 
 

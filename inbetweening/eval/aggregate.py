@@ -10,8 +10,10 @@ per key-frame pair, for every method. They are combined as the paper reports the
 - Tables 2-3, diversity and SSIM: each run's mean (over key-frame pairs, over test
   examples), then the mean over runs with a 95% bootstrap interval over the runs. With a
   single run the interval is over its pairs or examples instead, and the table says so.
-Runs of different datasets, evaluation settings or model configs are refused (exit 2,
-naming the field). The tables are printed; --out=FILE writes FILE.json and FILE.md.
+Runs are pooled only when their recorded configs agree on every field that says what was
+trained on what and how it was evaluated (all but config/recorded.py's NOT_COMPARED);
+otherwise exit 2, naming the field. The tables are printed; --out=FILE writes FILE.json
+and FILE.md.
 """
 
 import json
@@ -20,10 +22,11 @@ import os
 import numpy as np
 from absl import flags
 
-from inbetweening import command_line
-from inbetweening.command_line import user_error
+from inbetweening.config.recorded import first_difference
 from inbetweening.eval import bootstrap, tables
-from inbetweening.visualize import write_atomically
+from inbetweening.runtime import command_line
+from inbetweening.runtime.command_line import user_error
+from inbetweening.storage.paths import read_json, user_path, write_atomically, write_json
 
 RAW_FILE = "raw.json"
 RAW_METRICS = {
@@ -31,36 +34,37 @@ RAW_METRICS = {
     "diversity": "diversity_per_pair",
     "ssim": "best_ssim_per_example",
 }
-# Model fields that choose how the same function is computed, not which function it is.
-IMPLEMENTATION_FIELDS = ("model.conv_impl", "model.remat_latent_blocks")
 
 
 class RunError(ValueError):
     """A run directory that cannot be read or combined with the others."""
 
 
-def raw_path(run_dir: str) -> str:
-    return os.path.join(run_dir, "eval", RAW_FILE)
+def raw_path(run_dir: str):
+    return user_path(run_dir) / "eval" / RAW_FILE
 
 
 def load_run(run_dir: str) -> dict:
-    """RUN_DIR/eval/raw.json: {"settings": {field: value}, "methods": {name: {...}}}."""
+    """RUN_DIR/eval/raw.json: {"config": {field: value}, "methods": {name: {...}}, ...}."""
     path = raw_path(run_dir)
     try:
-        with open(path) as handle:
-            raw = json.load(handle)
+        raw = read_json(path)
     except FileNotFoundError:
         raise RunError(
-            f"{run_dir}: no {os.path.join('eval', RAW_FILE)}; run "
-            f"--mode=eval with --workdir={run_dir} first"
+            f"{run_dir}: no eval/{RAW_FILE}; run --mode=eval with --workdir={run_dir} first"
         ) from None
     except (OSError, json.JSONDecodeError) as e:
         raise RunError(f"{path}: cannot be read as JSON ({e})") from None
     methods = raw.get("methods") if isinstance(raw, dict) else None
+    if isinstance(raw, dict) and "settings" in raw and "config" not in raw:
+        raise RunError(
+            f"{path}: written by an earlier version, without the run's whole config; run "
+            f"--mode=eval with --workdir={run_dir} again"
+        )
     if (
         not isinstance(methods, dict)
         or not methods
-        or "settings" not in raw
+        or not isinstance(raw.get("config"), dict)
         or not all(
             isinstance(values, dict)
             and all(
@@ -74,41 +78,23 @@ def load_run(run_dir: str) -> dict:
 
 
 def check_compatible(runs: dict[str, dict]) -> None:
-    """Every run must share settings (dataset, split, generations, model config) and
-    methods with the first; raises RunError naming the first field that differs."""
+    """Every run must share its recorded config (model, data, training recipe, split and
+    generations; config/recorded.py's NOT_COMPARED aside) and its methods with the first;
+    raises RunError naming the first field that differs."""
     (first_dir, first), *others = runs.items()
     for run_dir, raw in others:
-        fields = sorted(set(first["settings"]) | set(raw["settings"]))
-        for field in fields:
-            if field in IMPLEMENTATION_FIELDS:
-                continue
-            mine, theirs = first["settings"].get(field), raw["settings"].get(field)
-            if mine != theirs:
-                raise RunError(
-                    f"{field} differs: {mine!r} in {first_dir}, {theirs!r} in "
-                    f"{run_dir}; combine only runs of one dataset and model"
-                )
+        difference = first_difference(first["config"], raw["config"])
+        if difference is not None:
+            field, mine, theirs = difference
+            raise RunError(
+                f"{field} differs: {mine!r} in {first_dir}, {theirs!r} in "
+                f"{run_dir}; combine only runs trained and evaluated alike"
+            )
         if set(raw["methods"]) != set(first["methods"]):
             raise RunError(
                 f"methods differ: {sorted(first['methods'])} in {first_dir}, "
                 f"{sorted(raw['methods'])} in {run_dir}"
             )
-
-
-def settings_of(config) -> dict:
-    """What must match for runs to be combined: the dataset and its test set, the split,
-    the generations per pair and the model, as flat {"section.field": value}."""
-    data = {f"data.{k}": v for k, v in config.data.to_dict().items() if k != "data_dir"}
-    model = {
-        f"model.{k}": list(v) if isinstance(v, tuple) else v
-        for k, v in config.model.to_dict().items()
-    }
-    return {
-        **data,
-        **model,
-        "eval.split": config.eval.split,
-        "eval.num_generations": config.eval.num_generations,
-    }
 
 
 def combine(runs: list[dict], num_resamples: int) -> dict[str, dict]:
@@ -143,11 +129,11 @@ def combine(runs: list[dict], num_resamples: int) -> dict[str, dict]:
     return rows
 
 
-def markdown(rows: dict[str, dict], settings: dict) -> str:
+def markdown(rows: dict[str, dict], config: dict) -> str:
     any_row = next(iter(rows.values()))
     return tables.markdown_table(
         rows,
-        f"{settings.get('data.name')}, {settings.get('eval.split')} split",
+        f"{config.get('data.name')}, {config.get('eval.split')} split",
         f"{any_row['num_runs']} training run(s); 95% bootstrap intervals. FVD over "
         f"{any_row['fvd']['over']}; diversity and SSIM over {any_row['ssim']['over']}.",
     )
@@ -164,13 +150,13 @@ def run(run_dirs: list[str], out: str | None, num_resamples: int) -> int:
         return user_error(str(e))
     first = next(iter(runs.values()))
     rows = combine(list(runs.values()), num_resamples)
-    table = markdown(rows, first["settings"])
+    table = markdown(rows, first["config"])
     print(table)
     if out:
         stem = os.path.splitext(out)[0]
-        result = {"runs": run_dirs, "settings": first["settings"], "tables": rows}
+        result = {"runs": run_dirs, "config": first["config"], "tables": rows}
         try:
-            write_atomically(stem + ".json", (json.dumps(result, indent=2) + "\n").encode())
+            write_json(stem + ".json", result)
             write_atomically(stem + ".md", table.encode())
         except OSError as e:
             return user_error(f"--out={out}: cannot write ({e.strerror})")

@@ -8,9 +8,9 @@ import jax
 import numpy as np
 from absl import flags
 
-from inbetweening import command_line
-from inbetweening.command_line import user_error
 from inbetweening.eval import i3d, i3d_weights, preprocess, video_inputs
+from inbetweening.runtime import command_line
+from inbetweening.runtime.command_line import user_error
 
 NUM_TOP_CLASSES = 5
 

@@ -16,9 +16,9 @@ import numpy as np
 from absl import flags, logging
 from jax.sharding import Mesh
 
-from inbetweening import command_line, sharding
-from inbetweening.command_line import user_error
 from inbetweening.eval import frechet, i3d, i3d_weights, preprocess, video_inputs
+from inbetweening.runtime import command_line, sharding
+from inbetweening.runtime.command_line import user_error
 
 # frechet_video_distance embeds 16 videos at a time; results do not depend on it.
 DEFAULT_BATCH_SIZE = 16

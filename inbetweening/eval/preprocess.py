@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inbetweening.pixels import UINT8_MAX
+from inbetweening.data.pixels import UINT8_MAX
 
 I3D_FRAME_SIZE = (224, 224)
 

@@ -8,7 +8,7 @@ import dm_pix
 import jax
 import jax.numpy as jnp
 
-from inbetweening.pixels import UINT8_MAX
+from inbetweening.data.pixels import UINT8_MAX
 
 # tf.image.ssim's defaults.
 FILTER_SIZE = 11

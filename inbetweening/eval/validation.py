@@ -10,7 +10,8 @@ from jax.experimental import multihost_utils
 from inbetweening.data import input_pipeline
 from inbetweening.eval import frechet, fvd
 from inbetweening.eval.protocol import Method
-from inbetweening.inference import sample_inbetweens
+from inbetweening.models.sampling import sample_inbetweens
+from inbetweening.runtime.sharding import data_mesh
 
 
 def split_videos(config: ml_collections.ConfigDict, split: str) -> np.ndarray:
@@ -20,23 +21,12 @@ def split_videos(config: ml_collections.ConfigDict, split: str) -> np.ndarray:
 
 
 def model_method(generator, variables, batch_size: int) -> Method:
-    """One generation round of a trained generator, `batch_size` test pairs at a time."""
-
-    def generate(start: np.ndarray, end: np.ndarray, key: jax.Array) -> np.ndarray:
-        chunks = [
-            sample_inbetweens(
-                generator,
-                variables,
-                start[i : i + batch_size],
-                end[i : i + batch_size],
-                1,
-                jax.random.fold_in(key, i),
-            )[:, 0]
-            for i in range(0, len(start), batch_size)
-        ]
-        return np.concatenate(chunks)
-
-    return generate
+    """One generation round of a trained generator: `batch_size` test pairs per call, each
+    call split over this process's devices (each device generates its share once)."""
+    mesh = data_mesh(jax.local_devices())
+    return lambda start, end, key: sample_inbetweens(
+        generator, variables, start, end, 1, key, videos_per_call=batch_size, mesh=mesh
+    )[:, 0]
 
 
 def gather_rows(rows: np.ndarray) -> np.ndarray:

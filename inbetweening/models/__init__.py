@@ -8,8 +8,8 @@ import ml_collections
 
 from inbetweening.models.convolutions import CONV_IMPLS
 from inbetweening.models.discriminators import ImageDiscriminator, VideoDiscriminator
-from inbetweening.models.encoder import BATCH_NORM_MOMENTUM
 from inbetweening.models.generator import FRAME_HEADS, VARIANTS, Generator
+from inbetweening.models.normalization import BatchNorm
 
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 CONV_IMPL_CHOICES = ("auto", *CONV_IMPLS)
@@ -39,9 +39,10 @@ class Models:
 
 
 def create_models(model_config: ml_collections.ConfigDict) -> Models:
+    """The networks of config.model, which must hold every field (recorded configs of
+    earlier versions go through config.migration first)."""
     m = model_config
-    # Model configs saved before these fields existed (exports, checkpoints) lack them.
-    dtype = compute_dtype(m.get("compute_dtype", "float32"))
+    dtype = compute_dtype(m.compute_dtype)
     impl = conv_impl(m.conv_impl)
     return Models(
         generator=Generator(
@@ -55,18 +56,24 @@ def create_models(model_config: ml_collections.ConfigDict) -> Models:
             variant=m.variant,
             conv_impl=impl,
             dtype=dtype,
-            remat_latent_blocks=m.get("remat_latent_blocks", False),
-            batch_norm_momentum=m.get("batch_norm_momentum", BATCH_NORM_MOMENTUM),
-            latent_blocks_start_as_identity=m.get("latent_blocks_start_as_identity", False),
-            key_frame_skips=m.get("key_frame_skips", False),
-            frame_head=m.get("frame_head", "pixels"),
+            remat_latent_blocks=m.remat_latent_blocks,
+            batch_norm=BatchNorm(m.batch_norm_momentum, m.batch_norm_epsilon),
+            latent_blocks_start_as_identity=m.latent_blocks_start_as_identity,
+            key_frame_skips=m.key_frame_skips,
+            frame_head=m.frame_head,
         ),
-        video_discriminator=VideoDiscriminator(tuple(m.video_discriminator_channels), impl, dtype),
+        video_discriminator=VideoDiscriminator(
+            tuple(m.video_discriminator_channels),
+            impl,
+            dtype,
+            layer_norm_epsilon=m.layer_norm_epsilon,
+        ),
         image_discriminator=ImageDiscriminator(
             tuple(m.image_discriminator_channels),
             impl,
             dtype,
-            m.get("image_discriminator_shortcut", "previous_layer"),
+            m.image_discriminator_shortcut,
+            layer_norm_epsilon=m.layer_norm_epsilon,
         ),
     )
 

@@ -14,11 +14,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from inbetweening.models.layers import Conv, leaky_relu
-
-
-def layer_norm(x: jax.Array) -> jax.Array:
-    """Output in x's dtype; flax computes the statistics in float32 whatever that is."""
-    return nn.LayerNorm(reduction_axes=tuple(range(1, x.ndim)), feature_axes=-1, dtype=x.dtype)(x)
+from inbetweening.models.normalization import layer_norm
 
 
 def _logit(x: jax.Array) -> jax.Array:
@@ -35,6 +31,7 @@ class VideoDiscriminator(nn.Module):
     channels: Sequence[int]
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
+    layer_norm_epsilon: float = 1e-12
 
     @nn.compact
     def __call__(self, video: jax.Array) -> jax.Array:
@@ -48,7 +45,7 @@ class VideoDiscriminator(nn.Module):
                 conv_impl=self.conv_impl,
                 dtype=self.dtype,
             )(x)
-            x = leaky_relu(layer_norm(x))
+            x = leaky_relu(layer_norm(x, self.layer_norm_epsilon))
         return _logit(x)
 
 
@@ -73,6 +70,7 @@ class ImageDiscriminator(nn.Module):
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
     shortcut: str = "block_input"
+    layer_norm_epsilon: float = 1e-12
 
     @nn.compact
     def __call__(self, frames: jax.Array) -> jax.Array:
@@ -83,9 +81,9 @@ class ImageDiscriminator(nn.Module):
         conv = functools.partial(Conv, conv_impl=self.conv_impl, dtype=self.dtype)
         x = block_input = frames
         for features in self.channels:
-            x = leaky_relu(layer_norm(conv(x.shape[-1], (3, 3))(x)))
+            x = leaky_relu(layer_norm(conv(x.shape[-1], (3, 3))(x), self.layer_norm_epsilon))
             shortcut_source = block_input if self.shortcut == "block_input" else x
             down = conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))(x)
             shortcut = conv(features, (1, 1))(nn.avg_pool(shortcut_source, (2, 2), strides=(2, 2)))
-            x = block_input = leaky_relu(layer_norm(down + shortcut))
+            x = block_input = leaky_relu(layer_norm(down + shortcut, self.layer_norm_epsilon))
         return _logit(x)

@@ -8,24 +8,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from inbetweening.models.layers import Conv, leaky_relu
-
-# TensorFlow's (and Flax's) default; the paper's TensorFlow code would have used it.
-BATCH_NORM_MOMENTUM = 0.99
-
-
-def batch_norm(
-    train: bool, dtype: Any, momentum: float, scale_init=nn.initializers.ones
-) -> nn.BatchNorm:
-    """The generator's normalisation (every 2D/3D convolution of E, G_Z and G_V). Output
-    in `dtype`; flax computes the statistics in float32 whatever the input's dtype.
-    `momentum`: the running averages' decay per training step."""
-    return nn.BatchNorm(
-        use_running_average=not train,
-        momentum=momentum,
-        epsilon=1e-5,
-        dtype=dtype,
-        scale_init=scale_init,
-    )
+from inbetweening.models.normalization import BatchNorm
 
 
 class ImageEncoder(nn.Module):
@@ -40,7 +23,7 @@ class ImageEncoder(nn.Module):
     latent_channels: int
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
-    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    batch_norm: BatchNorm = BatchNorm()
 
     @nn.compact
     def __call__(self, frames: jax.Array, train: bool) -> tuple[jax.Array, tuple[jax.Array, ...]]:
@@ -58,9 +41,9 @@ class ImageEncoder(nn.Module):
                 )
             else:
                 conv = Conv(features, (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)
-            x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(conv(x)))
+            x = leaky_relu(self.batch_norm(train, self.dtype)(conv(x)))
             if index % 2 == 1:
                 feature_maps.append(x)
         x = Conv(self.latent_channels, (3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
-        encoding = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
+        encoding = leaky_relu(self.batch_norm(train, self.dtype)(x))
         return encoding, tuple(feature_maps)

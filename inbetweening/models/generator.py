@@ -7,9 +7,10 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from inbetweening.models import voxel_flow
-from inbetweening.models.encoder import BATCH_NORM_MOMENTUM, ImageEncoder
+from inbetweening.models.departures import voxel_flow
+from inbetweening.models.encoder import ImageEncoder
 from inbetweening.models.latent_generator import LatentGenerator
+from inbetweening.models.normalization import BatchNorm
 from inbetweening.models.video_generator import VideoGenerator
 
 VARIANTS = ("full", "no_fusion", "naive")
@@ -38,7 +39,7 @@ class Generator(nn.Module):
     conv_impl: str = "fast"
     dtype: Any = jnp.float32  # of activations and convolutions; parameters are float32
     remat_latent_blocks: bool = False
-    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    batch_norm: BatchNorm = BatchNorm()
     latent_blocks_start_as_identity: bool = False
     key_frame_skips: bool = False
     frame_head: str = "pixels"
@@ -54,7 +55,7 @@ class Generator(nn.Module):
             self.latent_channels,
             self.conv_impl,
             self.dtype,
-            self.batch_norm_momentum,
+            self.batch_norm,
         )
         # One pass over both key frames: E is shared, and its batch statistics cover both.
         encodings, feature_maps = encoder(jnp.concatenate([start, end], axis=0), train)
@@ -75,12 +76,11 @@ class Generator(nn.Module):
             z = LatentGenerator(
                 self.num_frames,
                 self.num_latent_blocks,
-                self.noise_dim,
                 fusion=self.variant == "full",
                 conv_impl=self.conv_impl,
                 dtype=self.dtype,
                 remat_blocks=self.remat_latent_blocks,
-                batch_norm_momentum=self.batch_norm_momentum,
+                batch_norm=self.batch_norm,
                 blocks_start_as_identity=self.latent_blocks_start_as_identity,
             )(start_encoding, end_encoding, noise, train)
         if self.frame_head not in FRAME_HEADS:
@@ -92,7 +92,7 @@ class Generator(nn.Module):
             upsample_time=self.variant == "naive",
             conv_impl=self.conv_impl,
             dtype=self.dtype,
-            batch_norm_momentum=self.batch_norm_momentum,
+            batch_norm=self.batch_norm,
         )(z, train, key_frame_maps)
         if not pixels:
             video = voxel_flow.synthesize(start.astype(video.dtype), end.astype(video.dtype), video)

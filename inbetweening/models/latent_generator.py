@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from inbetweening.models.encoder import BATCH_NORM_MOMENTUM, batch_norm
 from inbetweening.models.layers import Conv, leaky_relu
+from inbetweening.models.normalization import BatchNorm
 
 
 def fuse(
@@ -62,11 +62,10 @@ class LatentBlock(nn.Module):
     initialisation the paper leaves open; Goyal et al. 2017).
     """
 
-    noise_dim: int
     fusion: bool = True
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
-    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    batch_norm: BatchNorm = BatchNorm()
     start_as_identity: bool = False
 
     @nn.compact
@@ -96,10 +95,10 @@ class LatentBlock(nn.Module):
         x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype, name="conv1")(
             fused
         )
-        x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
+        x = leaky_relu(self.batch_norm(train, self.dtype)(x))
         x = Conv(channels, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype, name="conv2")(x)
         scale_init = nn.initializers.zeros if self.start_as_identity else nn.initializers.ones
-        x = batch_norm(train, self.dtype, self.batch_norm_momentum, scale_init)(x)
+        x = self.batch_norm(train, self.dtype, scale_init)(x)
         return leaky_relu(previous + x)
 
 
@@ -113,11 +112,10 @@ class LatentGenerator(nn.Module):
 
     num_frames: int
     num_blocks: int
-    noise_dim: int
     fusion: bool = True
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
-    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    batch_norm: BatchNorm = BatchNorm()
     remat_blocks: bool = False
     blocks_start_as_identity: bool = False
 
@@ -137,11 +135,10 @@ class LatentGenerator(nn.Module):
             for _ in range(blocks_per_level):
                 # Explicit names: nn.remat's class would otherwise rename the parameters.
                 z = block_class(
-                    self.noise_dim,
                     self.fusion,
                     self.conv_impl,
                     self.dtype,
-                    self.batch_norm_momentum,
+                    self.batch_norm,
                     self.blocks_start_as_identity,
                     name=f"LatentBlock_{index}",
                 )(z, start_encoding, end_encoding, noise, train)

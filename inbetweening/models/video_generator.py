@@ -6,22 +6,13 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from inbetweening.models.encoder import BATCH_NORM_MOMENTUM, batch_norm
+from inbetweening.models.departures.key_frame_skips import key_frame_skip
 from inbetweening.models.layers import Conv, ConvTranspose, leaky_relu
+from inbetweening.models.normalization import BatchNorm
 
 # Layers L3, L5 and L7 up-sample; the others are stride-1 (transposed and regular
 # convolutions coincide at stride 1, as Appendix A notes).
 UPSAMPLING_LAYERS = (2, 4, 6)
-
-
-def key_frame_skip(start_map: jax.Array, end_map: jax.Array, length: int) -> jax.Array:
-    """E's feature maps of the key frames [B, h, w, c] -> [B, length, h, w, 2c]: at step t
-    of `length`, (1 - t / (length - 1)) * start_map beside t / (length - 1) * end_map.
-    The weights tell each step how far it is from either key frame."""
-    weight = jnp.linspace(0.0, 1.0, length, dtype=start_map.dtype)[None, :, None, None, None]
-    return jnp.concatenate(
-        [(1.0 - weight) * start_map[:, None], weight * end_map[:, None]], axis=-1
-    )
 
 
 class VideoGenerator(nn.Module):
@@ -43,7 +34,7 @@ class VideoGenerator(nn.Module):
     upsample_time: bool = False
     conv_impl: str = "fast"
     dtype: Any = jnp.float32
-    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    batch_norm: BatchNorm = BatchNorm()
 
     @nn.compact
     def __call__(
@@ -80,5 +71,5 @@ class VideoGenerator(nn.Module):
             else:
                 x = Conv(features, (3, 3, 3), conv_impl=self.conv_impl, dtype=self.dtype)(x)
             if not last:
-                x = leaky_relu(batch_norm(train, self.dtype, self.batch_norm_momentum)(x))
+                x = leaky_relu(self.batch_norm(train, self.dtype)(x))
         return nn.tanh(x)

@@ -5,17 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from configs import demo
+from inbetweening.config.recorded import NOT_COMPARED, flatten
 from inbetweening.eval import aggregate
 
 RESAMPLES = 400
-SETTINGS = {
-    "data.name": "synthetic",
-    "data.seed": 0,
-    "eval.split": "test",
-    "eval.num_generations": 3,
-    "model.variant": "full",
-    "model.conv_impl": "fast",
-}
+# A recorded config as --mode=eval writes it: the run's whole config, flattened.
+SETTINGS = {**flatten(demo.get_config()), "eval.num_generations": 3}
 
 
 def _percentile_bootstrap(values, num_resamples=RESAMPLES, seed=0):
@@ -34,7 +30,7 @@ def _raw(rng, settings=SETTINGS, rounds=3, examples=5):
         "best_ssim_per_example": rng.uniform(0.5, 0.9, examples).tolist(),
     }
     return {
-        "settings": dict(settings),
+        "config": dict(settings),
         "methods": {"model (full)": method(), "cross-fade": method()},
     }
 
@@ -87,9 +83,28 @@ def test_one_run_gives_intervals_over_its_examples(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "field,value", [("data.name", "kth"), ("model.variant", "naive"), ("eval.num_generations", 100)]
+    "field,value",
+    [
+        ("data.name", "kth"),
+        ("model.variant", "naive"),
+        ("eval.num_generations", 100),
+        ("eval.split", "validation"),
+        # The training recipe, not only the model.
+        ("gradient_penalty.form", "roth"),
+        ("gradient_penalty.coefficient", 0.1),
+        ("learning_rate", 5e-5),
+        ("discriminator_learning_rate", 5e-5),
+        ("reconstruction_weight", 0.0),
+        ("image_discriminator_frames", "one"),
+        ("generator_ema_decay", 0.0),
+        ("model.frame_head", "pixels"),
+        ("model.key_frame_skips", False),
+        ("objective", "supervised"),
+        ("num_train_steps", 500_000),
+        ("batch_size", 32),
+    ],
 )
-def test_runs_of_another_dataset_or_model_are_refused(tmp_path, capsys, field, value):
+def test_runs_trained_or_evaluated_otherwise_are_refused(tmp_path, capsys, field, value):
     rng = np.random.default_rng(3)
     raws = [_raw(rng), _raw(rng, {**SETTINGS, field: value})]
     out = tmp_path / "combined.json"
@@ -99,9 +114,18 @@ def test_runs_of_another_dataset_or_model_are_refused(tmp_path, capsys, field, v
     assert not out.exists()
 
 
-def test_the_convolution_implementation_may_differ(tmp_path):
+def test_seeds_implementations_and_reporting_may_differ(tmp_path):
     rng = np.random.default_rng(4)
-    raws = [_raw(rng), _raw(rng, {**SETTINGS, "model.conv_impl": "xla"})]
+    changed = {
+        "seed": 3,
+        "model.conv_impl": "xla",
+        "model.remat_latent_blocks": True,
+        "data.data_dir": "/elsewhere",
+        "log_every_steps": 7,
+        "eval.num_bootstrap_resamples": 10,
+    }
+    assert set(changed) <= set(NOT_COMPARED)
+    raws = [_raw(rng), _raw(rng, {**SETTINGS, **changed})]
     assert aggregate.run(_write_runs(tmp_path, raws), None, RESAMPLES) == 0
 
 
@@ -119,9 +143,9 @@ def test_a_run_without_eval_is_named(tmp_path, capsys):
 @pytest.mark.parametrize(
     "content",
     [
-        '{"settings": ',
-        '{"settings": {}, "methods": {}}',
-        '{"settings": {}, "methods": {"m": {"fvd_per_round": []}}}',
+        '{"config": ',
+        '{"config": {}, "methods": {}}',
+        '{"config": {}, "methods": {"m": {"fvd_per_round": []}}}',
     ],
 )
 def test_a_corrupt_raw_file_is_named(tmp_path, capsys, content):
@@ -132,11 +156,11 @@ def test_a_corrupt_raw_file_is_named(tmp_path, capsys, content):
     assert str(path) in capsys.readouterr().err
 
 
-def test_settings_name_the_dataset_model_and_protocol():
-    from configs import demo
-
-    settings = aggregate.settings_of(demo.get_config())
-    assert settings["data.name"] == "synthetic" and settings["eval.split"] == "test"
-    assert settings["model.encoder_channels"] == [16, 16, 32, 32, 64, 64]
-    assert "data.data_dir" not in settings and "seed" not in settings
-    json.dumps(settings)
+def test_a_raw_file_of_an_earlier_version_asks_for_a_new_evaluation(tmp_path, capsys):
+    (run_dir,) = _write_runs(tmp_path, [_raw(np.random.default_rng(7))])
+    path = tmp_path / "seed_0" / "eval" / aggregate.RAW_FILE
+    raw = json.loads(path.read_text())
+    path.write_text(json.dumps({"settings": raw.pop("config"), **raw}))
+    assert aggregate.run([run_dir], None, RESAMPLES) == 2
+    error = capsys.readouterr().err
+    assert "earlier version" in error and f"--workdir={run_dir}" in error

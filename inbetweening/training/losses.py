@@ -5,7 +5,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-PENALTY_FORMS = ("roth", "real", "real_fake")
+from inbetweening.config.validation import PENALTY_FORMS
 
 
 def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
@@ -38,7 +38,7 @@ def gradient_penalty(
     fake_logits: jax.Array,
     fake_sq_grads: jax.Array | None,
 ) -> jax.Array:
-    """Omega of Roth et al. 2017 (or a simpler form, see inbetweening/paper_config.py); [B] inputs.
+    """Omega of Roth et al. 2017 (or a simpler form, see inbetweening/config/paper.py); [B] inputs.
 
     fake_sq_grads may be None for form "real", which never needs them.
     """

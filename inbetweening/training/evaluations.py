@@ -2,23 +2,23 @@
 grid, the held-out middle-frame metric (and its curve in metrics.json), the validation FVD.
 `state` is a train.TrainState."""
 
-import json
 import os
 
 import jax
 import ml_collections
-import numpy as np
 from absl import logging
 from jax.experimental import multihost_utils
 
-from inbetweening.api import CheckpointNotFoundError, Inbetweener
-from inbetweening.configuration import ConfigError
+from inbetweening.config.validation import ConfigError
 from inbetweening.data import input_pipeline
 from inbetweening.eval.middle_frames import MiddleFrameQuality
 from inbetweening.eval.validation import ValidationFVD
-from inbetweening.inference import generator_variables, sample_inbetweens
 from inbetweening.models import Models
-from inbetweening.reporting import Reporter
+from inbetweening.models.sampling import sample_inbetweens
+from inbetweening.storage.paths import read_json, user_path
+from inbetweening.training.checkpoints import CheckpointNotFoundError
+from inbetweening.training.reporting import Reporter
+from inbetweening.training.trained_models import TrainedGenerator, generator_variables
 
 METRICS_FILE = "metrics.json"
 
@@ -30,28 +30,20 @@ def gathered(variables):
     return variables
 
 
-def sampler(config: ml_collections.ConfigDict, generator, variables):
-    """A middle_frames.Sampler over `generator` with `variables`, about a training batch of
-    videos per call."""
+def sampler(config: ml_collections.ConfigDict, generator, variables, mesh=None):
+    """A middle_frames.Sampler over `generator` with `variables`, a training batch of
+    videos per call, split over `mesh` (default: one device)."""
     variables = gathered(variables)
-
-    def sample(start, end, num_samples, key):
-        chunk = max(1, config.batch_size // num_samples)
-        return np.concatenate(
-            [
-                sample_inbetweens(
-                    generator,
-                    variables,
-                    start[i : i + chunk],
-                    end[i : i + chunk],
-                    num_samples,
-                    jax.random.fold_in(key, i),
-                )
-                for i in range(0, len(start), chunk)
-            ]
-        )
-
-    return sample
+    return lambda start, end, num_samples, key: sample_inbetweens(
+        generator,
+        variables,
+        start,
+        end,
+        num_samples,
+        key,
+        videos_per_call=config.batch_size,
+        mesh=mesh,
+    )
 
 
 def evaluation_key(config: ml_collections.ConfigDict, step: int) -> jax.Array:
@@ -59,16 +51,16 @@ def evaluation_key(config: ml_collections.ConfigDict, step: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
 
 
-def reference_models(config: ml_collections.ConfigDict) -> list[tuple[str, str, Inbetweener]]:
+def reference_models(config: ml_collections.ConfigDict) -> list[tuple[str, str, TrainedGenerator]]:
     """(name, table row label, model) of each of config.eval.reference_models that makes
     frames of the run's shape, loaded at start-up (the others are left out with a warning).
     Raises ConfigError naming a path that holds no model."""
     m = config.model
     shape = (m.image_size, m.image_size, m.image_channels)
     models = []
-    for path in config.eval.get("reference_models", ()):
+    for path in config.eval.reference_models:
         try:
-            model = Inbetweener.load(path)
+            model = TrainedGenerator.load(path)
         except CheckpointNotFoundError as error:
             raise ConfigError(f"config.eval.reference_models: {error}") from None
         if model.frame_shape == shape:
@@ -84,7 +76,7 @@ def reference_models(config: ml_collections.ConfigDict) -> list[tuple[str, str, 
     return models
 
 
-def reference_label(path: str, model: Inbetweener) -> str:
+def reference_label(path: str, model: TrainedGenerator) -> str:
     """The table row of a reference model: "pretrained synthetic_demo, 12,000 steps" for
     one shipped in pretrained/, "<work directory>, 1 step" for a work directory."""
     path = os.path.normpath(path)
@@ -98,11 +90,10 @@ def reference_label(path: str, model: Inbetweener) -> str:
 def read_curve(workdir: str, before_step: int) -> list[dict]:
     """The held-out curve a run wrote to metrics.json so far, up to `before_step` (a run
     resumed from an earlier checkpoint redraws what follows)."""
-    path = os.path.join(workdir, METRICS_FILE)
-    if not os.path.isfile(path):
+    path = user_path(workdir) / METRICS_FILE
+    if not path.is_file():
         return []
-    with open(path) as handle:
-        curve = json.load(handle).get("held_out_curve", [])
+    curve = read_json(path).get("held_out_curve", [])
     return [point for point in curve if point["step"] < before_step]
 
 
@@ -137,7 +128,7 @@ class TrainingEvaluations:
         # Its own stream: the sample grid's noise is evaluation_key(config, step).
         key = jax.random.fold_in(grid_key, 1)
         metrics = self.quality(sample, key)
-        if config.get("generator_ema_decay", 0.0) > 0:
+        if config.generator_ema_decay > 0:
             raw = {"params": state.g_params, "batch_stats": state.g_batch_stats}
             unaveraged = self.quality(sampler(config, self.models.generator, raw), key)
             metrics.update({f"unaveraged_{m}": unaveraged[f"model_{m}"] for m in ("ssim", "psnr")})
@@ -194,7 +185,7 @@ class TrainingEvaluations:
                 "held_out": held_out,
                 "held_out_videos": len(self.quality.real),
                 "held_out_samples": self.quality.num_samples,
-                "samples": self.samples_path,
+                "samples": str(self.samples_path),
                 "held_out_curve": self.curve,
             },
         )

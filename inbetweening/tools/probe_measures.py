@@ -4,8 +4,8 @@ how much of it is pixel-level noise)."""
 
 import numpy as np
 
+from inbetweening.data.pixels import to_model_range
 from inbetweening.eval.ssim import to_unit_range
-from inbetweening.pixels import to_model_range
 
 # Spatial frequencies above this (cycles per pixel, of the 0.5 Nyquist limit) count as
 # high: a checkerboard is at 0.5, an object's edge spreads over all.

@@ -1,7 +1,7 @@
 """Probes that tell within minutes whether a configuration learns at all.
 
-    python -m inbetweening.probe --config=configs/demo.py --kind=fixed_batch|supervised \
-        --steps=1000 --output=DIR [--num_videos=8] [--config.FIELD=VALUE ...]
+    python -m inbetweening.tools.probe --config=configs/demo.py --kind=fixed_batch|supervised \
+        --steps=1000 --out=DIR [--num_videos=8] [--config.FIELD=VALUE ...]
 
 Both train on one fixed batch of `num_videos` training videos, at every step, with the
 real train step (train.jit_train_step): `fixed_batch` with the config's objective (the
@@ -22,7 +22,6 @@ DIR/probe.json holds the curve and the last evaluation's values at the top level
 DIR/probe.png plots the curve.
 """
 
-import json
 import os
 import sys
 
@@ -32,20 +31,27 @@ import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
-from inbetweening import command_line, compilation_cache, objectives, plots, progress, train
-from inbetweening.command_line import user_error
-from inbetweening.configuration import ConfigError, validate
+from inbetweening.config.validation import ConfigError, validate
 from inbetweening.data import input_pipeline
 from inbetweening.data.errors import DatasetError
+from inbetweening.data.pixels import to_model_range
 from inbetweening.eval.middle_frames import best_of_n, reference_scores
-from inbetweening.eval.probe_measures import push_metrics, spreads
-from inbetweening.inference import generator_variables, sample_inbetweens
 from inbetweening.models import create_models
-from inbetweening.pixels import to_model_range
-from inbetweening.sharding import global_batch, make_mesh
-from inbetweening.visualize import gif_bytes, push_image, video_grid, write_atomically
+from inbetweening.models.sampling import sample_inbetweens
+from inbetweening.runtime import command_line, compilation_cache
+from inbetweening.runtime.command_line import user_error
+from inbetweening.runtime.sharding import global_batch, make_mesh
+from inbetweening.storage.media import gif_bytes, video_grid
+from inbetweening.storage.paths import user_path, write_atomically, write_json
+from inbetweening.tools import plots
+from inbetweening.tools.plots import push_image
+from inbetweening.tools.probe_measures import push_metrics, spreads
+from inbetweening.training import objectives, progress, train
+from inbetweening.training.trained_models import generator_variables
 
 KINDS = ("fixed_batch", "supervised")
+# Old flag names, kept for one release: {old: new}.
+RENAMED_FLAGS = {"output": "out"}
 
 
 def probe_config(
@@ -120,7 +126,7 @@ def run_probe(
             f"--steps={steps}, --eval_every={eval_every}, --num_samples={num_samples}: "
             "each must be positive"
         )
-    os.makedirs(output, exist_ok=True)
+    output = user_path(output)
     models = create_models(config.model)
     # One device: the probe's batch is a handful of videos. (Also, XLA:CPU deadlocked in a
     # collective when the supervised step for 8 simulated devices came from the
@@ -145,19 +151,17 @@ def run_probe(
         push = point.pop("_push", None)
         samples = point.pop("_samples")[:4, :3]
         write_atomically(
-            os.path.join(output, "samples.gif"),
+            output / "samples.gif",
             gif_bytes(video_grid(np.concatenate([videos[:4, None], samples], axis=1))),
         )
         point = {"step": step, **point, **losses}
         curve.append(point)
         print(progress_line(point, references, steps), flush=True)
         if push is not None:
-            write_atomically(os.path.join(output, "push.png"), push_image(push, videos))
+            write_atomically(output / "push.png", push_image(push, videos))
     result = summarise(config, kind, curve, references)
-    write_atomically(
-        os.path.join(output, "probe.json"), (json.dumps(result, indent=1) + "\n").encode()
-    )
-    plots.plot_probe(result, os.path.join(output, "probe.png"))
+    write_json(output / "probe.json", result)
+    plots.plot_probe(result, output / "probe.png")
     return result
 
 
@@ -226,23 +230,25 @@ def define_flags() -> None:
     config_flags.DEFINE_config_file("config", None, "Path to a config file.", lock_config=True)
     flags.DEFINE_enum("kind", "fixed_batch", KINDS, "What to train the fixed batch with.")
     flags.DEFINE_integer("steps", 1000, "Training steps.")
-    flags.DEFINE_string("output", None, "Directory for probe.json, probe.png, push.png.")
+    flags.DEFINE_string("out", None, "Directory for probe.json, probe.png, push.png.")
+    command_line.define_renamed_flags(RENAMED_FLAGS)
     flags.DEFINE_integer("num_videos", 8, "Videos in the fixed batch.")
     flags.DEFINE_integer("eval_every", 50, "Steps between evaluations.")
     flags.DEFINE_integer("num_samples", 8, "N of best-of-N.")
-    flags.mark_flags_as_required(["config", "output"])
+    flags.mark_flags_as_required(["config"])
     compilation_cache.define_flags()
 
 
 def main(argv):
     del argv
+    command_line.resolve_renamed_flags(RENAMED_FLAGS)
     compilation_cache.enable(FLAGS.compilation_cache_dir)
     try:
         run_probe(
             FLAGS.config,
             FLAGS.kind,
             FLAGS.steps,
-            FLAGS.output,
+            FLAGS.out,
             FLAGS.num_videos,
             FLAGS.eval_every,
             FLAGS.num_samples,
@@ -252,11 +258,11 @@ def main(argv):
     except progress.NonFiniteLossError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
-    print(f"Wrote {os.path.join(FLAGS.output, 'probe.json')} and probe.png")
+    print(f"Wrote {os.path.join(FLAGS.out, 'probe.json')} and probe.png")
 
 
 def cli() -> None:
-    """Console-script entry point (setup.cfg); also `python -m inbetweening.probe`."""
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.tools.probe`."""
     define_flags()
     command_line.run(main)
 

@@ -2,17 +2,16 @@
 shapes alone (jax.eval_shape and XLA's cost analysis of the lowered step), so even the
 paper's configuration summarises in seconds on a CPU."""
 
-import json
-import os
-
 import jax
 import ml_collections
 import numpy as np
 from jax.extend import core as jax_core
 
-from inbetweening import sharding, train
-from inbetweening.configuration import validate
+from inbetweening.config.validation import validate
 from inbetweening.models import create_models
+from inbetweening.runtime import sharding
+from inbetweening.storage.paths import user_path, write_json
+from inbetweening.training import train
 
 
 def count_parameters(params) -> dict[str, int]:
@@ -97,7 +96,5 @@ def format_table(result: dict) -> str:
 def write_summary(config: ml_collections.ConfigDict, workdir: str) -> dict:
     result = {**summarize(config), "batch_size": config.batch_size}
     print(format_table(result))
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "summary.json"), "w") as handle:
-        json.dump(result, handle, indent=2)
+    write_json(user_path(workdir) / "summary.json", result)
     return result

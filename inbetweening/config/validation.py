@@ -3,17 +3,18 @@ anything is compiled or written."""
 
 import ml_collections
 
-from inbetweening.losses import PENALTY_FORMS
 from inbetweening.models import COMPUTE_DTYPES, CONV_IMPL_CHOICES
 from inbetweening.models.discriminators import SHORTCUTS
 from inbetweening.models.generator import FRAME_HEADS, VARIANTS
-from inbetweening.objectives import OBJECTIVES
 
 # Each of the video discriminator's four temporal convolutions (kernel 4, no temporal
 # padding) removes 3 frames.
 MIN_FRAMES_FOR_VIDEO_DISCRIMINATOR = 13
 NAIVE_NUM_FRAMES = 16
 IMAGE_DISCRIMINATOR_FRAMES = ("one", "all")
+# The gradient penalty's forms (training/losses.py) and the training objectives.
+PENALTY_FORMS = ("roth", "real", "real_fake")
+OBJECTIVES = ("adversarial", "supervised")
 
 
 class ConfigError(ValueError):
@@ -31,8 +32,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
         m.variant in VARIANTS, f"config.model.variant={m.variant!r}: must be one of {VARIANTS}"
     )
     _require(
-        m.get("frame_head", "pixels") in FRAME_HEADS,
-        f"config.model.frame_head={m.get('frame_head')!r}: must be one of {FRAME_HEADS}",
+        m.frame_head in FRAME_HEADS,
+        f"config.model.frame_head={m.frame_head!r}: must be one of {FRAME_HEADS}",
     )
     _require(
         m.conv_impl in CONV_IMPL_CHOICES,

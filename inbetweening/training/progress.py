@@ -7,7 +7,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from inbetweening.reporting import Reporter
+from inbetweening.training.reporting import Reporter
 
 
 class NonFiniteLossError(RuntimeError):

@@ -1,6 +1,6 @@
 """Held-out learning curves of training runs, drawn into one PNG.
 
-    python -m inbetweening.curves WORKDIR [WORKDIR ...] --out=curves.png
+    python -m inbetweening.tools.curves WORKDIR [WORKDIR ...] --out=curves.png
 
 Each work directory's metrics.json holds its held-out curve (best-of-N SSIM and PSNR of
 the middle frames at every sample step, written as training goes); the picture puts the
@@ -8,14 +8,15 @@ runs side by side against the cross-fade and the repeated key frames.
 """
 
 import json
-import os
 import sys
 
 from absl import flags
 
-from inbetweening import command_line, plots
-from inbetweening.command_line import user_error
-from inbetweening.training_evals import METRICS_FILE
+from inbetweening.runtime import command_line
+from inbetweening.runtime.command_line import user_error
+from inbetweening.storage.paths import read_json, user_path
+from inbetweening.tools import plots
+from inbetweening.training.evaluations import METRICS_FILE
 
 FLAGS = flags.FLAGS
 
@@ -25,10 +26,9 @@ def read_curves(workdirs: list[str]) -> dict[str, list[dict]]:
     one."""
     curves = {}
     for workdir in workdirs:
-        path = os.path.join(workdir, METRICS_FILE)
+        path = user_path(workdir) / METRICS_FILE
         try:
-            with open(path) as handle:
-                curve = json.load(handle).get("held_out_curve")
+            curve = read_json(path).get("held_out_curve")
         except (OSError, json.JSONDecodeError) as error:
             raise ValueError(f"{path}: cannot be read ({error})") from None
         if not curve:
@@ -54,7 +54,7 @@ def define_flags() -> None:
 
 
 def cli() -> None:
-    """Console-script entry point (setup.cfg); also `python -m inbetweening.curves`."""
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.tools.curves`."""
     define_flags()
     command_line.run(main)
 

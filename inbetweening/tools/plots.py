@@ -1,13 +1,15 @@
-"""Curves as pictures (matplotlib, no display needed)."""
+"""The tools' pictures: curves (matplotlib, no display needed) and the probe's push."""
 
 import io
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from inbetweening.visualize import write_atomically  # noqa: E402
+from inbetweening.storage.media import png_bytes, video_grid  # noqa: E402
+from inbetweening.storage.paths import write_atomically  # noqa: E402
 
 # The references that need no training: (metric prefix, line style, legend).
 REFERENCE_LINES = (("crossfade", "--", "cross-fade"), ("repeat", ":", "repeat key frames"))
@@ -81,3 +83,27 @@ def plot_held_out_curves(curves: dict[str, list[dict]], path: str) -> None:
         axis.set(title=f"held-out {title}", xlabel="step")
         axis.legend(fontsize=8)
     _save(figure, path)
+
+
+def signed_to_uint8(x: np.ndarray) -> np.ndarray:
+    """A signed map (a gradient) -> uint8 with 0 at mid-grey, scaled by its largest |x|."""
+    scale = max(float(np.abs(x).max()), 1e-30)
+    return np.round(127.5 + 127.5 * x / scale).astype(np.uint8)
+
+
+def push_image(push: dict, videos: np.ndarray, rows: int = 4, zoom: int = 4) -> bytes:
+    """PNG: per video (at most `rows`), its middle frame T//2, the generated one, and where
+    D_V and D_I push the generated one (probe.generator_push; mid-grey = no push)."""
+    middle = videos.shape[1] // 2
+    to_pixels = lambda x: np.round((np.asarray(x, np.float32) + 1) * 127.5).astype(np.uint8)
+    cells = [
+        [
+            videos[i, middle],
+            to_pixels(push["fake"][i, middle]),
+            signed_to_uint8(np.asarray(push["video"][i, middle])),
+            signed_to_uint8(np.asarray(push["image"][i, middle])),
+        ]
+        for i in range(min(rows, len(videos)))
+    ]
+    grid = video_grid(np.array(cells)[:, :, None])[0]
+    return png_bytes(grid.repeat(zoom, axis=0).repeat(zoom, axis=1))

@@ -12,19 +12,19 @@ import optax
 from absl import logging
 from jax.sharding import Mesh
 
-from inbetweening import objectives, progress, training_evals
-from inbetweening.checkpoint import TrainingCheckpoints
-from inbetweening.configuration import validate
+from inbetweening.config.validation import validate
 from inbetweening.data import input_pipeline
+from inbetweening.data.pixels import to_model_range
 from inbetweening.models import Models, create_models
-from inbetweening.pixels import to_model_range
-from inbetweening.sharding import (
+from inbetweening.runtime.sharding import (
     batch_sharding,
     global_batch,
     make_mesh,
     replicated,
     state_shardings,
 )
+from inbetweening.training import evaluations, objectives, progress
+from inbetweening.training.checkpoints import TrainingCheckpoints
 
 
 @flax.struct.dataclass
@@ -33,7 +33,9 @@ class TrainState:
     key: jax.Array  # base key; step s uses fold_in(key, s)
     g_params: Any
     g_batch_stats: Any
-    g_ema_params: Any  # the moving average of g_params that samples (generator_ema_decay)
+    # The moving average of g_params that samples (config.generator_ema_decay); None
+    # without one (decay 0, as the paper's configs).
+    g_ema_params: Any
     d_params: Any  # {"video": ..., "image": ...}
     g_opt_state: Any
     d_opt_state: Any
@@ -66,7 +68,7 @@ def create_train_state(
         key=step_key,
         g_params=g_vars["params"],
         g_batch_stats=g_vars["batch_stats"],
-        g_ema_params=g_vars["params"],
+        g_ema_params=g_vars["params"] if config.generator_ema_decay > 0 else None,
         d_params=d_params,
         g_opt_state=tx.init(g_vars["params"]),
         d_opt_state=tx.init(d_params),
@@ -83,63 +85,44 @@ def train_step(
     d_tx: optax.GradientTransformation,
 ):
     """One discriminator update, then one generator update against the updated
-    discriminators; the generator runs forward once (its pullback serves the G update).
+    discriminators (objectives.step_gradients).
 
     videos: uint8 [B, T, H, W, C]. Returns (new state, metrics of this step).
     """
-    videos = to_model_range(videos)
-    batch, num_frames = videos.shape[:2]
-    noise_key, frame_key = jax.random.split(jax.random.fold_in(state.key, state.step))
-    noise = jax.random.normal(noise_key, (batch, config.model.noise_dim))
-    frame_index = objectives.sample_frame_index(config, frame_key, batch, num_frames)
+    real = to_model_range(videos)
+    key = jax.random.fold_in(state.key, state.step)
+    noise, frame_index = objectives.random_draws(config, key, *real.shape[:2])
 
-    generate = lambda g_params: objectives.generate_in_training(
-        models.generator, g_params, state.g_batch_stats, videos, noise
+    def update_discriminators(d_grads):
+        updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
+        return optax.apply_updates(state.d_params, updates), d_opt_state
+
+    g_variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    step = objectives.step_gradients(
+        models, config, g_variables, state.d_params, real, noise, frame_index, update_discriminators
     )
-    fake, generator_pullback, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
-
-    if config.get("objective", "adversarial") == "supervised":
-        d_params, d_opt_state, d_metrics = state.d_params, state.d_opt_state, {}
-        fake_grads, g_metrics = jax.grad(objectives.supervised_objective, has_aux=True)(
-            fake, videos
-        )
-    else:
-        d_grads, d_metrics = jax.grad(objectives.discriminator_objective, has_aux=True)(
-            state.d_params,
-            videos,
-            jax.lax.stop_gradient(fake),
-            frame_index,
-            models,
-            config.gradient_penalty,
-            config.mismatched_key_frames,
-        )
-        d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
-        d_params = optax.apply_updates(state.d_params, d_updates)
-        fake_grads, g_metrics = jax.grad(objectives.generator_objective, has_aux=True)(
-            fake, d_params, frame_index, models, videos, config.get("reconstruction_weight", 0.0)
-        )
-    (g_grads,) = generator_pullback(fake_grads)
-    g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
+    g_updates, g_opt_state = g_tx.update(step.g_grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, g_updates)
-
     new_state = state.replace(
         step=state.step + 1,
         g_params=g_params,
-        g_batch_stats=g_batch_stats,
+        g_batch_stats=step.g_batch_stats,
         g_ema_params=moving_average(
-            state.g_ema_params, g_params, config.get("generator_ema_decay", 0.0), state.step
+            state.g_ema_params, g_params, config.generator_ema_decay, state.step
         ),
-        d_params=d_params,
+        d_params=step.d_params,
         g_opt_state=g_opt_state,
-        d_opt_state=d_opt_state,
+        d_opt_state=state.d_opt_state if step.d_update_state is None else step.d_update_state,
     )
-    return new_state, {**d_metrics, **g_metrics}
+    return new_state, step.metrics
 
 
 def moving_average(average, params, decay: float, step: jax.Array):
     """The average after `step` + 1 updates, with tf.train.ExponentialMovingAverage's
     warm-up: decay min(decay, (1 + step) / (10 + step)), so early averages follow the
-    parameters instead of remembering the initialisation. decay 0: the parameters."""
+    parameters instead of remembering the initialisation. None (no average): None."""
+    if average is None:
+        return None
     rate = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
     return jax.tree.map(lambda a, p: rate * a + (1.0 - rate) * p, average, params)
 
@@ -222,7 +205,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     batches = input_pipeline.train_batches(
         config, first_step - 1, jax.process_index(), jax.process_count()
     )
-    evaluations = training_evals.TrainingEvaluations(config, models, workdir, first_step)
+    run_evals = evaluations.TrainingEvaluations(config, models, workdir, first_step)
     step_fn = jit_train_step(config, models, mesh)
     logging.info(
         "Training %s (variant %s) steps %d..%d, global batch %d on %d devices",
@@ -241,20 +224,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         window.add(step, metrics)
         if step % config.log_every_steps == 0 or step == config.num_train_steps:
             progress.log_progress(
-                step, config.num_train_steps, window.mean_and_reset(), evaluations.reporter
+                step, config.num_train_steps, window.mean_and_reset(), run_evals.reporter
             )
         sample_due = step % config.sample_every_steps == 0 or step == config.num_train_steps
         checkpoint_due = step % config.checkpoint_every_steps == 0 or step == config.num_train_steps
         if sample_due or checkpoint_due:
             window.check()  # nothing is written from a state whose losses are unchecked
         if sample_due:
-            evaluations.sample_step(state)
+            run_evals.sample_step(state)
         if checkpoint_due:
-            checkpoints.save(step, state, config, evaluations.validation_metrics(state))
+            checkpoints.save(step, state, config, run_evals.validation_metrics(state))
     elapsed = time.perf_counter() - started
     checkpoints.wait_until_finished()
     checkpoints.close()
-    evaluations.finish(
+    run_evals.finish(
         {
             "steps": config.num_train_steps,
             "seconds": round(elapsed, 1),

@@ -5,13 +5,14 @@ import logging
 import os
 import sys
 
-from absl import app
+from absl import app, flags
 from absl import logging as absl_logging
 
 USER_ERROR_EXIT_CODE = 2
 # Set to 1 (or pass --verbosity=1) to see the libraries' INFO lines (orbax, jax, ...).
 VERBOSE_VARIABLE = "INBETWEENING_VERBOSE"
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# The package itself (this file is in inbetweening/runtime/).
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Library warnings that say nothing a user can act on.
 _HARMLESS_WARNINGS = (
     "Requested `tracked_metric`; did not provide metrics",
@@ -25,6 +26,31 @@ def user_error(message: str) -> int:
     app.run exits with it)."""
     print(f"error: {message}", file=sys.stderr)
     return USER_ERROR_EXIT_CODE
+
+
+def define_renamed_flags(renamed: dict[str, str]) -> None:
+    """For each {old: new} name of a string flag, the old name, kept for one release. The
+    new flag must be defined first; one of the two is required."""
+    for old, new in renamed.items():
+        flags.DEFINE_string(old, None, f"Old name of --{new}, kept for one release.")
+        flags.register_multi_flags_validator(
+            [new, old],
+            lambda values, new=new, old=old: values[new] is not None or values[old] is not None,
+            message=f"--{new} is required",
+        )
+
+
+def resolve_renamed_flags(renamed: dict[str, str]) -> None:
+    """Moves an old flag's value to its new name, with a warning. Exits with a user error
+    when both are given with different values."""
+    values = flags.FLAGS
+    for old, new in renamed.items():
+        if values[old].value is None:
+            continue
+        absl_logging.warning("--%s is now --%s; the old name goes in the next release", old, new)
+        if values[new].value not in (None, values[old].value):
+            sys.exit(user_error(f"--{old} and --{new} name the same thing: give one"))
+        values[new].value = values[old].value
 
 
 def verbose() -> bool:

@@ -3,14 +3,15 @@ discriminator judges, the discriminators' loss with its gradient penalty, the ge
 loss), the supervised diagnostic (L1 of the middle frames), and that L1 as an optional
 term of the adversarial generator objective."""
 
+from typing import Any, Callable
+
+import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
 
-from inbetweening import losses
 from inbetweening.models import Models
-
-OBJECTIVES = ("adversarial", "supervised")
+from inbetweening.training import losses
 
 
 def generate_in_training(generator, g_params, g_batch_stats, real: jax.Array, noise: jax.Array):
@@ -26,6 +27,65 @@ def generate_in_training(generator, g_params, g_batch_stats, real: jax.Array, no
         mutable=["batch_stats"],
     )
     return fake, updates["batch_stats"]
+
+
+@flax.struct.dataclass
+class StepGradients:
+    """What one step's objectives give: the discriminators' gradients and their parameters
+    after the update (the same parameters, and no gradients, for the supervised
+    objective), the generator's gradients against them, its new batch statistics, and the
+    losses."""
+
+    d_grads: Any
+    d_params: Any
+    d_update_state: Any
+    g_grads: Any
+    g_batch_stats: Any
+    metrics: dict
+
+
+def step_gradients(
+    models: Models,
+    config: ml_collections.ConfigDict,
+    g_variables: dict,
+    d_params,
+    real: jax.Array,
+    noise: jax.Array,
+    frame_index: jax.Array | None,
+    update_discriminators: Callable,
+) -> StepGradients:
+    """One step's gradients as the train step takes them (the probe and diagnose too): the
+    generator runs forward once (batch statistics); the discriminators' gradient at its
+    fakes; `update_discriminators(d_grads) -> (new d_params, its state)`; then the
+    generator's gradient against the updated discriminators, through the same forward
+    pass's pullback (as a second forward pass would give it, a third cheaper).
+
+    g_variables: {"params", "batch_stats"}; real: [B, T, H, W, C] in [-1, 1]."""
+    generate = lambda params: generate_in_training(
+        models.generator, params, g_variables["batch_stats"], real, noise
+    )
+    fake, pullback, g_batch_stats = jax.vjp(generate, g_variables["params"], has_aux=True)
+    if config.objective == "supervised":
+        d_grads, update_state, d_metrics = None, None, {}
+        fake_grads, g_metrics = jax.grad(supervised_objective, has_aux=True)(fake, real)
+    else:
+        d_grads, d_metrics = jax.grad(discriminator_objective, has_aux=True)(
+            d_params,
+            real,
+            jax.lax.stop_gradient(fake),
+            frame_index,
+            models,
+            config.gradient_penalty,
+            config.mismatched_key_frames,
+        )
+        d_params, update_state = update_discriminators(d_grads)
+        fake_grads, g_metrics = jax.grad(generator_objective, has_aux=True)(
+            fake, d_params, frame_index, models, real, config.reconstruction_weight
+        )
+    (g_grads,) = pullback(fake_grads)
+    return StepGradients(
+        d_grads, d_params, update_state, g_grads, g_batch_stats, {**d_metrics, **g_metrics}
+    )
 
 
 def pick_frames(videos: jax.Array, frame_index: jax.Array) -> jax.Array:
@@ -46,14 +106,15 @@ def image_discriminator_frames(videos: jax.Array, frame_index: jax.Array | None)
     return pick_frames(videos, frame_index)
 
 
-def sample_frame_index(
-    config: ml_collections.ConfigDict, key: jax.Array, batch: int, num_frames: int
-) -> jax.Array | None:
-    """The frame_index of image_discriminator_frames: one uniformly sampled middle frame
-    per video [B], or None when config.image_discriminator_frames is "all"."""
-    if config.get("image_discriminator_frames", "one") == "all":
-        return None
-    return jax.random.randint(key, (batch,), 1, num_frames - 1)
+def random_draws(config: ml_collections.ConfigDict, key: jax.Array, batch: int, num_frames: int):
+    """A step's random draws from `key`: noise u [B, D], and the frame_index of
+    image_discriminator_frames (one uniformly sampled middle frame per video [B], or None
+    when config.image_discriminator_frames is "all")."""
+    noise_key, frame_key = jax.random.split(key)
+    noise = jax.random.normal(noise_key, (batch, config.model.noise_dim))
+    if config.image_discriminator_frames == "all":
+        return noise, None
+    return noise, jax.random.randint(frame_key, (batch,), 1, num_frames - 1)
 
 
 def _logit_fns(models: Models, d_params):

@@ -7,14 +7,21 @@ config and the input pipeline's position). Orbax writes a step into a temporary 
 and renames it when complete, so a run killed mid-save leaves only complete steps behind.
 """
 
-import os
+import errno
+import json
+import time
 from typing import Any, Callable
 
 import jax
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
+from etils import epath
+from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers
+
+from inbetweening.storage.paths import user_path
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_METRIC = "val_fvd"  # lower is better
@@ -32,12 +39,86 @@ class NoIntactCheckpointError(CheckpointNotFoundError):
     """Every checkpoint of a work directory fails to restore."""
 
 
-# Suffix of a step directory moved aside because it failed to restore.
+class CheckpointReadError(OSError):
+    """A step could not be read for a reason other than damage to its files (permission,
+    a full disk, the network): nothing was moved aside, nothing rolled back."""
+
+
+# Suffix of a step directory moved aside because its files are damaged.
 CORRUPT_SUFFIX = ".corrupt"
+# A step whose read fails with a passing fault is read again after these pauses (seconds).
+RETRY_PAUSES = (1.0, 4.0, 16.0)
+
+# What a failure to read a step means: its files are damaged (move it aside, use an older
+# step), a fault of the environment that may pass (retry, then stop), or neither is known.
+DAMAGED, FAULT, UNKNOWN, INTACT = "damaged", "fault", "unknown", "intact"
+# Status codes in tensorstore's and XLA's messages (absl status names).
+_FAULT_CODES = (
+    "PERMISSION_DENIED",
+    "UNAVAILABLE",
+    "DEADLINE_EXCEEDED",
+    "RESOURCE_EXHAUSTED",
+    "UNAUTHENTICATED",
+    "ABORTED",
+    "CANCELLED",
+)
+_DAMAGE_CODES = (
+    "DATA_LOSS",
+    "FAILED_PRECONDITION",
+    "NOT_FOUND",
+    "INVALID_ARGUMENT",
+    "OUT_OF_RANGE",
+)
+# What tensorstore says when a file decodes wrongly but gives no status code.
+_DAMAGE_PHRASES = ("Error decoding", "Invalid JSON", "checksum", "corrupt", "truncated")
+_FAULT_ERRNOS = (
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EIO,
+    errno.EROFS,
+    errno.ETIMEDOUT,
+    errno.ECONNRESET,
+    errno.ECONNREFUSED,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+)
 
 
-def checkpoint_dir(workdir: str) -> str:
-    return os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR)
+def classify(error: BaseException) -> str:
+    """DAMAGED, FAULT or UNKNOWN: what `error`, raised while reading a step, says of it."""
+    if isinstance(error, (ConnectionError, TimeoutError, PermissionError)):
+        return FAULT
+    if isinstance(error, FileNotFoundError):
+        return DAMAGED  # a file the step's metadata lists is gone
+    if isinstance(error, OSError) and error.errno in _FAULT_ERRNOS:
+        return FAULT
+    if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError)):
+        return DAMAGED
+    message = str(error)
+    if any(code in message for code in _FAULT_CODES):
+        return FAULT
+    if isinstance(error, ValueError) and (
+        any(code in message for code in _DAMAGE_CODES)
+        or any(phrase in message for phrase in _DAMAGE_PHRASES)
+    ):
+        return DAMAGED
+    return UNKNOWN
+
+
+def all_outcomes(outcome: str) -> list[str]:
+    """Every process's outcome of reading one step (this process's alone when it is the
+    only one)."""
+    if jax.process_count() == 1:
+        return [outcome]
+    codes = (INTACT, DAMAGED, FAULT, UNKNOWN)
+    gathered = multihost_utils.process_allgather(np.array([codes.index(outcome)]))
+    return [codes[int(code)] for code in np.asarray(gathered).reshape(-1)]
+
+
+def checkpoint_dir(workdir: epath.PathLike) -> epath.Path:
+    return user_path(workdir) / CHECKPOINT_DIR
 
 
 def _fvd(metrics: dict) -> float:
@@ -72,6 +153,7 @@ class TrainingCheckpoints:
             cleanup_tmp_directories=not read_only,
             enable_async_checkpointing=True,
         )
+        self.workdir = user_path(workdir)
         self.directory = checkpoint_dir(workdir)
         # Handlers named up front, so a fresh manager can read metadata before restoring.
         self._manager = ocp.CheckpointManager(
@@ -162,44 +244,85 @@ class TrainingCheckpoints:
         return step, state, meta
 
     def _first_intact(self, steps: list[int], restore: Callable, move_aside: bool):
+        """The first of `steps` that `restore` reads, as (step, what it returned). Every
+        process reads each step; they agree on what happened (all_outcomes) before anyone
+        goes on. A step whose files are damaged is skipped with a warning (training moves
+        it aside: process 0 alone, the others wait at a barrier). A passing fault is read
+        again after RETRY_PAUSES; then, or for an error of unknown meaning, every process
+        stops with CheckpointReadError, nothing moved."""
         for step in steps:
-            try:
-                return step, restore(step)
-            except CheckpointMismatchError:
-                raise
-            # Damaged files surface as many types (tensorstore's ValueError, JSON errors,
-            # OSError...); any failure to read a step means the same: try the next one.
-            except Exception as error:  # noqa: BLE001
-                reason = f"{type(error).__name__}: {str(error).splitlines()[0][:600]}"
-                if move_aside:
-                    moved = self._move_aside(step)
+            for pause in (*RETRY_PAUSES, None):
+                outcome, result = self._read(step, restore)
+                outcomes = all_outcomes(outcome)
+                if all(o == INTACT for o in outcomes):
+                    return step, result
+                if FAULT in outcomes and UNKNOWN not in outcomes and pause is not None:
                     logging.warning(
-                        "Checkpoint step %d cannot be restored (%s): moved to %s; "
-                        "resuming from an older step",
+                        "Checkpoint step %d of %s could not be read (%s); trying again in %.0f s",
                         step,
-                        reason,
-                        moved,
+                        self.workdir,
+                        result if outcome != INTACT else "on another process",
+                        pause,
                     )
-                else:
-                    logging.warning(
-                        "Checkpoint step %d in %s cannot be restored (%s): using an older step",
-                        step,
-                        self.directory,
-                        reason,
-                    )
+                    time.sleep(pause)
+                    continue
+                break
+            if FAULT in outcomes or UNKNOWN in outcomes:
+                reason = result if outcome != INTACT else "an error on another process"
+                raise CheckpointReadError(
+                    f"{self.workdir}: checkpoint step {step} could not be read ({reason}); "
+                    "nothing was moved or rolled back: fix the cause and run the same "
+                    "command again"
+                )
+            self._skip_damaged(
+                step, result if outcome == DAMAGED else "damaged on another process", move_aside
+            )
         tried = ", ".join(str(step) for step in steps) or "none"
         raise NoIntactCheckpointError(
-            f"{os.path.dirname(self.directory)}: no checkpoint can be restored (steps "
+            f"{self.workdir}: no checkpoint can be restored (steps "
             f"tried: {tried}); start a new --workdir, or remove the damaged steps"
         )
 
-    def _move_aside(self, step: int) -> str:
-        source = os.path.join(self.directory, str(step))
-        target, copy = source + CORRUPT_SUFFIX, 1
-        while os.path.exists(target):
-            target, copy = f"{source}{CORRUPT_SUFFIX}.{copy}", copy + 1
-        os.rename(source, target)
+    def _read(self, step: int, restore: Callable) -> tuple[str, Any]:
+        """(INTACT, what restore returned) or (what the error means, a line naming it)."""
+        try:
+            return INTACT, restore(step)
+        except CheckpointMismatchError:
+            raise
+        # Reading a step fails in many types (tensorstore's ValueError, JSON and OS
+        # errors...); classify() tells which mean damage.
+        except Exception as error:  # noqa: BLE001
+            return classify(error), f"{type(error).__name__}: {str(error).splitlines()[0][:600]}"
+
+    def _skip_damaged(self, step: int, reason: str, move_aside: bool) -> None:
+        if not move_aside:
+            logging.warning(
+                "Checkpoint step %d in %s cannot be restored (%s): using an older step",
+                step,
+                self.directory,
+                reason,
+            )
+            return
+        moved = self._move_aside(step) if jax.process_index() == 0 else None
+        # The others wait until process 0 has moved it, then all list the steps again.
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices(f"checkpoint step {step} moved aside")
         self._manager.reload()
+        if moved is not None:
+            logging.warning(
+                "Checkpoint step %d cannot be restored (%s): moved to %s; resuming from an "
+                "older step",
+                step,
+                reason,
+                moved,
+            )
+
+    def _move_aside(self, step: int) -> epath.Path:
+        source = self.directory / str(step)
+        target, copy = source.with_name(source.name + CORRUPT_SUFFIX), 1
+        while target.exists():
+            target, copy = source.with_name(f"{source.name}{CORRUPT_SUFFIX}.{copy}"), copy + 1
+        source.rename(target)
         return target
 
     def wait_until_finished(self) -> None:

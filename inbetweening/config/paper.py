@@ -1,6 +1,10 @@
-"""The paper's settings (Section 3-4, Appendix A), which every config file starts from."""
+"""The paper's settings (Section 3-4, Appendix A), which every config file starts from;
+then the settings of how a run is computed and reported, which change no result; then the
+fields of the departures from the paper (config/departures.py), all off."""
 
 import ml_collections
+
+from inbetweening.config import departures
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -22,22 +26,13 @@ def get_config() -> ml_collections.ConfigDict:
     # What D_I's residual shortcuts read: "block_input" (Appendix A's L2 = Conv(L1) +
     # Shortcut(x), as ResNet discriminators) or "previous_layer" (the 3x3 conv's output).
     model.image_discriminator_shortcut = "block_input"
-    model.batch_norm_momentum = 0.99  # TensorFlow's default, as the paper's code would use
-    # An initialisation the paper leaves open: each residual block of G_Z starting as the
-    # identity (its last norm's scale at 0), so that the key frames' encodings reach G_V
-    # unchanged at step 0.
-    model.latent_blocks_start_as_identity = False
-    # Not the paper's: E's feature maps of the key frames at H/8, H/4 and H/2 also join the
-    # inputs of G_V's three up-sampling layers, weighted by each step's distance from
-    # either key frame (models/video_generator.py). In the paper only the H/8 latent
-    # carries them, and the demo model took thousands of steps to redraw even a key
-    # frame through it (WORKSPACE.md, "Key-frame skips").
-    model.key_frame_skips = False
-    # Not the paper's: "voxel_flow" has G_V draw, for each middle frame, flows into both key
-    # frames and a mask blending the two warped key frames (Deep Voxel Flow, Liu et al.
-    # 2017), instead of the pixels themselves ("pixels", the paper's): pixels are copied,
-    # so objects keep their shapes (WORKSPACE.md, "Voxel flow").
-    model.frame_head = "pixels"
+    # The paper's code would have been TensorFlow 1: tf.layers.batch_normalization's
+    # momentum 0.99 and epsilon 1e-3, tf.contrib.layers.layer_norm's variance epsilon 1e-12
+    # (WORKSPACE.md, Decisions).
+    model.batch_norm_momentum = 0.99
+    model.batch_norm_epsilon = 1e-3
+    model.layer_norm_epsilon = 1e-12
+    # How the model is computed (same function, same parameters).
     # "fast" (stride-1 convolutions + depth/space rearrangements, with their own gradients,
     # built for XLA:CPU) or "xla"; same function and parameters. "auto": "fast" on CPU,
     # where it is ~10-500x faster, "xla" on GPU and TPU, where "fast" was never measured.
@@ -62,33 +57,17 @@ def get_config() -> ml_collections.ConfigDict:
     data.camera = "image_aux1"  # BAIR: the camera the released model's demo uses
 
     config.batch_size = 32  # global, over all devices
-    # Devices per group that split the parameters and optimizer state between them (FSDP);
-    # the batch is split over all devices either way. 1: every device holds everything.
-    config.mesh_fsdp = 1
     config.num_train_steps = 500_000
     config.learning_rate = 5e-5  # the generator's
     config.discriminator_learning_rate = 5e-5  # the paper's one rate for both
     config.adam_b1 = 0.5
     config.adam_b2 = 0.999
     config.adam_eps = 1e-8
-    # Samples, evaluations and exports use a moving average of the generator's weights with
-    # this decay per step (0: the weights themselves, as the paper describes no average).
-    config.generator_ema_decay = 0.0
 
     # What D_I and its generator term (eq. 8-9) see of each video: "all" its T - 2 middle
     # frames, as the equations average; "one" uniformly sampled middle frame (the same
     # expectation for a fraction of the cost, and 1 / (T - 2) of the gradient signal).
     config.image_discriminator_frames = "one"
-    # "adversarial": eq. 7-9, the paper's. "supervised": the generator alone, trained with
-    # L1 on the middle frames and no discriminator: a diagnostic of the architecture
-    # (python -m inbetweening.probe --kind=supervised), not the paper's training.
-    config.objective = "adversarial"
-    # With "adversarial": this weight times the L1 of the middle frames joins the generator's
-    # loss (pix2pix's reconstruction term; 0 is the paper's purely adversarial objective).
-    config.reconstruction_weight = 0.0
-    # D_V also sees real videos under another video's key frames as fakes (matching-aware
-    # discriminator), so that it checks the middle frames against the key frames early.
-    config.mismatched_key_frames = False
     config.gradient_penalty = penalty = ml_collections.ConfigDict()
     # Roth et al. 2017 with a constant coefficient instead of their annealing. Forms:
     # "roth": E_real[(1 - D)^2 |grad|^2] + E_fake[D^2 |grad|^2] (D = sigmoid of the logit);
@@ -99,6 +78,10 @@ def get_config() -> ml_collections.ConfigDict:
     # reading, 0.1 * Omega, set coefficient = 0.2.
     penalty.coefficient = 0.1
 
+    # How a run is computed and reported (no result changes with these).
+    # Devices per group that split the parameters and optimizer state between them (FSDP);
+    # the batch is split over all devices either way. 1: every device holds everything.
+    config.mesh_fsdp = 1
     config.eval = evaluation = ml_collections.ConfigDict()
     evaluation.split = "test"
     evaluation.num_generations = 100  # per pair of key frames (Section 4.1)
@@ -120,4 +103,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_samples_per_video = 3  # in-betweens per held-out video
     config.checkpoint_every_steps = 5_000
     config.checkpoints_to_keep = 3  # the latest k; the best by validation FVD is kept too
-    return config
+    return departures.declare(config)

@@ -1,6 +1,6 @@
 """Why a training run in-betweens or not: CLI over a work directory's latest checkpoint.
 
-    python -m inbetweening.diagnose --workdir=DIR [--num_videos=32]
+    python -m inbetweening.tools.diagnose --workdir=DIR [--num_videos=32]
 
 prints JSON with
 - influence: mean absolute change (0..255) of the generated middle frames, per middle
@@ -15,7 +15,6 @@ prints JSON with
 """
 
 import json
-import os
 import sys
 
 import jax
@@ -25,13 +24,20 @@ import numpy as np
 import optax
 from absl import flags
 
-from inbetweening import command_line, objectives
-from inbetweening.checkpoint import NoIntactCheckpointError, TrainingCheckpoints, checkpoint_dir
-from inbetweening.command_line import user_error
+from inbetweening.config.migration import migrate
 from inbetweening.data import input_pipeline
-from inbetweening.inference import generator_variables, sample_inbetweens
+from inbetweening.data.pixels import to_model_range
 from inbetweening.models import create_models
-from inbetweening.pixels import to_model_range
+from inbetweening.models.sampling import sample_inbetweens
+from inbetweening.runtime import command_line
+from inbetweening.runtime.command_line import user_error
+from inbetweening.training import objectives
+from inbetweening.training.checkpoints import (
+    NoIntactCheckpointError,
+    TrainingCheckpoints,
+    checkpoint_dir,
+)
+from inbetweening.training.trained_models import generator_variables
 
 
 def key_frame_influence(generator, variables, real: np.ndarray, key: jax.Array) -> dict:
@@ -57,49 +63,29 @@ def key_frame_influence(generator, variables, real: np.ndarray, key: jax.Array) 
 def gradient_norms(
     config: ml_collections.ConfigDict, models, state: dict, videos: np.ndarray, key: jax.Array
 ) -> tuple[dict, dict]:
-    """(norm per module, losses) of one training batch videos uint8 [B, T, H, W, C]."""
+    """(norm per module, losses) of one training batch videos uint8 [B, T, H, W, C], as the
+    train step computes them (objectives.step_gradients), with the generator's gradient
+    taken against the discriminators as they are (not updated)."""
     real = to_model_range(videos)
-    noise_key, frame_key = jax.random.split(key)
-    noise = jax.random.normal(noise_key, (len(real), config.model.noise_dim))
-    frame_index = objectives.sample_frame_index(config, frame_key, len(real), real.shape[1])
-
-    def generator_loss(g_params):
-        fake = objectives.generate_in_training(
-            models.generator, g_params, state["g_batch_stats"], real, noise
-        )[0]
-        # The generator's loss as train_step has it, the L1 term included when configured.
-        g_loss = objectives.generator_objective(
-            fake,
-            state["d_params"],
-            frame_index,
-            models,
-            real,
-            config.get("reconstruction_weight", 0.0),
-        )[0]
-        return g_loss, fake
-
-    (g_loss, fake), g_grads = jax.jit(jax.value_and_grad(generator_loss, has_aux=True))(
-        state["g_params"]
-    )
-    d_objective = lambda d_params, fake: objectives.discriminator_objective(
-        d_params,
-        real,
-        fake,
-        frame_index,
-        models,
-        config.gradient_penalty,
-        config.get("mismatched_key_frames", False),
-    )
-    d_grads, d_metrics = jax.jit(jax.grad(d_objective, has_aux=True))(state["d_params"], fake)
-    norms = {f"generator/{name}": optax.tree.norm(tree) for name, tree in g_grads.items()}
-    norms.update({f"discriminator/{name}": optax.tree.norm(tree) for name, tree in d_grads.items()})
-    losses = {"g_loss": g_loss, **d_metrics}
+    noise, frame_index = objectives.random_draws(config, key, *real.shape[:2])
+    g_variables = {"params": state["g_params"], "batch_stats": state["g_batch_stats"]}
+    keep = lambda d_grads: (state["d_params"], None)
+    step = jax.jit(
+        lambda g_variables, d_params: objectives.step_gradients(
+            models, config, g_variables, d_params, real, noise, frame_index, keep
+        )
+    )(g_variables, state["d_params"])
+    norms = {f"generator/{name}": optax.tree.norm(tree) for name, tree in step.g_grads.items()}
+    if step.d_grads is not None:
+        norms.update(
+            {f"discriminator/{name}": optax.tree.norm(tree) for name, tree in step.d_grads.items()}
+        )
     as_floats = lambda tree: {k: round(float(v), 5) for k, v in tree.items()}
-    return as_floats(norms), as_floats(losses)
+    return as_floats(norms), as_floats(step.metrics)
 
 
 def diagnose(workdir: str, num_videos: int) -> dict:
-    if not os.path.isdir(checkpoint_dir(workdir)):
+    if not checkpoint_dir(workdir).is_dir():
         raise FileNotFoundError(
             f"{workdir}: no checkpoints/ directory (not a training work directory?)"
         )
@@ -108,7 +94,7 @@ def diagnose(workdir: str, num_videos: int) -> dict:
         raise FileNotFoundError(f"{checkpoint_dir(workdir)} holds no complete checkpoint")
     step, state, meta = checkpoints.restore_raw_intact(best_first=False)
     state = jax.tree.map(jnp.asarray, state)
-    config = ml_collections.ConfigDict(meta["config"])
+    config = migrate(meta["config"])
     models = create_models(config.model)
     key = jax.random.PRNGKey(config.seed)
     variables = generator_variables(state)
@@ -141,7 +127,7 @@ def main(argv):
 
 
 def cli() -> None:
-    """Console-script entry point (setup.cfg); also `python -m inbetweening.diagnose`."""
+    """Console-script entry point (setup.cfg); also `python -m inbetweening.tools.diagnose`."""
     define_flags()
     command_line.run(main)
 

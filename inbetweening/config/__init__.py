@@ -1,0 +1,1 @@
+"""The config's schema: the paper's settings, the departures from them, start-up checks."""

@@ -1,0 +1,1 @@
+"""Tools for developers of models: probe, diagnose, curves, summary."""

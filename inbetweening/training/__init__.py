@@ -1,0 +1,1 @@
+"""Training: state, the jitted step and the loop, objectives, checkpoints, progress, reporting."""
