@@ -18,19 +18,21 @@ SYNTHETIC_SPLIT_OFFSETS = {"validation": 2**40, "test": 2**41}
 
 
 def _tfds_input():
-    """The prepared datasets' pipeline, which needs TensorFlow (the package's [data] extra)."""
+    """The prepared datasets' pipeline, which needs TensorFlow, TFDS and grain (the
+    package's [data] extra)."""
     try:
         from inbetweening.data import tfds_input
     except ModuleNotFoundError as error:
         if error.name is None or error.name.split(".")[0] not in (
             "tensorflow",
             "tensorflow_datasets",
+            "grain",
         ):
             raise
         raise DatasetError(
             f"datasets other than the synthetic one need {error.name}: "
-            "pip install 'inbetweening[data]' (or tensorflow-cpu and "
-            "tensorflow-datasets)"
+            "pip install 'inbetweening[data]' (or tensorflow-cpu, tensorflow-datasets "
+            "and grain)"
         ) from None
     return tfds_input
 
@@ -54,8 +56,10 @@ def train_batches(
 ) -> Iterator[np.ndarray]:
     """This process's share of each global training batch, from `start_step` on.
 
-    Batch s of the synthetic data is videos s*B .. (s+1)*B - 1, so a resumed run sees
-    exactly the data an uninterrupted one would.
+    Global batch s is a function of (config.data.seed, s) alone, read without the batches
+    before it, and process p of P gets its rows [p*B/P, (p+1)*B/P): a resumed run sees
+    exactly the data an uninterrupted one would, whatever the number of processes. Batch s
+    of the synthetic data is videos s*B .. (s+1)*B - 1.
     """
     if config.data.name != "synthetic":
         return _tfds_input().train_batches(config, start_step, process_index, process_count)
@@ -63,7 +67,7 @@ def train_batches(
 
 
 def _synthetic_train_batches(config, start_step, process_index, process_count):
-    local_batch = config.batch_size // process_count
+    local_batch = local_batch_size(config, process_count)
     step = start_step
     while True:
         first = step * config.batch_size + process_index * local_batch
@@ -71,11 +75,26 @@ def _synthetic_train_batches(config, start_step, process_index, process_count):
         step += 1
 
 
-def check_splits(config: ml_collections.ConfigDict, splits: tuple[str, ...]) -> None:
-    """Raises DatasetError (before anything is trained or written) when the dataset lacks
-    one of `splits`; the embedded synthetic dataset has them all."""
-    if config.data.name != "synthetic":
-        _tfds_input().check_splits(config, splits)
+def local_batch_size(config: ml_collections.ConfigDict, process_count: int) -> int:
+    """Each process's share of the global batch."""
+    if config.batch_size % process_count:
+        raise DatasetError(
+            f"dataset {config.data.name!r}: config.batch_size={config.batch_size} is not "
+            f"divisible by the {process_count} processes, which each read an equal share"
+        )
+    return config.batch_size // process_count
+
+
+def check_dataset(
+    config: ml_collections.ConfigDict, splits: tuple[str, ...], process_count: int
+) -> None:
+    """Raises DatasetError (one line naming the dataset and the config field, before
+    anything is compiled or written) when the dataset cannot serve `splits` to
+    `process_count` processes; the embedded synthetic dataset has every split."""
+    if config.data.name == "synthetic":
+        local_batch_size(config, process_count)
+    else:
+        _tfds_input().check_dataset(config, splits, process_count)
 
 
 def eval_batches(
@@ -93,7 +112,7 @@ def _synthetic_eval_batches(config, split, process_index, process_count):
         raise DatasetError(
             f"split {split!r}: the synthetic dataset has {', '.join(SYNTHETIC_SPLIT_OFFSETS)}"
         )
-    local_batch = config.batch_size // process_count
+    local_batch = local_batch_size(config, process_count)
     indices = np.arange(config.data.num_eval_videos) + SYNTHETIC_SPLIT_OFFSETS[split]
     shards = np.array_split(indices, process_count)
     shard = shards[process_index]

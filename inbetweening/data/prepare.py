@@ -15,7 +15,7 @@ import sys
 import tensorflow_datasets as tfds
 from absl import flags
 
-from inbetweening.data import builders, tfds_input
+from inbetweening.data import builders, records, tfds_input
 from inbetweening.data.builders import common, folder
 from inbetweening.runtime import command_line
 from inbetweening.runtime.command_line import user_error
@@ -64,11 +64,12 @@ def folder_changes(builder: common.VideoBuilder) -> tuple[str, ...]:
     older = [path for path in versions.glob(pattern) if path != current_dir]
     if not older:
         return ()
-    newest = max(older, key=lambda path: path.stat().mtime)
-    try:
-        previous = tfds.builder_from_directory(str(newest)).info.metadata.get("contents")
-    except Exception:  # noqa: BLE001 (an unreadable old version: nothing to compare with)
-        previous = None
+    metadata = {path: _metadata(path) for path in older}
+    # Versions prepared before prepared_ns was recorded: their directory's time.
+    newest = max(
+        older, key=lambda path: metadata[path].get("prepared_ns", path.stat().mtime * 10**9)
+    )
+    previous = metadata[newest].get("contents")
     if previous is None:
         return ()
     counts = folder.changes(previous, folder.contents(root))
@@ -78,6 +79,14 @@ def folder_changes(builder: common.VideoBuilder) -> tuple[str, ...]:
         "preparing a new version",
         f"The old version stays on disk; remove it with: rm -r {newest.parent}",
     )
+
+
+def _metadata(version_dir) -> dict:
+    """The metadata of a prepared version; empty when it cannot be read."""
+    try:
+        return dict(tfds.builder_from_directory(str(version_dir)).info.metadata)
+    except Exception:  # noqa: BLE001 (an unreadable old version: nothing to compare with)
+        return {}
 
 
 def prepare(
@@ -107,8 +116,10 @@ def prepare(
         folder.require_a_usable_video(builder.builder_config.source_dir)
         notes = folder_changes(builder)
     builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir),
+        file_format=records.ARRAY_RECORD,
     )
+    notes += records.complete(builder)
     split_sizes = {
         split: builder.info.splits[split].num_examples
         for split in common.SPLITS

@@ -1,24 +1,32 @@
-"""Input pipeline over the prepared datasets: numpy uint8 batches `[B_local, T, H, W, C]`.
+"""Input pipeline over the prepared datasets: numpy uint8 batches `[B_local, T, S, S, C]`.
 
-TensorFlow serves tf.data only and is kept off the GPUs. Each process reads its own
-disjoint shard of a split (`tfds.split_for_jax_process`), so B_local = batch_size //
-process_count. Frames are stored one PNG each; only the T sampled frames are decoded.
+The examples are read by index (data/records.py) with grain, so the global batch of a
+training step is a function of (config.data.seed, step) alone: clip `g` of the endless
+training sequence (global batch s holds clips s*B .. (s+1)*B - 1) is the example at
+position g % N of epoch g // N's permutation (grain's index shuffle, seeded per epoch), cut
+at a start drawn from (seed, g). A run resumed at step s reads only the clips of steps s
+on. Process p of P takes rows [p*B/P, (p+1)*B/P) of each global batch, so batches do not
+depend on the number of processes. Only the T frames of each clip are decoded, in grain's
+reading threads (by TensorFlow on the CPU: the GPUs are hidden from it).
+
+Every config check runs in `check_dataset`, before anything is compiled or written.
 """
 
+import dataclasses
+import functools
 import math
+import os
 from collections.abc import Iterator
 
+import grain
 import ml_collections
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
+from absl import logging
 
-from inbetweening.data import builders
+from inbetweening.data import builders, input_pipeline, records
 from inbetweening.data.builders import common
 from inbetweening.data.errors import DatasetError, DatasetNotPreparedError
-
-# Clips held for shuffling; 1024 clips of 16x64x64x3 take about 200 MB.
-DEFAULT_SHUFFLE_BUFFER = 1024
 
 
 def hide_gpus_from_tensorflow() -> None:
@@ -38,186 +46,179 @@ def preparation_command(config: ml_collections.ConfigDict) -> str:
     return command
 
 
+@dataclasses.dataclass(frozen=True)
+class PreparedDataset:
+    """A prepared dataset that passed every check: its builder, the video feature read,
+    and by split the indices of the examples with at least T frames."""
+
+    builder: common.VideoBuilder
+    video_key: str
+    usable: dict[str, np.ndarray]
+
+    def records(self, split: str) -> records.Records:
+        return records.Records(self.builder, split, self.video_key, self.usable[split])
+
+    def clip_decoder(self, config: ml_collections.ConfigDict):
+        m = config.model
+        return records.clip_decoder(self.video_key, m.num_frames, m.image_size, m.image_channels)
+
+
 def _prepared_builder(config: ml_collections.ConfigDict) -> common.VideoBuilder:
+    name = config.data.name
     builder = builders.make_builder(
-        config.data.name,
-        config.data.data_dir,
-        config.model.image_size,
-        folder_path=config.data.get("folder"),
+        name, config.data.data_dir, config.model.image_size, folder_path=config.data.get("folder")
     )
     if not builder.is_prepared():
         raise DatasetNotPreparedError(
-            f"Dataset {config.data.name!r} is not prepared in {config.data.data_dir} "
-            f"(looked for {builder.data_dir}). Prepare it once with:\n"
-            f"  {preparation_command(config)}"
+            f"dataset {name!r} is not prepared in config.data.data_dir={config.data.data_dir} "
+            f"(looked for {builder.data_dir}); prepare it once with: {preparation_command(config)}"
+        )
+    if not records.is_complete(builder):
+        raise DatasetError(
+            f"dataset {name!r} in {builder.data_dir} was prepared by an earlier version "
+            "(TFRecord files, which cannot be read by index to resume a run); convert it "
+            f"in place, without its sources, with: {preparation_command(config)}"
         )
     if builder.CHANNELS != config.model.image_channels:
-        raise ValueError(
-            f"Dataset {config.data.name!r} has {builder.CHANNELS} channels but "
-            f"config.model.image_channels is {config.model.image_channels}."
+        raise DatasetError(
+            f"dataset {name!r} has {builder.CHANNELS}-channel frames but "
+            f"config.model.image_channels={config.model.image_channels}"
         )
     return builder
 
 
 def _video_key(config: ml_collections.ConfigDict, builder: common.VideoBuilder) -> str:
-    """The feature holding the videos to read: the camera for BAIR, else the only one.
+    """The feature holding the videos to read: config.data.camera for BAIR, else the only one."""
+    if len(builder.VIDEO_KEYS) == 1:
+        return builder.VIDEO_KEYS[0]
+    if config.data.camera not in builder.VIDEO_KEYS:
+        raise DatasetError(
+            f"dataset {config.data.name!r} has no camera config.data.camera="
+            f"{config.data.camera!r}: it has {', '.join(builder.VIDEO_KEYS)}"
+        )
+    return config.data.camera
+
+
+def _usable_examples(config, builder, key: str, split: str) -> np.ndarray:
+    """Indices of the examples of `split` whose video has at least T frames."""
+    if split not in builder.info.splits:
+        raise DatasetError(
+            f"dataset {config.data.name!r} has no {split!r} split (it has "
+            f"{', '.join(builder.info.splits) or 'none'}): no usable video fell into it when "
+            "it was prepared; add videos, or longer ones, and prepare it again"
+        )
+    num_frames = config.model.num_frames
+    stored_length = builder.info.features[key].shape[0]
+    if stored_length is not None and stored_length < num_frames:
+        raise DatasetError(
+            f"dataset {config.data.name!r} stores {stored_length}-frame videos, fewer than "
+            f"config.model.num_frames={num_frames}"
+        )
+    counts = records.frame_counts(builder, split, key)
+    usable = np.flatnonzero(counts >= num_frames)
+    if not len(usable):
+        raise DatasetError(
+            f"dataset {config.data.name!r}: no {split} video has config.model.num_frames="
+            f"{num_frames} frames (the longest has {counts.max()})"
+        )
+    if len(usable) < len(counts):
+        _warn_once(
+            f"dataset {config.data.name!r}: {len(counts) - len(usable)} of {len(counts)} "
+            f"{split} videos have fewer than config.model.num_frames={num_frames} frames "
+            "and are left out"
+        )
+    return usable
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    """The checks run at each evaluation; what they find is said once."""
+    logging.warning(message)
+
+
+def check_dataset(
+    config: ml_collections.ConfigDict, splits: tuple[str, ...], process_count: int
+) -> PreparedDataset:
+    """Every check of the config against the prepared dataset it names.
 
     Raises:
-        ValueError: an unknown camera, or stored videos of a fixed length shorter than T.
+        DatasetError: one line naming the dataset and the config field.
     """
-    key = builder.VIDEO_KEYS[0]
-    if len(builder.VIDEO_KEYS) > 1:
-        key = config.data.get("camera", key)
-        if key not in builder.VIDEO_KEYS:
-            raise ValueError(
-                f"config.data.camera must be one of {builder.VIDEO_KEYS}, got {key!r}."
-            )
-    # Caught here because the training pipeline would otherwise filter out every video
-    # and wait forever for the first batch.
-    stored_length = builder.info.features[key].shape[0]
-    if stored_length is not None and stored_length < config.model.num_frames:
-        raise ValueError(
-            f"Dataset {config.data.name!r} stores {stored_length}-frame videos, "
-            f"fewer than config.model.num_frames={config.model.num_frames}."
-        )
-    return key
+    hide_gpus_from_tensorflow()
+    input_pipeline.local_batch_size(config, process_count)
+    builder = _prepared_builder(config)
+    key = _video_key(config, builder)
+    usable = {split: _usable_examples(config, builder, key, split) for split in splits}
+    return PreparedDataset(builder, key, usable)
 
 
-def _process_seed(seed: int, process_index: int) -> int:
-    """A seed of its own for each process, so the processes shuffle independently."""
-    return int(np.random.SeedSequence([seed, process_index]).generate_state(1)[0])
+def _seeds(seed: int) -> tuple[int, int]:
+    """(permutation seed, crop seed) from config.data.seed: grain takes 32-bit seeds."""
+    permutation, crop = np.random.SeedSequence(seed).generate_state(2)
+    return int(permutation), int(crop)
 
 
-def _encoded_videos(builder, split, video_key: str, shuffle_seed: int | None) -> tf.data.Dataset:
-    """Per example, the PNG-encoded frames `[T_video]` (tf.string) of `video_key`."""
-    dataset = builder.as_dataset(
-        split=split,
-        shuffle_files=shuffle_seed is not None,
-        decoders={key: tfds.decode.SkipDecoding() for key in builder.VIDEO_KEYS},
-        read_config=tfds.ReadConfig(shuffle_seed=shuffle_seed, try_autocache=False),
-    )
-    return dataset.map(lambda example: example[video_key])
-
-
-def _decode_frames(encoded_frames: tf.Tensor, start: tf.Tensor, config) -> tf.Tensor:
-    """Decodes frames [start, start + T) of `encoded_frames` into uint8 `[T, S, S, C]`."""
-    num_frames, size, channels = (
-        config.model.num_frames,
-        config.model.image_size,
-        config.model.image_channels,
-    )
-    frames = tf.map_fn(
-        lambda png: tf.io.decode_png(png, channels=channels),
-        encoded_frames[start : start + num_frames],
-        fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8),
-    )
-    return tf.ensure_shape(frames, [num_frames, size, size, channels])
-
-
-def _local_batch_size(config: ml_collections.ConfigDict, process_count: int) -> int:
-    if config.batch_size % process_count:
-        raise ValueError(
-            f"batch_size {config.batch_size} is not divisible by the {process_count} processes."
-        )
-    return config.batch_size // process_count
-
-
-def check_splits(config: ml_collections.ConfigDict, splits: tuple[str, ...]) -> None:
-    _check_splits(config, _prepared_builder(config), splits)
-
-
-def _check_splits(config, builder: common.VideoBuilder, splits: tuple[str, ...]) -> None:
-    missing = [split for split in splits if split not in builder.info.splits]
-    if missing:
-        raise DatasetError(
-            f"Dataset {config.data.name!r} has no {' or '.join(map(repr, missing))} split "
-            f"(it has {', '.join(builder.info.splits) or 'none'}): no usable video fell into "
-            "it when it was prepared. Add videos, or longer ones, and prepare it again."
-        )
+def _read_options() -> grain.ReadOptions:
+    """One reading thread per CPU this process may use; as many batches read ahead."""
+    threads = len(os.sched_getaffinity(0))
+    return grain.ReadOptions(num_threads=threads, prefetch_buffer_size=threads)
 
 
 def train_batches(
     config: ml_collections.ConfigDict, start_step: int, process_index: int, process_count: int
 ) -> Iterator[np.ndarray]:
-    """Endless shuffled batches of random T-frame sub-sequences: uint8 `[B_local, T, S, S, C]`.
-
-    Deterministic for a given config.data.seed and process. A run resumed at `start_step`
-    skips the batches it has seen (they are decoded again, which costs time but keeps the
-    data order exactly that of an uninterrupted run).
-    """
-    hide_gpus_from_tensorflow()
-    builder = _prepared_builder(config)
-    _check_splits(config, builder, ("train",))
-    batch_size = _local_batch_size(config, process_count)
-    split = tfds.split_for_jax_process(
-        "train", process_index=process_index, process_count=process_count
-    )
-    if builder.info.splits[split].num_examples == 0:
-        raise ValueError(f"Process {process_index} of {process_count} has no training examples.")
-    seed = _process_seed(config.data.seed, process_index)
+    """Endless shuffled batches of random T-frame sub-sequences from `start_step` on:
+    this process's rows of each global batch, uint8 `[B_local, T, S, S, C]`."""
+    dataset = check_dataset(config, ("train",), process_count)
+    permutation_seed, crop_seed = _seeds(config.data.seed)
     num_frames = config.model.num_frames
+    decode = dataset.clip_decoder(config)
 
-    def random_sub_sequence(index, encoded_frames):
-        last_start = tf.shape(encoded_frames, out_type=tf.int64)[0] - num_frames
-        start = tf.random.stateless_uniform(
-            [],
-            seed=tf.stack([tf.constant(seed, tf.int64), index]),
-            maxval=last_start + 1,
-            dtype=tf.int64,
-        )
-        return _decode_frames(encoded_frames, start, config)
+    def random_clip(example: tuple[bytes, int], rng: np.random.Generator) -> np.ndarray:
+        record, length = example
+        return decode(record, int(rng.integers(length - num_frames + 1)))
 
-    dataset = _encoded_videos(builder, split, _video_key(config, builder), shuffle_seed=seed)
-    dataset = dataset.filter(lambda encoded_frames: tf.shape(encoded_frames)[0] >= num_frames)
-    # The example's index keys its crop, which keeps crops deterministic.
-    dataset = dataset.repeat().enumerate()
-    dataset = dataset.map(
-        random_sub_sequence, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    clips = (
+        grain.MapDataset.source(dataset.records("train"))
+        .shuffle(seed=permutation_seed)
+        .repeat()
+        .random_map(random_clip, seed=crop_seed)
     )
-    dataset = dataset.shuffle(config.data.get("shuffle_buffer", DEFAULT_SHUFFLE_BUFFER), seed=seed)
-    dataset = dataset.batch(batch_size, drop_remainder=True).skip(start_step)
-    return iter(tfds.as_numpy(dataset.prefetch(tf.data.AUTOTUNE)))
+    # Local batch k holds clips k*B_local ..; global batch s is local batches s*P .. s*P+P-1.
+    local_batches = clips.batch(input_pipeline.local_batch_size(config, process_count))
+    mine = local_batches[start_step * process_count + process_index :: process_count]
+    return iter(mine.to_iter_dataset(_read_options()))
 
 
 def eval_batches(
     config: ml_collections.ConfigDict, split: str, process_index: int, process_count: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Every example of `split` once, as its centre T-frame sub-sequence, in a fixed order.
+    """Every example of `split` with at least T frames once, as its centre T-frame
+    sub-sequence, in a fixed order.
+
+    Global batch k holds examples k*B .. (k+1)*B - 1 and process p its rows
+    [p*B/P, (p+1)*B/P); the last global batch is padded with zero videos.
 
     Yields:
-        (videos uint8 `[B_local, T, S, S, C]`, mask bool `[B_local]`): the last batches are
-        padded with zero videos whose mask is False, so that every process yields the same
-        number of batches.
+        (videos uint8 `[B_local, T, S, S, C]`, mask bool `[B_local]`, False on padding):
+        every process yields the same number of batches.
     """
-    hide_gpus_from_tensorflow()
-    builder = _prepared_builder(config)
-    _check_splits(config, builder, (split,))
-    batch_size = _local_batch_size(config, process_count)
-    shards = [
-        tfds.split_for_jax_process(split, process_index=index, process_count=process_count)
-        for index in range(process_count)
-    ]
-    largest_shard = max(builder.info.splits[shard].num_examples for shard in shards)
-    num_examples = math.ceil(largest_shard / batch_size) * batch_size
-    num_frames = config.model.num_frames
+    dataset = check_dataset(config, (split,), process_count)
+    split_records = dataset.records(split)
+    num_frames, size = config.model.num_frames, config.model.image_size
+    padding = np.zeros([num_frames, size, size, config.model.image_channels], np.uint8)
+    decode = dataset.clip_decoder(config)
 
-    def centre_sub_sequence(encoded_frames):
-        length = tf.shape(encoded_frames)[0]
-        tf.debugging.assert_greater_equal(
-            length, num_frames, message=f"A {split} video is shorter than num_frames={num_frames}"
-        )
-        return _decode_frames(encoded_frames, (length - num_frames) // 2, config), True
+    def centre_clip(position: int) -> tuple[np.ndarray, bool]:
+        if position >= len(split_records):
+            return padding, False
+        record, length = split_records[position]
+        return decode(record, (length - num_frames) // 2), True
 
-    size, channels = config.model.image_size, config.model.image_channels
-    padding = tf.data.Dataset.from_tensors(
-        (tf.zeros([num_frames, size, size, channels], tf.uint8), False)
-    ).repeat()
-    dataset = _encoded_videos(
-        builder, shards[process_index], _video_key(config, builder), shuffle_seed=None
+    num_positions = math.ceil(len(split_records) / config.batch_size) * config.batch_size
+    local_batches = (
+        grain.MapDataset.range(num_positions)
+        .map(centre_clip)
+        .batch(input_pipeline.local_batch_size(config, process_count))
     )
-    dataset = dataset.map(
-        centre_sub_sequence, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-    )
-    dataset = dataset.concatenate(padding).take(num_examples)
-    dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    return iter(tfds.as_numpy(dataset))
+    return iter(local_batches[process_index::process_count].to_iter_dataset(_read_options()))

@@ -185,7 +185,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     """
     validate(config, jax.device_count())
     # The held-out metric and checkpoint selection read validation videos.
-    input_pipeline.check_splits(config, ("train", "validation"))
+    input_pipeline.check_dataset(config, ("train", "validation"), jax.process_count())
     models = create_models(config.model)
     mesh = make_mesh(fsdp=config.mesh_fsdp)
     checkpoints = TrainingCheckpoints(workdir, config.checkpoints_to_keep)

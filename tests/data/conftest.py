@@ -82,7 +82,6 @@ def make_config(
                 "seed": 7,
                 "camera": "image_aux1",
                 "folder": folder,
-                "shuffle_buffer": 16,
             },
             "model": {"num_frames": 16, "image_size": image_size, "image_channels": channels},
         }

@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 from PIL import Image
 
 from inbetweening.data import builders, errors, input_pipeline, prepare
@@ -19,9 +18,7 @@ _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 
 def _prepared_examples(data_dir, user_folder, summary):
     builder = builders.make_builder("folder", data_dir, 64, folder_path=str(user_folder))
-    return {
-        split: list(tfds.as_numpy(builder.as_dataset(split=split))) for split in summary.split_sizes
-    }
+    return {split: list(builder.as_data_source(split)) for split in summary.split_sizes}
 
 
 def test_every_readable_video_lands_in_its_hashed_split(prepared, user_folder):
@@ -42,7 +39,7 @@ def test_videos_are_centre_cropped_whole_and_resized(prepared, user_folder):
     data_dir, summary = prepared("folder")
     for split_examples in _prepared_examples(data_dir, user_folder, summary).values():
         for example in split_examples:
-            video = example["video"]
+            video = np.asarray(example["video"])
             assert video.shape == (
                 data_fixture_writers.USER_VIDEOS[example["path"].decode()],
                 64,
@@ -84,7 +81,8 @@ def test_a_few_videos_are_cut_in_time_into_every_split(few_long_videos):
     for split, split_examples in examples.items():
         for example in split_examples:
             # Frame values 90 + t say which frames of the source video each example holds.
-            frames = np.round(example["video"][:, 32, 32, 0].astype(float) - 90).astype(int)
+            centres = np.asarray(example["video"])[:, 32, 32, 0].astype(float)
+            frames = np.round(centres - 90).astype(int)
             np.testing.assert_array_equal(frames, np.arange(frames[0], frames[0] + len(frames)))
             first_frames[split][example["path"].decode()] = (frames[0], frames[-1] + 1)
     # 100 frames: validation and test 16 each (5% is fewer), train the first 68.
@@ -116,9 +114,9 @@ def test_training_names_a_missing_validation_split(tmp_path, config_for):
     data_dir = tmp_path / "data"
     assert prepare.prepare("folder", str(data_dir), str(root)).split_sizes == {"train": 1}
     config = config_for("folder", str(data_dir), folder=str(root))
-    input_pipeline.check_splits(config, ("train",))
+    input_pipeline.check_dataset(config, ("train",), 1)
     with pytest.raises(errors.DatasetError, match=r"no 'validation' split \(it has train\)"):
-        input_pipeline.check_splits(config, ("train", "validation"))
+        input_pipeline.check_dataset(config, ("train", "validation"), 1)
 
 
 def _write_frame_folder(root, name, length, offset=0):
@@ -138,18 +136,18 @@ def test_a_prepared_folder_follows_added_replaced_and_removed_videos(tmp_path, c
     config = config_for("folder", data_dir, folder=str(root))
     first = prepare.prepare("folder", data_dir, str(root))
     assert first.split_sizes == {"train": 2, "validation": 2, "test": 2} and not first.notes
-    input_pipeline.check_splits(config, ("train", "validation"))
+    input_pipeline.check_dataset(config, ("train", "validation"), 1)
 
     _write_frame_folder(root, "c", 60)
     # Training looks for the version that matches the folder now, which is not prepared.
     with pytest.raises(errors.DatasetNotPreparedError, match=f"--manual_dir={root}"):
-        input_pipeline.check_splits(config, ("train", "validation"))
+        input_pipeline.check_dataset(config, ("train", "validation"), 1)
     added = prepare.prepare("folder", data_dir, str(root))
     assert added.split_sizes == {"train": 3, "validation": 3, "test": 3}
     assert "videos: 1 added, 0 removed, 0 changed" in added.notes[0]
     assert os.path.isdir(first.dataset_dir), "the old version stays"
     assert first.dataset_dir in added.notes[0] and "rm -r" in added.notes[1]
-    input_pipeline.check_splits(config, ("train", "validation"))
+    input_pipeline.check_dataset(config, ("train", "validation"), 1)
 
     _write_frame_folder(root, "c", 20, offset=1)  # too short to cut: train only
     replaced = prepare.prepare("folder", data_dir, str(root))

@@ -1,9 +1,14 @@
 """Preparation: atomic writes, the summary, and the CLI's messages for missing sources."""
 
+import itertools
 import os
+import pathlib
 import shutil
 
+import numpy as np
 import pytest
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core import file_adapters
 
 from inbetweening.data import builders, errors, prepare, tfds_input, video_io
 from inbetweening.data.builders import common
@@ -69,3 +74,62 @@ def test_cli_names_a_truncated_archive_and_writes_no_dataset(tmp_path, kth_manua
     assert last.startswith("error: cannot prepare kth: ") and str(partial) in last, last
     assert "download it again" in last
     assert not builders.make_builder("kth", str(data_dir), 64).is_prepared()
+
+
+def _first(batches, count):
+    return list(itertools.islice(batches, count))
+
+
+def _prepare_as_before(name, data_dir, manual_dir):
+    """The dataset as the versions before ArrayRecord prepared it: TFRecord files."""
+    builder = builders.make_builder(name, data_dir, 64)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+    )
+    return builder
+
+
+def test_a_tfrecord_dataset_is_refused_then_converted_in_place(
+    tmp_path, bair_manual_dir, prepared, config_for, monkeypatch
+):
+    data_dir = str(tmp_path / "data")
+    old = _prepare_as_before("bair", data_dir, str(bair_manual_dir))
+    config = config_for("bair", data_dir, batch_size=3)
+    with pytest.raises(errors.DatasetError) as error:
+        tfds_input.check_dataset(config, ("train",), 1)
+    message = str(error.value)
+    assert "\n" not in message and str(old.data_dir) in message
+    assert message.endswith(
+        f"python -m inbetweening.data.prepare --dataset=bair --data_dir={data_dir}"
+    )
+
+    # A conversion that stops half-way leaves the TFRecord dataset as it was.
+    real_write = file_adapters.ArrayRecordFileAdapter.write_examples
+    calls = []
+
+    def write_then_fail(path, examples):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("simulated crash mid-conversion")
+        return real_write(path, examples)
+
+    monkeypatch.setattr(file_adapters.ArrayRecordFileAdapter, "write_examples", write_then_fail)
+    with pytest.raises(OSError, match="simulated crash"):
+        prepare.prepare("bair", data_dir)
+    with pytest.raises(errors.DatasetError, match="prepared by an earlier version"):
+        tfds_input.check_dataset(config, ("train",), 1)
+    monkeypatch.undo()
+
+    summary = prepare.prepare("bair", data_dir)  # No sources needed: its own files.
+    assert summary.notes[0].startswith(f"Converted {old.data_dir} from TFRecord to ArrayRecord")
+    assert not list(pathlib.Path(old.data_dir).glob("*.tfrecord-*"))
+    fresh = config_for("bair", prepared("bair")[0], batch_size=3)
+    for converted, prepared_now in (
+        (tfds_input.train_batches(config, 0, 0, 1), tfds_input.train_batches(fresh, 0, 0, 1)),
+        (
+            tfds_input.eval_batches(config, "test", 0, 1),
+            tfds_input.eval_batches(fresh, "test", 0, 1),
+        ),
+    ):
+        for a, b in zip(*(_first(batches, 3) for batches in (converted, prepared_now))):
+            np.testing.assert_equal(a, b)

@@ -22,6 +22,7 @@ import json
 import os
 import pathlib
 import re
+import time
 
 import tensorflow_datasets as tfds
 from absl import logging
@@ -186,6 +187,9 @@ class VideoFolder(common.VideoBuilder):
             )
         relative_paths = find_videos(root)
         self.info.metadata["contents"] = contents(root)
+        # Finer than a directory's modification time (whole seconds on some file systems),
+        # so that the newest of several versions prepared within a second is known.
+        self.info.metadata["prepared_ns"] = time.time_ns()
         videos_by_split = {split: [] for split in common.SPLITS}
         if len(relative_paths) >= HASH_SPLIT_MIN_VIDEOS:
             for relative_path in relative_paths:
