@@ -8,7 +8,7 @@ hold T frames without reading them. A dataset prepared before (TFRecord files, r
 order only) is converted in place by `complete`, from its own files.
 
 Every example is a serialized tf.train.Example whose video features hold one PNG per frame;
-`clip_decoder` parses one and decodes only the frames asked for.
+`clips_decoder` parses them and decodes only the frames asked for.
 """
 
 from collections.abc import Callable, Sequence
@@ -48,29 +48,44 @@ def frame_counts(builder: common.VideoBuilder, split: str, key: str) -> np.ndarr
     return np.asarray(builder.info.metadata[FRAME_COUNTS][split][key], np.int64)
 
 
-def clip_decoder(
+def clips_decoder(
     key: str, num_frames: int, size: int, channels: int
-) -> Callable[[bytes, int], np.ndarray]:
-    """decode(record, start): frames [start, start + T) of video `key` in a serialized
-    example, uint8 `[T, S, S, C]`.
+) -> Callable[[Sequence[bytes], Sequence[int]], np.ndarray]:
+    """decode(records, starts): of each serialized example, frames [start, start + T) of
+    video `key`, uint8 `[N, T, S, S, C]`.
 
-    Parsing and PNG decoding run as one TensorFlow function, which holds Python's GIL only
-    while it is called, so that the input pipeline's threads decode in parallel (Pillow's
-    Python-side PNG parsing held it for about half of each frame's time).
+    Parsing and PNG decoding run as one TensorFlow function per batch, which decodes its
+    frames in parallel and holds Python's GIL only while it is called (Pillow's Python-side
+    PNG parsing held it for about half of each frame's time).
     """
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int64)])
-    def decode(record, start):
-        frames = tf.io.parse_single_example(record, {key: tf.io.VarLenFeature(tf.string)})
-        clip = tf.map_fn(
-            lambda png: tf.io.decode_png(png, channels=channels),
-            frames[key].values[start : start + num_frames],
-            fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8),
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.int64)]
+    )
+    def decode(serialized, starts):
+        frames = tf.io.parse_example(
+            serialized, {key: tf.io.RaggedFeature(tf.string, row_splits_dtype=tf.int64)}
+        )[key]
+        # [N, T] positions in the flat list of every example's frames.
+        wanted = (frames.row_starts() + starts)[:, tf.newaxis] + tf.range(
+            num_frames, dtype=tf.int64
         )
-        return tf.ensure_shape(clip, [num_frames, size, size, channels])
+        # A clip's T decodes are independent ops, which TensorFlow runs in parallel.
+        clips = tf.map_fn(
+            lambda pngs: tf.stack(
+                [tf.io.decode_png(pngs[t], channels=channels) for t in range(num_frames)]
+            ),
+            tf.gather(frames.values, wanted),
+            fn_output_signature=tf.TensorSpec([num_frames, size, size, channels], tf.uint8),
+        )
+        return clips
 
     concrete = decode.get_concrete_function()  # Traced once, not by each reading thread.
-    return lambda record, start: concrete(tf.constant(record), tf.constant(start, tf.int64)).numpy()
+
+    def decode_clips(serialized: Sequence[bytes], starts: Sequence[int]) -> np.ndarray:
+        return concrete(tf.constant(list(serialized)), tf.constant(starts, tf.int64)).numpy()
+
+    return decode_clips
 
 
 class Records(Sequence):

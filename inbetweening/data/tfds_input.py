@@ -58,9 +58,9 @@ class PreparedDataset:
     def records(self, split: str) -> records.Records:
         return records.Records(self.builder, split, self.video_key, self.usable[split])
 
-    def clip_decoder(self, config: ml_collections.ConfigDict):
+    def clips_decoder(self, config: ml_collections.ConfigDict):
         m = config.model
-        return records.clip_decoder(self.video_key, m.num_frames, m.image_size, m.image_channels)
+        return records.clips_decoder(self.video_key, m.num_frames, m.image_size, m.image_channels)
 
 
 def _prepared_builder(config: ml_collections.ConfigDict) -> common.VideoBuilder:
@@ -172,20 +172,23 @@ def train_batches(
     dataset = check_dataset(config, ("train",), process_count)
     permutation_seed, crop_seed = _seeds(config.data.seed)
     num_frames = config.model.num_frames
-    decode = dataset.clip_decoder(config)
+    decode = dataset.clips_decoder(config)
 
-    def random_clip(example: tuple[bytes, int], rng: np.random.Generator) -> np.ndarray:
+    def random_start(example: tuple[bytes, int], rng: np.random.Generator) -> tuple[bytes, int]:
         record, length = example
-        return decode(record, int(rng.integers(length - num_frames + 1)))
+        return record, int(rng.integers(length - num_frames + 1))
 
     clips = (
         grain.MapDataset.source(dataset.records("train"))
         .shuffle(seed=permutation_seed)
         .repeat()
-        .random_map(random_clip, seed=crop_seed)
+        .random_map(random_start, seed=crop_seed)
     )
     # Local batch k holds clips k*B_local ..; global batch s is local batches s*P .. s*P+P-1.
-    local_batches = clips.batch(input_pipeline.local_batch_size(config, process_count))
+    local_batches = clips.batch(
+        input_pipeline.local_batch_size(config, process_count),
+        batch_fn=lambda cut: decode(*zip(*cut)),
+    )
     mine = local_batches[start_step * process_count + process_index :: process_count]
     return iter(mine.to_iter_dataset(_read_options()))
 
@@ -206,19 +209,31 @@ def eval_batches(
     dataset = check_dataset(config, (split,), process_count)
     split_records = dataset.records(split)
     num_frames, size = config.model.num_frames, config.model.image_size
-    padding = np.zeros([num_frames, size, size, config.model.image_channels], np.uint8)
-    decode = dataset.clip_decoder(config)
+    decode = dataset.clips_decoder(config)
 
-    def centre_clip(position: int) -> tuple[np.ndarray, bool]:
+    def centre_cut(position: int) -> tuple[bytes, int] | None:
+        """(record, start) of the example at `position`; None past the last."""
         if position >= len(split_records):
-            return padding, False
+            return None
         record, length = split_records[position]
-        return decode(record, (length - num_frames) // 2), True
+        return record, (length - num_frames) // 2
+
+    def decode_with_padding(cuts) -> tuple[np.ndarray, np.ndarray]:
+        mask = np.array([cut is not None for cut in cuts])
+        videos = np.zeros(
+            [len(cuts), num_frames, size, size, config.model.image_channels], np.uint8
+        )
+        if mask.any():
+            videos[mask] = decode(*zip(*(cut for cut in cuts if cut is not None)))
+        return videos, mask
 
     num_positions = math.ceil(len(split_records) / config.batch_size) * config.batch_size
     local_batches = (
         grain.MapDataset.range(num_positions)
-        .map(centre_clip)
-        .batch(input_pipeline.local_batch_size(config, process_count))
+        .map(centre_cut)
+        .batch(
+            input_pipeline.local_batch_size(config, process_count),
+            batch_fn=decode_with_padding,
+        )
     )
     return iter(local_batches[process_index::process_count].to_iter_dataset(_read_options()))

@@ -8,7 +8,10 @@ import zipfile
 import av
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 from PIL import Image
+
+from inbetweening.data import builders
 
 # BAIR records written per file, keyed by the file's name; their sequence numbers are
 # the name's A plus the position, so the split boundaries 255/256 and 2559/2560 fall
@@ -177,3 +180,12 @@ def write_user_folder(directory: str) -> None:
             Image.fromarray(frame).save(os.path.join(directory, folder, f"{index:04d}.{extension}"))
     with open(os.path.join(directory, "corrupt.mp4"), "wb") as corrupt:
         corrupt.write(os.urandom(2000))
+
+
+def prepare_as_before(name: str, data_dir: str, manual_dir: str) -> builders.common.VideoBuilder:
+    """`name` prepared as the versions before random access did: TFRecord files only."""
+    builder = builders.make_builder(name, data_dir, 64)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+    )
+    return builder

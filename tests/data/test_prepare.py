@@ -7,11 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 from tensorflow_datasets.core import file_adapters
 
 from inbetweening.data import builders, errors, prepare, tfds_input, video_io
 from inbetweening.data.builders import common
+
+import data_fixture_writers
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -80,20 +81,11 @@ def _first(batches, count):
     return list(itertools.islice(batches, count))
 
 
-def _prepare_as_before(name, data_dir, manual_dir):
-    """The dataset as the versions before ArrayRecord prepared it: TFRecord files."""
-    builder = builders.make_builder(name, data_dir, 64)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
-    )
-    return builder
-
-
 def test_a_tfrecord_dataset_is_refused_then_converted_in_place(
     tmp_path, bair_manual_dir, prepared, config_for, monkeypatch
 ):
     data_dir = str(tmp_path / "data")
-    old = _prepare_as_before("bair", data_dir, str(bair_manual_dir))
+    old = data_fixture_writers.prepare_as_before("bair", data_dir, str(bair_manual_dir))
     config = config_for("bair", data_dir, batch_size=3)
     with pytest.raises(errors.DatasetError) as error:
         tfds_input.check_dataset(config, ("train",), 1)

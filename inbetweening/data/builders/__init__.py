@@ -3,6 +3,7 @@
 import os
 
 from inbetweening.data.builders import bair, common, folder, kth, ucf101
+from inbetweening.data.errors import DatasetError
 
 BUILDERS = {
     "bair": bair.BairRobotPushing,
@@ -15,12 +16,22 @@ BUILDERS = {
 def make_builder(
     dataset: str, data_dir: str, image_size: int, folder_path: str | None = None
 ) -> common.VideoBuilder:
-    """The builder of `dataset` at `image_size`; `folder_path` is the root for "folder"."""
+    """The builder of `dataset` at `image_size`; `folder_path` is the root for "folder".
+
+    Raises:
+        DatasetError: an unknown dataset, or "folder" without a folder (config fields named:
+            the prepare command line's flags leave no other way to get here).
+    """
     if dataset not in BUILDERS:
-        raise ValueError(f"Unknown dataset {dataset!r}; known: {', '.join(BUILDERS)}")
+        raise DatasetError(
+            f"config.data.name={dataset!r}: no such dataset; known: synthetic, "
+            f"{', '.join(BUILDERS)}"
+        )
     if dataset == "folder":
         if not folder_path:
-            raise ValueError("The folder dataset needs the path of the video folder.")
+            raise DatasetError(
+                "dataset 'folder' needs config.data.folder, the folder of the videos"
+            )
         config = folder.config_for_folder(folder_path, image_size)
     else:
         config = common.config_for_size(image_size)

@@ -1,0 +1,87 @@
+"""A dataset that cannot serve the config is a user error: the training command line stops
+before compiling anything, with one line naming the dataset and the config field, exit
+code 2, no traceback, and nothing in the work directory."""
+
+import pytest
+
+import data_fixture_writers
+from command_lines import run_module
+
+
+def _train(workdir, config_file, data_dir, *overrides):
+    return run_module(
+        "inbetweening.main",
+        f"--config={config_file}",
+        f"--workdir={workdir}",
+        f"--config.data.data_dir={data_dir}",
+        *overrides,
+        timeout=120,
+    )
+
+
+def _assert_refused(result, workdir, *named):
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and result.stderr.rstrip().endswith(errors[0]), result.stderr[-3000:]
+    for text in named:
+        assert text in errors[0], errors[0]
+    assert not workdir.exists() or not any(workdir.iterdir())
+
+
+@pytest.mark.parametrize(
+    "config_file, dataset, overrides, named",
+    [
+        (
+            "configs/bair.py",
+            "kth",
+            ["--config.data.name=kth"],
+            ["dataset 'kth' has 1-channel frames", "config.model.image_channels=3"],
+        ),
+        (
+            "configs/bair.py",
+            "bair",
+            ["--config.data.camera=image_side"],
+            ["dataset 'bair'", "config.data.camera='image_side'", "image_aux1, image_main"],
+        ),
+        (
+            "configs/kth.py",
+            "kth",
+            ["--config.model.num_frames=20"],
+            ["dataset 'kth' stores 16-frame videos", "config.model.num_frames=20"],
+        ),
+        (
+            "configs/ucf101.py",
+            "ucf101",
+            ["--config.model.num_frames=20"],
+            ["dataset 'ucf101'", "config.model.num_frames=20", "the longest has 17"],
+        ),
+        (
+            "configs/base.py",
+            "kth",
+            ["--config.data.name=kinetics"],
+            ["config.data.name='kinetics'", "synthetic, bair, kth, ucf101, folder"],
+        ),
+    ],
+    ids=["channels", "camera", "stored_length", "varying_length", "unknown_name"],
+)
+def test_a_mismatched_dataset_stops_training_before_it_starts(
+    prepared, tmp_path, config_file, dataset, overrides, named
+):
+    data_dir, _ = prepared(dataset)
+    workdir = tmp_path / "workdir"
+    _assert_refused(_train(workdir, config_file, data_dir, *overrides), workdir, *named)
+
+
+def test_a_dataset_prepared_in_tfrecord_files_stops_training_with_the_command(
+    tmp_path, kth_manual_dir
+):
+    data_dir = str(tmp_path / "data")
+    old = data_fixture_writers.prepare_as_before("kth", data_dir, str(kth_manual_dir))
+    workdir = tmp_path / "workdir"
+    _assert_refused(
+        _train(workdir, "configs/kth.py", data_dir),
+        workdir,
+        f"dataset 'kth' in {old.data_dir} was prepared by an earlier version",
+        f"python -m inbetweening.data.prepare --dataset=kth --data_dir={data_dir}",
+    )
