@@ -11,6 +11,7 @@ Every example is a serialized tf.train.Example whose video features hold one PNG
 `clips_decoder` parses them and decodes only the frames asked for.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -48,6 +49,7 @@ def frame_counts(builder: common.VideoBuilder, split: str, key: str) -> np.ndarr
     return np.asarray(builder.info.metadata[FRAME_COUNTS][split][key], np.int64)
 
 
+@functools.cache  # Each evaluation asks again; tracing once is enough.
 def clips_decoder(
     key: str, num_frames: int, size: int, channels: int
 ) -> Callable[[Sequence[bytes], Sequence[int]], np.ndarray]:
@@ -55,8 +57,8 @@ def clips_decoder(
     video `key`, uint8 `[N, T, S, S, C]`.
 
     Parsing and PNG decoding run as one TensorFlow function per batch, which decodes its
-    frames in parallel and holds Python's GIL only while it is called (Pillow's Python-side
-    PNG parsing held it for about half of each frame's time).
+    frames in parallel and holds Python's GIL only while it is called (Pillow, tried first,
+    holds it through its Python-side PNG parsing, a large share of each frame's time).
     """
 
     @tf.function(

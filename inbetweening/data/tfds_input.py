@@ -55,7 +55,7 @@ class PreparedDataset:
     video_key: str
     usable: dict[str, np.ndarray]
 
-    def records(self, split: str) -> records.Records:
+    def examples(self, split: str) -> records.Records:
         return records.Records(self.builder, split, self.video_key, self.usable[split])
 
     def clips_decoder(self, config: ml_collections.ConfigDict):
@@ -179,7 +179,7 @@ def train_batches(
         return record, int(rng.integers(length - num_frames + 1))
 
     clips = (
-        grain.MapDataset.source(dataset.records("train"))
+        grain.MapDataset.source(dataset.examples("train"))
         .shuffle(seed=permutation_seed)
         .repeat()
         .random_map(random_start, seed=crop_seed)
@@ -207,7 +207,7 @@ def eval_batches(
         every process yields the same number of batches.
     """
     dataset = check_dataset(config, (split,), process_count)
-    split_records = dataset.records(split)
+    split_records = dataset.examples(split)
     num_frames, size = config.model.num_frames, config.model.image_size
     decode = dataset.clips_decoder(config)
 
