@@ -1,10 +1,18 @@
-"""How close the generated middle frames come to the real ones: best-of-N SSIM and PSNR.
+"""How close the generated middle frames come to the real ones, and how much they vary.
 
-Cheap enough to run during training (no I3D), and judged against two methods that need no
-training: a cross-fade of the key frames, and the start frame repeated, then the end frame.
-A model worth its training beats both. SSIM is the paper's (Table 3, `ssim.py`); PSNR is
-10 log10(1 / MSE) in [0, 1] units. Both are means over the middle frames 1..T-2 of a
-video, and each is the best of the N generations for the same key frames.
+Cheap enough to run during training (no I3D), and judged against three methods that need
+no training: a cross-fade of the key frames, the start frame repeated, then the end frame,
+and optical-flow interpolation (eval/flow_interpolation.py), the classical method a user
+would pick instead. A model worth its training beats them. SSIM is the paper's (Table 3,
+`ssim.py`); PSNR is 10 log10(1 / MSE) in [0, 1] units. A generation's score is the mean
+over the middle frames 1..T-2 of its video; of the N generations for the same key frames,
+- best-of-N is the best score (the paper's Table 3),
+- best-of-1 the mean score: the expected score of one sample, with lower variance than
+  the first sample's,
+- the spread is the standard deviation over the N at each pixel of the middle frames
+  (0..255), the mean over pixels: 0 for a model that ignores its noise.
+Each is then a mean over the videos. The references are deterministic: best-of-1 is their
+best-of-N, their spread 0.
 """
 
 from typing import Callable
@@ -14,9 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inbetweening.eval.ssim import best_ssim, to_unit_range
+from inbetweening.eval.flow_interpolation import flow_interpolation
+from inbetweening.eval.ssim import ssim, to_unit_range
 
-METRICS = ("ssim", "psnr")
+# A sampling method's metrics ("model_single_ssim", ...): best-of-N, best-of-1, spread.
+SAMPLE_METRICS = ("ssim", "psnr", "single_ssim", "single_psnr", "spread")
 
 
 def cross_fade(start: np.ndarray, end: np.ndarray, num_frames: int) -> np.ndarray:
@@ -42,30 +52,50 @@ def repeat_key_frames(start: np.ndarray, end: np.ndarray, num_frames: int) -> np
 REFERENCES = {
     "crossfade": ("cross-fade", cross_fade),
     "repeat": ("repeat start, then end", repeat_key_frames),
+    "flow": ("optical-flow interpolation", flow_interpolation),
 }
 
 
 @jax.jit
-def best_psnr(generated: jax.Array, real: jax.Array) -> jax.Array:
-    """generated [N, G, T, H, W, C], real [N, T, H, W, C] -> [N]: per example, the best
-    over its G generations of the mean PSNR over the middle frames."""
-    middle = slice(1, -1)
-    a, b = jnp.broadcast_arrays(
-        to_unit_range(generated[:, :, middle]), to_unit_range(real[:, None, middle])
-    )
+def generation_scores(generated: jax.Array, real: jax.Array) -> dict[str, jax.Array]:
+    """uint8 generated [N, G, T, H, W, C], real [N, T, H, W, C] -> {"ssim", "psnr": [N, G]}:
+    per example and generation, the mean over the middle frames."""
+    generated, real = generated[:, :, 1:-1], real[:, None, 1:-1]
+    a, b = jnp.broadcast_arrays(to_unit_range(generated), to_unit_range(real))
     # dm-pix takes a single batch axis.
-    per_frame = dm_pix.psnr(a.reshape(-1, *a.shape[-3:]), b.reshape(-1, *b.shape[-3:])).reshape(
-        a.shape[:-3]
-    )
-    return jnp.max(jnp.mean(per_frame, axis=-1), axis=1)
+    per_frame_psnr = dm_pix.psnr(a.reshape(-1, *a.shape[-3:]), b.reshape(-1, *b.shape[-3:]))
+    return {
+        "ssim": jnp.mean(ssim(generated, real), axis=-1),
+        "psnr": jnp.mean(per_frame_psnr.reshape(a.shape[:-3]), axis=-1),
+    }
+
+
+@jax.jit
+def pixel_spread(generated: jax.Array) -> jax.Array:
+    """uint8 [N, G, T, H, W, C] -> [N]: per example, the standard deviation over its G
+    generations at each pixel of the middle frames (0..255), the mean over pixels."""
+    middle = generated[:, :, 1:-1].astype(jnp.float32)
+    return jnp.mean(jnp.std(middle, axis=1), axis=(1, 2, 3, 4))
+
+
+def _best(per_generation: dict[str, jax.Array]) -> dict[str, float]:
+    return {metric: float(jnp.mean(jnp.max(s, axis=1))) for metric, s in per_generation.items()}
 
 
 def best_of_n(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
     """uint8 generated [N, G, T, H, W, C] and real [N, T, H, W, C] -> {"ssim": mean over
     examples of the best SSIM, "psnr": the same for PSNR}."""
+    return _best(generation_scores(generated, real))
+
+
+def sample_scores(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
+    """best_of_n's scores, and "single_ssim", "single_psnr" (best-of-1: the mean over
+    examples and generations) and "spread" (pixel_spread's mean over examples)."""
+    per_generation = generation_scores(generated, real)
     return {
-        "ssim": float(jnp.mean(best_ssim(generated, real))),
-        "psnr": float(jnp.mean(best_psnr(generated, real))),
+        **_best(per_generation),
+        **{f"single_{metric}": float(jnp.mean(s)) for metric, s in per_generation.items()},
+        "spread": float(jnp.mean(pixel_spread(generated))),
     }
 
 
@@ -83,8 +113,9 @@ Sampler = Callable[[np.ndarray, np.ndarray, int, jax.Array], np.ndarray]
 
 
 class MiddleFrameQuality:
-    """Best-of-N SSIM and PSNR of a model's middle frames on fixed held-out videos, with
-    the references beside them (computed once, at the first call).
+    """Best-of-N and best-of-1 SSIM and PSNR, and the spread, of a model's middle frames on
+    fixed held-out videos, with the references beside them (computed once, at the first
+    call).
 
     real: uint8 [N, T, H, W, C]; num_samples: the N of best-of-N.
     """
@@ -97,11 +128,12 @@ class MiddleFrameQuality:
         self._references = None
 
     def __call__(self, sample: Sampler, key: jax.Array) -> dict[str, float]:
-        """Flat metrics: "model_ssim", "model_psnr", "crossfade_ssim", ..."""
+        """Flat metrics: "model_<m>" for each of SAMPLE_METRICS, then "crossfade_ssim",
+        "crossfade_psnr", ... for each reference."""
         if self._references is None:
             self._references = reference_scores(self.real)
         generated = sample(self.real[:, 0], self.real[:, -1], self.num_samples, key)
-        scores = {"model": best_of_n(generated, self.real), **self._references}
+        scores = {"model": sample_scores(generated, self.real), **self._references}
         return {
             f"{name}_{metric}": value
             for name, values in scores.items()
@@ -111,20 +143,29 @@ class MiddleFrameQuality:
     def table(self, metrics: dict[str, float], extra_rows: dict[str, str] = None) -> str:
         """A Markdown table of the flat metrics that __call__ returned (and "unaveraged_"
         ones, from the weights themselves when the model samples with their average);
-        extra_rows: {label: metric prefix} of more rows from `metrics`."""
+        extra_rows: {label: metric prefix} of more sampling rows from `metrics`, each with
+        every one of SAMPLE_METRICS."""
+        n = self.num_samples
         lines = [
-            f"| method ({len(self.real)} held-out videos) | best-of-{self.num_samples} "
-            "SSIM | best-of-N PSNR (dB) |",
-            "|---|---|---|",
+            f"| method ({len(self.real)} held-out videos) | best-of-{n} SSIM | "
+            f"best-of-{n} PSNR (dB) | best-of-1 SSIM | best-of-1 PSNR (dB) | spread (0-255) |",
+            "|---|---|---|---|---|---|",
         ]
         labels = {"model": "model"}
         if "unaveraged_ssim" in metrics:
             labels = {"model": "model (weight average)", "unaveraged": "model (last weights)"}
-        labels.update({key: label for key, (label, _) in REFERENCES.items()})
-        labels.update({prefix: label for label, prefix in (extra_rows or {}).items()})
-        for key, label in labels.items():
+        rows = {
+            label: [metrics[f"{key}_{m}"] for m in SAMPLE_METRICS] for key, label in labels.items()
+        }
+        for key, (label, _) in REFERENCES.items():
+            best = [metrics[f"{key}_ssim"], metrics[f"{key}_psnr"]]
+            rows[label] = [*best, *best, 0.0]
+        for label, prefix in (extra_rows or {}).items():
+            rows[label] = [metrics[f"{prefix}_{m}"] for m in SAMPLE_METRICS]
+        for label, (ssim_n, psnr_n, ssim_1, psnr_1, spread) in rows.items():
             lines.append(
-                f"| {label} | {metrics[f'{key}_ssim']:.3f} | {metrics[f'{key}_psnr']:.2f} |"
+                f"| {label} | {ssim_n:.3f} | {psnr_n:.2f} | {ssim_1:.3f} | {psnr_1:.2f} | "
+                f"{spread:.2f} |"
             )
         return "\n".join(lines)
 
@@ -132,7 +173,8 @@ class MiddleFrameQuality:
         """One line of the flat metrics: the model's, then the references'."""
         line = (
             f"best-of-{self.num_samples} SSIM {metrics['model_ssim']:.3f}, PSNR "
-            f"{metrics['model_psnr']:.2f} dB"
+            f"{metrics['model_psnr']:.2f} dB, best-of-1 {metrics['model_single_ssim']:.3f}, "
+            f"{metrics['model_single_psnr']:.2f} dB, spread {metrics['model_spread']:.2f}"
         )
         if "unaveraged_ssim" in metrics:
             line += (

@@ -9,8 +9,9 @@ one round at a time, so memory does not grow with G. For each method:
   the I3D embedding space; mean and interval over pairs (0 for deterministic methods);
 - SSIM: per test example the best of its G generations (intermediate frames); mean and
   interval over examples.
-Two reference methods need no training: a cross-fade between the key frames, and the
-start frame repeated for the first half then the end frame.
+Three reference methods need no training (middle_frames.REFERENCES): a cross-fade between
+the key frames, the start frame repeated for the first half then the end frame, and
+optical-flow interpolation of the key frames (eval/flow_interpolation.py).
 """
 
 from typing import Callable

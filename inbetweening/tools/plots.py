@@ -12,7 +12,11 @@ from inbetweening.storage.media import png_bytes, video_grid  # noqa: E402
 from inbetweening.storage.paths import write_atomically  # noqa: E402
 
 # The references that need no training: (metric prefix, line style, legend).
-REFERENCE_LINES = (("crossfade", "--", "cross-fade"), ("repeat", ":", "repeat key frames"))
+REFERENCE_LINES = (
+    ("crossfade", "--", "cross-fade"),
+    ("repeat", ":", "repeat key frames"),
+    ("flow", "-.", "optical flow"),
+)
 
 
 def _save(figure, path: str) -> None:
@@ -24,14 +28,14 @@ def _save(figure, path: str) -> None:
 
 
 def plot_probe(result: dict, path: str) -> None:
-    """A probe's curve (probe.run_probe's result): SSIM and PSNR against the cross-fade
-    and the repeated key frames; spreads of the middle frames; the losses."""
+    """A probe's curve (probe.run_probe's result): SSIM and PSNR against the references
+    (REFERENCE_LINES); spreads of the middle frames; the losses."""
     curve = result["curve"]
     steps = [p["step"] for p in curve]
     figure, axes = plt.subplots(1, 4, figsize=(18, 4))
     for axis, metric, unit in ((axes[0], "ssim", ""), (axes[1], "psnr", " (dB)")):
         axis.plot(steps, [p[f"model_{metric}"] for p in curve], "o-", label="model")
-        for color, (key, style, name) in zip(("C1", "C2"), REFERENCE_LINES):
+        for color, (key, style, name) in zip(("C1", "C2", "C3"), REFERENCE_LINES):
             axis.axhline(result[f"{key}_{metric}"], color=color, ls=style, label=name)
         axis.set(title=f"best-of-N {metric.upper()}{unit}", xlabel="step")
         axis.legend()
@@ -52,11 +56,15 @@ def plot_probe(result: dict, path: str) -> None:
 
 def plot_held_out_curves(curves: dict[str, list[dict]], path: str) -> None:
     """Held-out best-of-N SSIM and PSNR against the step, one line per run ({label:
-    metrics.json's held_out_curve}), with each run's cross-fade and repeated key frames
-    as horizontal lines (one pair when every run shares them)."""
+    metrics.json's held_out_curve}), with each run's references (REFERENCE_LINES, those its
+    curve holds: older runs have no optical flow) as horizontal lines (one set when every
+    run shares them)."""
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     references = {
-        (curve[-1]["crossfade_ssim"], curve[-1]["crossfade_psnr"]) for curve in curves.values()
+        tuple(
+            curve[-1].get(f"{key}_{m}") for key, _, _ in REFERENCE_LINES for m in ("ssim", "psnr")
+        )
+        for curve in curves.values()
     }
     for index, (label, curve) in enumerate(curves.items()):
         steps = [point["step"] for point in curve]
@@ -72,6 +80,8 @@ def plot_held_out_curves(curves: dict[str, list[dict]], path: str) -> None:
             if len(references) > 1 or index == 0:
                 suffix = f" ({label})" if len(references) > 1 else ""
                 for key, style, name in REFERENCE_LINES:
+                    if f"{key}_{metric}" not in curve[-1]:
+                        continue
                     axis.axhline(
                         curve[-1][f"{key}_{metric}"],
                         color=f"C{index}",

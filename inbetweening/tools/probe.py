@@ -9,8 +9,8 @@ paper's adversarial one), `supervised` with L1 on the middle frames and no discr
 (config.objective="supervised": can the architecture learn the mapping?). Every
 `--eval_every` steps they print and record, against the batch's own videos:
 
-- best-of-N SSIM and PSNR of the middle frames, beside the cross-fade and the repeated
-  key frames;
+- best-of-N SSIM and PSNR of the middle frames, beside the cross-fade, the repeated key
+  frames and optical-flow interpolation (eval/middle_frames.REFERENCES);
 - the spread of the middle frames across videos (do they depend on the key frames?) and
   across noise (do they depend on u?), with the real frames' spread across videos;
 - what the generator is pushed towards (adversarial probes): the negative gradient of its
@@ -184,10 +184,11 @@ def summarise(config, kind: str, curve: list[dict], references: dict) -> dict:
         "num_videos": config.batch_size,
         "model_ssim": last["model_ssim"],
         "model_psnr": last["model_psnr"],
-        "crossfade_ssim": references["crossfade"]["ssim"],
-        "crossfade_psnr": references["crossfade"]["psnr"],
-        "repeat_ssim": references["repeat"]["ssim"],
-        "repeat_psnr": references["repeat"]["psnr"],
+        **{
+            f"{key}_{metric}": value
+            for key, scores in references.items()
+            for metric, value in scores.items()
+        },
         "spread_across_videos": last["spread_across_videos"],
         "spread_across_noise": last["spread_across_noise"],
         "real_spread_across_videos": last["real_spread_across_videos"],
@@ -199,11 +200,11 @@ def summarise(config, kind: str, curve: list[dict], references: dict) -> dict:
 
 
 def progress_line(point: dict, references: dict, steps: int) -> str:
-    crossfade = references["crossfade"]
+    crossfade, flow = references["crossfade"], references["flow"]
     parts = [
         f"step {point['step']}/{steps}: SSIM {point['model_ssim']:.3f} "
-        f"(cross-fade {crossfade['ssim']:.3f})",
-        f"PSNR {point['model_psnr']:.2f} dB ({crossfade['psnr']:.2f})",
+        f"(cross-fade {crossfade['ssim']:.3f}, optical flow {flow['ssim']:.3f})",
+        f"PSNR {point['model_psnr']:.2f} dB ({crossfade['psnr']:.2f}, {flow['psnr']:.2f})",
         f"spread across videos {point['spread_across_videos']:.3f} "
         f"(real {point['real_spread_across_videos']:.3f}), "
         f"across noise {point['spread_across_noise']:.3f}",

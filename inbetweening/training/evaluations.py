@@ -11,7 +11,7 @@ from jax.experimental import multihost_utils
 
 from inbetweening.config.validation import ConfigError
 from inbetweening.data import input_pipeline
-from inbetweening.eval.middle_frames import MiddleFrameQuality
+from inbetweening.eval.middle_frames import SAMPLE_METRICS, MiddleFrameQuality
 from inbetweening.eval.validation import ValidationFVD
 from inbetweening.models import Models
 from inbetweening.models.sampling import sample_inbetweens
@@ -131,7 +131,7 @@ class TrainingEvaluations:
         if config.generator_ema_decay > 0:
             raw = {"params": state.g_params, "batch_stats": state.g_batch_stats}
             unaveraged = self.quality(sampler(config, self.models.generator, raw), key)
-            metrics.update({f"unaveraged_{m}": unaveraged[f"model_{m}"] for m in ("ssim", "psnr")})
+            metrics.update({f"unaveraged_{m}": unaveraged[f"model_{m}"] for m in SAMPLE_METRICS})
         self.reporter.scalars(step, {f"held_out/{name}": value for name, value in metrics.items()})
         logging.info("step %d: held-out %s", step, self.quality.summary(metrics))
         self.curve.append({"step": step, **metrics})
@@ -153,14 +153,15 @@ class TrainingEvaluations:
     def compare(self, step: int, held_out: dict[str, float]) -> dict[str, str]:
         """config.eval.reference_models (trained models: params exports or work
         directories) on the same held-out videos and noise as this run's last sample step:
-        their scores join `held_out` as "<name>_ssim" / "_psnr", their sample grids go to
-        workdir/<name>_samples.gif. Returns {table row label: metric prefix}."""
+        their scores join `held_out` as "<name>_ssim", "<name>_single_ssim", ... (each of
+        SAMPLE_METRICS), their sample grids go to workdir/<name>_samples.gif. Returns
+        {table row label: metric prefix}."""
         rows = {}
         key = evaluation_key(self.config, step)
         for name, label, model in self.reference_models:
             sample = sampler(self.config, model.generator, model.variables)
             scores = self.quality(sample, jax.random.fold_in(key, 1))
-            held_out.update({f"{name}_{m}": scores[f"model_{m}"] for m in ("ssim", "psnr")})
+            held_out.update({f"{name}_{m}": scores[f"model_{m}"] for m in SAMPLE_METRICS})
             generated = sample(
                 self.grid_videos[:, 0],
                 self.grid_videos[:, -1],

@@ -1,5 +1,7 @@
-"""Best-of-N SSIM and PSNR of middle frames, the no-training references, and the
-training-time evaluator."""
+"""Best-of-N and best-of-1 SSIM and PSNR of middle frames, their spread across samples, the
+no-training references, and the training-time evaluator."""
+
+import re
 
 import jax
 import numpy as np
@@ -32,30 +34,36 @@ def _numpy_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(1.0 / mse)
 
 
-def test_best_psnr_is_the_best_generation_of_the_mean_over_middle_frames(rng):
-    real = rng.integers(0, 256, (2, T, 12, 12, 3), dtype=np.uint8)
-    noise = (
-        rng.normal(0, 1, (2, 3, *real.shape[1:]))
-        * np.array([30, 10, 60])[:, None, None, None, None]
-    )
+def _noisy_generations(rng, shape=(2, 3, T, 12, 12, 3), scales=(30, 10, 60)):
+    """uint8 real [N, T, H, W, C] and generations [N, G, ...] with noise of `scales` each."""
+    real = rng.integers(0, 256, (shape[0], *shape[2:]), dtype=np.uint8)
+    noise = rng.normal(0, 1, shape) * np.array(scales)[:, None, None, None, None]
     generated = np.clip(real[:, None] + noise, 0, 255).astype(np.uint8)
     # Exact key frames must not count: generation 2 (the noisiest) gets them exact.
     generated[:, 2, [0, -1]] = real[:, [0, -1]]
-    expected = [
-        max(
-            np.mean([_numpy_psnr(generated[n, g, t], real[n, t]) for t in range(1, T - 1)])
-            for g in range(3)
-        )
+    return real, generated
+
+
+def test_generation_scores_are_means_over_the_middle_frames(rng):
+    real, generated = _noisy_generations(rng)
+    scores = middle_frames.generation_scores(generated, real)
+    middle = range(1, T - 1)
+    expected_psnr = [
+        [np.mean([_numpy_psnr(generated[n, g, t], real[n, t]) for t in middle]) for g in range(3)]
         for n in range(2)
     ]
-    actual = np.asarray(middle_frames.best_psnr(generated, real))
-    np.testing.assert_allclose(actual, expected, rtol=1e-4)
-    # Generation 1, the least noisy, wins for each example.
-    for n in range(2):
-        assert actual[n] == pytest.approx(
-            np.mean([_numpy_psnr(generated[n, 1, t], real[n, t]) for t in range(1, T - 1)]),
-            rel=1e-4,
-        )
+    expected_ssim = [
+        [
+            np.mean([float(ssim.ssim(generated[n, g, t], real[n, t])) for t in middle])
+            for g in range(3)
+        ]
+        for n in range(2)
+    ]
+    np.testing.assert_allclose(scores["psnr"], expected_psnr, rtol=1e-4)
+    np.testing.assert_allclose(scores["ssim"], expected_ssim, rtol=1e-4)
+    # Generation 1, the least noisy, is the best for each example.
+    assert np.all(np.argmax(scores["psnr"], axis=1) == 1)
+    assert np.all(np.argmax(scores["ssim"], axis=1) == 1)
 
 
 def test_best_of_n_averages_the_best_scores_over_examples(rng):
@@ -64,8 +72,29 @@ def test_best_of_n_averages_the_best_scores_over_examples(rng):
         np.uint8
     )
     scores = middle_frames.best_of_n(generated, real)
+    assert set(scores) == {"ssim", "psnr"}
     assert scores["ssim"] == pytest.approx(float(np.mean(ssim.best_ssim(generated, real))))
-    assert scores["psnr"] == pytest.approx(float(np.mean(middle_frames.best_psnr(generated, real))))
+    per_generation = middle_frames.generation_scores(generated, real)
+    assert scores["psnr"] == pytest.approx(float(np.mean(np.max(per_generation["psnr"], axis=1))))
+
+
+def test_sample_scores_add_best_of_1_and_the_spread_across_samples(rng):
+    real, generated = _noisy_generations(rng)
+    scores = middle_frames.sample_scores(generated, real)
+    assert set(scores) == set(middle_frames.SAMPLE_METRICS)
+    per_generation = middle_frames.generation_scores(generated, real)
+    for metric in ("ssim", "psnr"):
+        values = np.asarray(per_generation[metric])
+        assert scores[metric] == pytest.approx(values.max(axis=1).mean(), rel=1e-5)
+        # Best-of-1: the expected score of one sample, below best-of-N.
+        assert scores[f"single_{metric}"] == pytest.approx(values.mean(), rel=1e-5)
+        assert scores[f"single_{metric}"] < scores[metric]
+    middle = generated[:, :, 1:-1].astype(np.float64)
+    assert scores["spread"] == pytest.approx(middle.std(axis=1).mean(), rel=1e-5)
+    # One sample, or samples all alike, have no spread.
+    assert middle_frames.sample_scores(generated[:, :1], real)["spread"] == 0.0
+    alike = np.repeat(generated[:, :1], 3, axis=1)
+    assert middle_frames.sample_scores(alike, real)["spread"] == 0.0
 
 
 def _moving_square(num_videos: int) -> np.ndarray:
@@ -89,16 +118,58 @@ def test_quality_scores_a_perfect_sampler_above_the_references():
 
     metrics = quality(perfect, jax.random.PRNGKey(0))
     assert metrics["model_ssim"] == pytest.approx(1.0)
-    assert metrics["model_psnr"] == np.inf
-    for reference in ("crossfade", "repeat"):
+    assert metrics["model_single_ssim"] == pytest.approx(1.0)
+    assert metrics["model_psnr"] == np.inf and metrics["model_spread"] == 0.0
+    assert set(middle_frames.REFERENCES) == {"crossfade", "repeat", "flow"}
+    for reference, (_, method) in middle_frames.REFERENCES.items():
         assert metrics[f"{reference}_ssim"] < 0.95
-    fade = middle_frames.cross_fade(real[:, 0], real[:, -1], T)
-    assert metrics["crossfade_ssim"] == pytest.approx(
-        float(np.mean(ssim.best_ssim(fade[:, None], real)))
+        videos = method(real[:, 0], real[:, -1], T)
+        assert metrics[f"{reference}_ssim"] == pytest.approx(
+            float(np.mean(ssim.best_ssim(videos[:, None], real)))
+        )
+    # Flat metrics are TensorBoard tags and metrics.json keys.
+    assert all(re.fullmatch(r"[a-z_]+", name) for name in metrics)
+
+
+def test_table_and_summary_show_best_of_n_best_of_1_and_spread():
+    quality = middle_frames.MiddleFrameQuality(_moving_square(4), num_samples=8)
+    model = dict(ssim=0.61, psnr=20.5, single_ssim=0.55, single_psnr=19.25, spread=6.125)
+    metrics = {f"model_{m}": v for m, v in model.items()}
+    metrics.update({f"old_{m}": v / 2 for m, v in model.items()})
+    for index, key in enumerate(middle_frames.REFERENCES):
+        metrics.update({f"{key}_ssim": 0.5 + index / 100, f"{key}_psnr": 19.0 + index})
+    table = quality.table(metrics, {"an older run": "old"}).splitlines()
+    assert table[0] == (
+        "| method (4 held-out videos) | best-of-8 SSIM | best-of-8 PSNR (dB) | best-of-1 SSIM "
+        "| best-of-1 PSNR (dB) | spread (0-255) |"
+    )
+    assert table[2] == "| model | 0.610 | 20.50 | 0.550 | 19.25 | 6.12 |"
+    # The references are deterministic: best-of-1 is their best-of-N, their spread 0.
+    assert table[3:6] == [
+        "| cross-fade | 0.500 | 19.00 | 0.500 | 19.00 | 0.00 |",
+        "| repeat start, then end | 0.510 | 20.00 | 0.510 | 20.00 | 0.00 |",
+        "| optical-flow interpolation | 0.520 | 21.00 | 0.520 | 21.00 | 0.00 |",
+    ]
+    assert table[6] == "| an older run | 0.305 | 10.25 | 0.275 | 9.62 | 3.06 |"
+    summary = quality.summary(metrics)
+    assert summary.startswith(
+        "best-of-8 SSIM 0.610, PSNR 20.50 dB, best-of-1 0.550, 19.25 dB, spread 6.12; "
+    )
+    assert summary.endswith("optical-flow interpolation 0.520, 21.00 dB")
+
+
+def test_table_shows_the_last_weights_beside_their_average():
+    quality = middle_frames.MiddleFrameQuality(_moving_square(2), num_samples=2)
+    metrics = {
+        f"{row}_{m}": 0.5 for row in ("model", "unaveraged") for m in middle_frames.SAMPLE_METRICS
+    }
+    metrics.update(
+        {f"{key}_{m}": 0.25 for key in middle_frames.REFERENCES for m in ("ssim", "psnr")}
     )
     table = quality.table(metrics)
-    assert "best-of-2 SSIM" in table and "| cross-fade |" in table
-    assert "| repeat start, then end |" in table
+    assert "| model (weight average) | 0.500 |" in table
+    assert "| model (last weights) | 0.500 | 0.50 | 0.500 | 0.50 | 0.50 |" in table
+    assert "(last weights 0.500, 0.50 dB)" in quality.summary(metrics)
 
 
 def test_quality_refuses_no_samples():

@@ -65,13 +65,14 @@ def test_reference_rows_and_table():
     result = protocol.evaluate_methods(
         real, protocol.reference_methods(T), _embed, 100, jax.random.PRNGKey(0)
     )
-    assert set(result) == {"cross-fade", "repeat start, then end"}
+    assert set(result) == {"cross-fade", "repeat start, then end", "optical-flow interpolation"}
     for metrics in result.values():
         assert metrics["num_generations"] == 1 and metrics["diversity"]["mean"] == 0.0
         assert 0.0 < metrics["ssim"]["mean"] < 1.0 and metrics["fvd"]["mean"] > 0.0
     table = tables.markdown_table(result, "synthetic, test split", "3 test videos")
-    assert "| cross-fade |" in table and "| repeat start, then end |" in table
-    assert table.count("\n|") == 4  # header, separator, two rows
+    for label in result:
+        assert f"| {label} |" in table
+    assert table.count("\n|") == 5  # header, separator, three rows
 
 
 def test_fewer_than_two_videos_is_refused():
