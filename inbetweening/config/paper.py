@@ -56,7 +56,7 @@ def get_config() -> ml_collections.ConfigDict:
     data.synthetic_background = "varied"
     data.camera = "image_aux1"  # BAIR: the camera the released model's demo uses
 
-    config.batch_size = 32  # global, over all devices
+    config.batch_size = 32  # global, over all devices: pairs of key frames and real videos
     config.num_train_steps = 500_000
     config.learning_rate = 5e-5  # the generator's
     config.discriminator_learning_rate = 5e-5  # the paper's one rate for both
@@ -77,6 +77,11 @@ def get_config() -> ml_collections.ConfigDict:
     # gamma (their loss has gamma / 2 * Omega): 0.1 adds 0.05 * Omega. For the other
     # reading, 0.1 * Omega, set coefficient = 0.2.
     penalty.coefficient = 0.1
+
+    # A params export or a work directory whose generator (weights and batch statistics)
+    # a new run starts from, with fresh discriminators and optimizer states: fine-tuning.
+    # "": the initialisation.
+    config.init_generator_from = ""
 
     # How a run is computed and reported (no result changes with these).
     # Devices per group that split the parameters and optimizer state between them (FSDP);

@@ -134,6 +134,11 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
         f"config.reconstruction_weight={config.reconstruction_weight}: must be >= 0",
     )
     _require(
+        isinstance(config.reconstruction_samples, int) and config.reconstruction_samples >= 1,
+        f"config.reconstruction_samples={config.reconstruction_samples!r}: must be an "
+        "integer >= 1 (noise draws per pair of key frames)",
+    )
+    _require(
         0 <= config.generator_ema_decay < 1,
         f"config.generator_ema_decay={config.generator_ema_decay!r}: must be in [0, 1)",
     )
