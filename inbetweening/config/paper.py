@@ -89,6 +89,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.mesh_fsdp = 1
     config.eval = evaluation = ml_collections.ConfigDict()
     evaluation.split = "test"
+    evaluation.num_videos = 0  # the first N videos of the split; 0: all of them
     evaluation.num_generations = 100  # per pair of key frames (Section 4.1)
     evaluation.num_bootstrap_resamples = 1000
     evaluation.embedding_batch_size = 16

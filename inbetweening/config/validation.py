@@ -142,6 +142,11 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
         0 <= config.generator_ema_decay < 1,
         f"config.generator_ema_decay={config.generator_ema_decay!r}: must be in [0, 1)",
     )
+    _require(
+        config.eval.num_videos == 0 or config.eval.num_videos >= 2,
+        f"config.eval.num_videos={config.eval.num_videos}: 0 (the whole split) or at least "
+        "2 (FVD's covariances need two videos)",
+    )
     for name in ("learning_rate", "discriminator_learning_rate"):
         _require(config[name] > 0, f"config.{name}={config[name]}: must be positive")
     _require(
