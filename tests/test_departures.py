@@ -3,6 +3,7 @@ demo's recipe is a list of them."""
 
 import os
 
+import markdown_sections
 import pytest
 
 from configs import bair, base, demo, folder, kth, ucf101
@@ -38,15 +39,8 @@ def test_an_unknown_departure_is_named():
         departures.switch_on(base.get_config(), "voxel_flow")
 
 
-def _anchor(heading: str) -> str:
-    """GitHub's anchor of a Markdown heading."""
-    text = heading.lstrip("#").strip().lower()
-    return "".join(c for c in text.replace(" ", "-") if c.isalnum() or c in "-_")
-
-
 def test_every_departure_points_at_a_section_that_exists():
     for departure in departures.DEPARTURES:
         path, anchor = departure.numbers.split("#")
         with open(os.path.join(REPO, path)) as handle:
-            anchors = {_anchor(line) for line in handle if line.startswith("#")}
-        assert anchor in anchors, (departure.name, departure.numbers)
+            assert anchor in markdown_sections.anchors(handle.read()), departure.numbers
