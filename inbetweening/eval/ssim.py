@@ -7,8 +7,10 @@ matters): inputs are uint8 0..255 or float in [-1, 1], the project's conventions
 import dm_pix
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from inbetweening.data.pixels import UINT8_MAX
+from inbetweening.eval import chunks
 
 # tf.image.ssim's defaults.
 FILTER_SIZE = 11
@@ -44,14 +46,22 @@ def ssim(a: jax.Array, b: jax.Array) -> jax.Array:
     return values.reshape(a.shape[:-3])
 
 
-@jax.jit
-def best_ssim(generated: jax.Array, real: jax.Array) -> jax.Array:
-    """Per test example, the best SSIM over its generations -> [N].
+def best_ssim(
+    generated: np.ndarray, real: np.ndarray, examples_per_call: int | None = None
+) -> np.ndarray:
+    """Per test example, the best SSIM over its generations -> float32 [N].
 
-    `generated`: [N, G, T, H, W, C], G generations per pair of key frames; `real`:
+    `generated`: uint8 [N, G, T, H, W, C], G generations per pair of key frames; `real`:
     [N, T, H, W, C]. A generation's SSIM is the mean over the intermediate frames 1..T-2 (the
-    key frames are given, not generated). For large N x G, call on chunks of examples.
+    key frames are given, not generated). Computed in calls of `examples_per_call` examples
+    (default: chunks.map_examples'), so memory stays bounded for any N.
     """
+    return chunks.map_examples(_best_ssim, generated, real, examples_per_call=examples_per_call)
+
+
+@jax.jit
+def _best_ssim(generated: jax.Array, real: jax.Array) -> jax.Array:
+    """best_ssim of one call's examples."""
     intermediate = slice(1, -1)
     per_frame = ssim(generated[:, :, intermediate], real[:, None, intermediate])
     return jnp.max(jnp.mean(per_frame, axis=-1), axis=1)
