@@ -1,9 +1,11 @@
-"""Training progress: each step's metrics checked finite, averaged over a logging window,
-logged with the rate and the time left."""
+"""Training progress: the train step's metrics summed on the devices over a logging window
+and checked finite there at every step, fetched only when the loop logs, samples or saves;
+the progress log line."""
 
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
@@ -23,39 +25,106 @@ def check_finite(step: int, metrics: dict[str, float]) -> None:
             )
 
 
+@jax.jit
+def _start_totals(metrics: dict, step_before: jax.Array) -> dict:
+    """Totals before the first step of a window: zero sums, every step so far finite."""
+    zeros = jax.tree.map(lambda v: jnp.zeros((), jnp.float32), metrics)
+    return {
+        "sums": zeros,
+        "count": jnp.zeros((), jnp.int32),
+        "step": step_before.astype(jnp.int32),
+        "last": zeros,
+        "all_finite": jnp.ones((), bool),
+        "non_finite_step": jnp.zeros((), jnp.int32),
+        "non_finite_values": zeros,
+    }
+
+
+@jax.jit
+def _accumulate(totals: dict, metrics: dict) -> dict:
+    """totals after one more step's metrics: its values added, and where it is the first
+    step with a non-finite value, that step and its values kept."""
+    values = jax.tree.map(lambda v: v.astype(jnp.float32), metrics)
+    step = totals["step"] + 1
+    finite = jnp.all(jnp.stack([jnp.isfinite(v) for v in jax.tree.leaves(values)]))
+    first_non_finite = totals["all_finite"] & ~finite
+    return {
+        "sums": jax.tree.map(jnp.add, totals["sums"], values),
+        "count": totals["count"] + 1,
+        "step": step,
+        "last": values,
+        "all_finite": totals["all_finite"] & finite,
+        "non_finite_step": jnp.where(first_non_finite, step, totals["non_finite_step"]),
+        "non_finite_values": jax.tree.map(
+            lambda new, kept: jnp.where(first_non_finite, new, kept),
+            values,
+            totals["non_finite_values"],
+        ),
+    }
+
+
+@jax.jit
+def _restart_window(totals: dict) -> dict:
+    zeros = jax.tree.map(jnp.zeros_like, totals["sums"])
+    return {**totals, "sums": zeros, "count": jnp.zeros_like(totals["count"])}
+
+
 class MetricsWindow:
-    """The train step's metrics, fetched one step late (so the next step is queued on the
-    devices meanwhile), each step's checked finite, averaged over a logging window."""
+    """The train step's metrics over a logging window, kept on the devices: each step adds
+    its values to on-device sums and an "every step finite so far" flag (with the first
+    step that was not), one small jitted call that the host only dispatches, so the steps
+    stay queued on the devices. The host fetches the totals at `check` and
+    `mean_and_reset` only, and raises there if any step since the start was not finite.
+
+    `add` takes consecutive steps.
+    """
 
     def __init__(self):
-        self._pending: tuple[int, dict] | None = None
-        self._window: list[dict[str, float]] = []
+        self._totals: dict | None = None
+        self._names: list[str] = []  # the step's metrics in its own order
+        self._next_step: int | None = None
         self.last: dict[str, float] | None = None  # the latest checked step's values
         self._window_started = time.perf_counter()
 
     def add(self, step: int, metrics: dict) -> None:
-        """Checks the previous step's metrics, and keeps this step's for later."""
-        self.check()
-        self._pending = (step, metrics)
+        """Adds the step's metrics (device arrays) on the devices; fetches nothing."""
+        if self._totals is None:
+            self._names = list(metrics)
+            self._totals = _start_totals(metrics, np.int32(step - 1))
+        elif step != self._next_step:
+            raise ValueError(f"MetricsWindow.add: step {step} after step {self._next_step - 1}")
+        self._next_step = step + 1
+        self._totals = _accumulate(self._totals, metrics)
+
+    def _fetch(self) -> dict | None:
+        """The totals on the host, checked: raises NonFiniteLossError naming the first
+        step that was not finite, and its first non-finite metric."""
+        if self._totals is None:
+            return None
+        totals = jax.device_get(self._totals)
+        if not totals["all_finite"]:
+            check_finite(
+                int(totals["non_finite_step"]),
+                {name: float(totals["non_finite_values"][name]) for name in self._names},
+            )
+        self.last = {name: float(totals["last"][name]) for name in self._names}
+        return totals
 
     def check(self) -> None:
-        """Fetches and checks the pending step's metrics. Raises NonFiniteLossError."""
-        if self._pending is None:
-            return
-        step, metrics = self._pending
-        self._pending = None
-        values = {k: float(v) for k, v in jax.device_get(metrics).items()}
-        check_finite(step, values)
-        self._window.append(values)
-        self.last = values
+        """Waits for the steps added so far and checks that each was finite. Raises
+        NonFiniteLossError."""
+        self._fetch()
 
     def mean_and_reset(self) -> dict[str, float]:
-        """Each metric's mean over the steps since the last call, and steps_per_second."""
-        self.check()
+        """Each metric's mean over the steps since the last call, and steps_per_second
+        (checked as `check`)."""
+        totals = self._fetch()
         now = time.perf_counter()
-        means = {k: float(np.mean([v[k] for v in self._window])) for k in self._window[0]}
-        means["steps_per_second"] = len(self._window) / (now - self._window_started)
-        self._window, self._window_started = [], now
+        count = int(totals["count"])
+        means = {name: float(totals["sums"][name]) / count for name in self._names}
+        means["steps_per_second"] = count / (now - self._window_started)
+        self._totals = _restart_window(self._totals)
+        self._window_started = now
         return means
 
 
