@@ -10,6 +10,8 @@ import math
 import os
 import subprocess
 import sys
+import threading
+import time
 import types
 
 import jax
@@ -635,17 +637,19 @@ def test_the_loop_fetches_metrics_only_at_log_sample_and_checkpoint_steps(monkey
 
 
 def test_device_batches_are_the_batches_on_the_mesh_two_ahead():
-    pulled = []
+    pulled, consumer = [], threading.get_ident()
 
     def local_batches():
         for step in range(5):
+            assert threading.get_ident() != consumer  # transferred off the loop's thread
             pulled.append(step)
             yield np.full((8, 2), step, np.uint8)
 
     mesh = sharding.make_mesh(jax.devices())
     batches = input_pipeline.device_batches(local_batches(), mesh)
     first = next(batches)
-    assert pulled == [0, 1]  # the next batch is on its way while the first is used
+    time.sleep(0.2)
+    assert pulled == [0, 1]  # the next one on its way while the first is used, no more
     assert first.sharding == sharding.batch_sharding(mesh)
     rest = list(batches)
     assert [int(np.asarray(b)[0, 0]) for b in [first, *rest]] == [0, 1, 2, 3, 4]

@@ -10,6 +10,7 @@ import itertools
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import jax
 import ml_collections
@@ -84,20 +85,27 @@ def _synthetic_train_batches(config, start_step, process_index, process_count):
     return ReadAhead(batch, itertools.count(start_step), len(os.sched_getaffinity(0)))
 
 
-class ReadAhead(Iterator[np.ndarray]):
+class ReadAhead(Iterator):
     """make(i) for each of `indices` in order, made by `workers` threads off the caller's
-    thread (numpy releases the GIL for its array work), at most 2 * workers ahead of the
-    consumer. close() (or dropping the iterator, or the interpreter's exit) cancels what
-    has not started."""
+    thread (numpy releases the GIL for its array work), at most `ahead` (default
+    2 * workers) ahead of the consumer. close() (or dropping the iterator, or the
+    interpreter's exit) cancels what has not started. make raising StopIteration ends
+    the iteration there."""
 
-    def __init__(self, make: Callable[[int], np.ndarray], indices: Iterable[int], workers: int):
-        self._make, self._indices, self._ahead = make, iter(indices), 2 * workers
+    def __init__(
+        self,
+        make: Callable[[int], Any],
+        indices: Iterable[int],
+        workers: int,
+        ahead: int | None = None,
+    ):
+        self._make, self._indices, self._ahead = make, iter(indices), ahead or 2 * workers
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="read")
         self._pending = collections.deque()
         # Not a method of self: the finalizer must not keep the iterator alive.
         self.close = weakref.finalize(self, _cancel, self._pool, self._pending)
 
-    def __next__(self) -> np.ndarray:
+    def __next__(self):
         for index in itertools.islice(self._indices, self._ahead - len(self._pending)):
             self._pending.append(self._pool.submit(self._make, index))
         if not self._pending:
@@ -112,19 +120,11 @@ def _cancel(pool: concurrent.futures.ThreadPoolExecutor, pending: collections.de
 
 
 def device_batches(batches: Iterator[np.ndarray], mesh: Mesh, size: int = 2) -> Iterator[jax.Array]:
-    """`batches` (this process's slices) as global arrays on `mesh` (global_batch), each
-    put on the devices `size` batches before it is used, so its transfer overlaps the
-    steps before (the flax examples' prefetch_to_device, for jit's shardings)."""
-    queue = collections.deque()
-
-    def enqueue(count: int) -> None:
-        for local in itertools.islice(batches, count):
-            queue.append(global_batch(local, mesh))
-
-    enqueue(size)
-    while queue:
-        yield queue.popleft()
-        enqueue(1)
+    """`batches` (this process's slices) as global arrays on `mesh` (global_batch), put on
+    the devices by a thread of their own up to `size` batches before each is used, so the
+    transfers overlap the steps and cost the loop's thread nothing (the flax examples'
+    prefetch_to_device, for jit's shardings and off the loop's thread)."""
+    return ReadAhead(lambda _: global_batch(next(batches), mesh), itertools.count(), 1, size)
 
 
 def local_batch_size(config: ml_collections.ConfigDict, process_count: int) -> int:

@@ -2,6 +2,7 @@
 and checked finite there at every step, fetched only when the loop logs, samples or saves;
 the progress log line."""
 
+import functools
 import time
 
 import jax
@@ -25,10 +26,12 @@ def check_finite(step: int, metrics: dict[str, float]) -> None:
             )
 
 
-@jax.jit
-def _start_totals(metrics: dict, step_before: jax.Array) -> dict:
-    """Totals before the first step of a window: zero sums, every step so far finite."""
-    zeros = jax.tree.map(lambda v: jnp.zeros((), jnp.float32), metrics)
+@functools.partial(jax.jit, static_argnames="names")
+def _start_totals(metrics: dict, step_before: jax.Array, names: tuple[str, ...]) -> dict:
+    """Totals before the first step of a window: zero sums, every step so far finite.
+    Values are vectors [len(names)] in the order of `names` (few arrays: each output of
+    a jitted call costs the host microseconds)."""
+    zeros = jnp.zeros(len(names), jnp.float32)
     return {
         "sums": zeros,
         "count": jnp.zeros((), jnp.int32),
@@ -40,33 +43,31 @@ def _start_totals(metrics: dict, step_before: jax.Array) -> dict:
     }
 
 
-@jax.jit
-def _accumulate(totals: dict, metrics: dict) -> dict:
+@functools.partial(jax.jit, static_argnames="names")
+def _accumulate(totals: dict, metrics: dict, names: tuple[str, ...]) -> dict:
     """totals after one more step's metrics: its values added, and where it is the first
     step with a non-finite value, that step and its values kept."""
-    values = jax.tree.map(lambda v: v.astype(jnp.float32), metrics)
+    values = jnp.stack([metrics[name].astype(jnp.float32) for name in names])
     step = totals["step"] + 1
-    finite = jnp.all(jnp.stack([jnp.isfinite(v) for v in jax.tree.leaves(values)]))
-    first_non_finite = totals["all_finite"] & ~finite
+    first_non_finite = totals["all_finite"] & ~jnp.all(jnp.isfinite(values))
     return {
-        "sums": jax.tree.map(jnp.add, totals["sums"], values),
+        "sums": totals["sums"] + values,
         "count": totals["count"] + 1,
         "step": step,
         "last": values,
-        "all_finite": totals["all_finite"] & finite,
+        "all_finite": totals["all_finite"] & ~first_non_finite,
         "non_finite_step": jnp.where(first_non_finite, step, totals["non_finite_step"]),
-        "non_finite_values": jax.tree.map(
-            lambda new, kept: jnp.where(first_non_finite, new, kept),
-            values,
-            totals["non_finite_values"],
-        ),
+        "non_finite_values": jnp.where(first_non_finite, values, totals["non_finite_values"]),
     }
 
 
 @jax.jit
 def _restart_window(totals: dict) -> dict:
-    zeros = jax.tree.map(jnp.zeros_like, totals["sums"])
-    return {**totals, "sums": zeros, "count": jnp.zeros_like(totals["count"])}
+    return {
+        **totals,
+        "sums": jnp.zeros_like(totals["sums"]),
+        "count": jnp.zeros_like(totals["count"]),
+    }
 
 
 class MetricsWindow:
@@ -81,7 +82,7 @@ class MetricsWindow:
 
     def __init__(self):
         self._totals: dict | None = None
-        self._names: list[str] = []  # the step's metrics in its own order
+        self._names: tuple[str, ...] = ()  # the step's metrics in its own order
         self._next_step: int | None = None
         self.last: dict[str, float] | None = None  # the latest checked step's values
         self._window_started = time.perf_counter()
@@ -89,12 +90,12 @@ class MetricsWindow:
     def add(self, step: int, metrics: dict) -> None:
         """Adds the step's metrics (device arrays) on the devices; fetches nothing."""
         if self._totals is None:
-            self._names = list(metrics)
-            self._totals = _start_totals(metrics, np.int32(step - 1))
+            self._names = tuple(metrics)
+            self._totals = _start_totals(metrics, np.int32(step - 1), self._names)
         elif step != self._next_step:
             raise ValueError(f"MetricsWindow.add: step {step} after step {self._next_step - 1}")
         self._next_step = step + 1
-        self._totals = _accumulate(self._totals, metrics)
+        self._totals = _accumulate(self._totals, metrics, self._names)
 
     def _fetch(self) -> dict | None:
         """The totals on the host, checked: raises NonFiniteLossError naming the first
@@ -103,12 +104,12 @@ class MetricsWindow:
             return None
         totals = jax.device_get(self._totals)
         if not totals["all_finite"]:
-            check_finite(
-                int(totals["non_finite_step"]),
-                {name: float(totals["non_finite_values"][name]) for name in self._names},
-            )
-        self.last = {name: float(totals["last"][name]) for name in self._names}
+            check_finite(int(totals["non_finite_step"]), self._named(totals["non_finite_values"]))
+        self.last = self._named(totals["last"])
         return totals
+
+    def _named(self, values: np.ndarray) -> dict[str, float]:
+        return {name: float(value) for name, value in zip(self._names, values)}
 
     def check(self) -> None:
         """Waits for the steps added so far and checks that each was finite. Raises
@@ -121,7 +122,7 @@ class MetricsWindow:
         totals = self._fetch()
         now = time.perf_counter()
         count = int(totals["count"])
-        means = {name: float(totals["sums"][name]) / count for name in self._names}
+        means = {name: total / count for name, total in self._named(totals["sums"]).items()}
         means["steps_per_second"] = count / (now - self._window_started)
         self._totals = _restart_window(self._totals)
         self._window_started = now
