@@ -36,7 +36,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from inbetweening.data import input_pipeline, synthetic
-from inbetweening.eval import fvd, middle_frames, protocol, ssim
+from inbetweening.eval import chunks, fvd, middle_frames, protocol, ssim
 from inbetweening.eval.validation import model_method
 from inbetweening.models import create_models
 
@@ -138,11 +138,11 @@ def protocol_run(config, generator, variables, real: np.ndarray) -> dict:
         if _FVD.value
         else _mean_colours
     )
-    # Compile generation and the SSIM's chunk shape first: compile time is not the split's.
-    warm = real[: config.batch_size]
+    # Compiled first, for the shapes of the calls below: compile time is not the split's.
+    warm = real[: max(config.batch_size, chunks.call_size((1, *real.shape[1:])))]
     warm_videos = generate.fn(warm[:, 0], warm[:, -1], jax.random.PRNGKey(2))
-    ssim.best_ssim(warm_videos[:, None], warm, examples_per_call=len(warm))
-    middle_frames.generation_scores(warm_videos[:, None], warm, examples_per_call=len(warm))
+    ssim.best_ssim(warm_videos[:, None], warm)
+    middle_frames.generation_scores(warm_videos[:, None], warm)
     start = time.perf_counter()
     real_embeddings = embed(real)
     metrics = protocol.method_metrics(

@@ -14,14 +14,14 @@ import numpy as np
 VALUES_PER_CALL = 2**22
 
 
-def _examples_per_call(example_shape: tuple[int, ...]) -> int:
+def call_size(example_shape: tuple[int, ...]) -> int:
     """How many examples of `example_shape` (without the leading N) fit VALUES_PER_CALL."""
     return max(1, VALUES_PER_CALL // math.prod(example_shape))
 
 
 def map_examples(fn: Callable, *arrays: np.ndarray, examples_per_call: int | None = None):
     """fn(*chunks) over `arrays` (each [N, ...], the same N) in calls of `examples_per_call`
-    examples (default: as many of the first array's as fit VALUES_PER_CALL), concatenated
+    examples (default: call_size of the first array's examples), concatenated
     on the host: numpy arrays of fn's result tree, each [N, ...].
 
     fn must compute each example's results from that example alone (its results' first
@@ -33,14 +33,14 @@ def map_examples(fn: Callable, *arrays: np.ndarray, examples_per_call: int | Non
     if count == 0:
         return jax.device_get(fn(*arrays))
     if examples_per_call is None:
-        examples_per_call = _examples_per_call(arrays[0].shape[1:])
+        examples_per_call = call_size(arrays[0].shape[1:])
     size = min(examples_per_call, count)
     in_flight, results = collections.deque(), []
     for first in range(0, count, size):
         used = min(size, count - first)
         chunk = [_pad(np.asarray(a[first : first + used]), size) for a in arrays]
         in_flight.append((used, fn(*chunk)))
-        if len(in_flight) > 2:
+        if len(in_flight) > 1:
             results.append(_fetch(*in_flight.popleft()))
     results.extend(_fetch(*pending) for pending in in_flight)
     return jax.tree.map(lambda *parts: np.concatenate(parts), *results)
