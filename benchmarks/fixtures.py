@@ -5,13 +5,14 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from inbetweening.data import prepare
+from inbetweening.data import prepare, tfds_input
 from inbetweening.data.builders import bair
 
 
 def write_bair_fixture(directory: str, num_sequences: int) -> None:
     """Training-split sequences in the softmotion30_44k schema, random 64x64x3 frames
     (random pixels are the costliest to PNG-decode once prepared)."""
+    tfds_input.hide_gpus_from_tensorflow()  # before TensorFlow first touches a device
     rng = np.random.default_rng(0)
     first = bair.FIRST_TRAIN_SEQUENCE
     path = os.path.join(

@@ -1,11 +1,11 @@
 """Evaluation at full-split scale: the paper's protocol (eval/protocol.py, as --mode=eval
-runs it) for a model on a fixture split of --num_videos clips (3,783: UCF101's test split)
+runs it) for a model on a fixture split of --num_clips clips (3,783: UCF101's test split)
 of 16x64x64x3 synthetic videos, --num_generations generations each (random weights: the
 cost does not depend on them); printed as one JSON object.
 
     PYTHONPATH=. python benchmarks/full_split_eval.py                     # narrow, on CPU
     PYTHONPATH=. python benchmarks/full_split_eval.py --width=0 --fvd     # the paper's, GPU
-    PYTHONPATH=. python benchmarks/full_split_eval.py --num_videos=200 --scaling_devices=
+    PYTHONPATH=. python benchmarks/full_split_eval.py --num_clips=64 --scaling_clips=32
 
 Reports seconds of generation (every round, sample_inbetweens in calls of
 config.batch_size pairs over this process's devices), of the I3D embeddings (--fvd; else
@@ -14,12 +14,15 @@ CPU), and of the best-of-N SSIM (the rest of the protocol: Frechet distances and
 intervals take milliseconds), then of the held-out table's per-generation SSIM and PSNR
 (middle_frames.generation_scores) on one round. Memory: resident set after the model is
 made, after the real split is in memory, and the peak (getrusage); the protocol holds the
-real split and one round of generations (uint8) by design, `arrays_mb`, so what the
-evaluation itself adds is the peak above both, `peak_above_model_and_arrays_mb`.
+real split and one round of generations (uint8) by design, `arrays_mb`, so the peak
+above the model's (`peak_above_model_mb`) is those plus what the evaluation itself adds,
+`peak_above_model_and_arrays_mb` (its compiled calls, chunks in flight, temporaries).
 
---scaling_devices: generation alone of --scaling_videos clips in a subprocess per device
-count, with XLA_FLAGS=--xla_force_host_platform_device_count=N (simulated CPU devices
-sharing this machine's cores: the time falls only while there are cores for the devices).
+--scaling_devices: generation alone of --scaling_clips clips by a generator of
+--scaling_width channels, in a subprocess per device count on the CPU, with
+XLA_FLAGS=--xla_force_host_platform_device_count=N (simulated CPU devices sharing this
+machine's cores: the time falls only while there are cores for the devices, so on 2 cores
+only up to 2 devices); empty: none.
 """
 
 import json
@@ -43,7 +46,7 @@ from inbetweening.models import create_models
 config_flags.DEFINE_config_file(
     "config", "configs/base.py", "Config file (the paper's by default).", lock_config=False
 )
-_NUM_VIDEOS = flags.DEFINE_integer("num_videos", 3783, "Clips in the split.")
+_NUM_CLIPS = flags.DEFINE_integer("num_clips", 3783, "Clips in the split.")
 _NUM_GENERATIONS = flags.DEFINE_integer("num_generations", 4, "Generations per clip.")
 _WIDTH = flags.DEFINE_integer(
     "width", 8, "Channels of every generator layer (E, G_Z, G_V); 0: the config's widths."
@@ -52,7 +55,8 @@ _FVD = flags.DEFINE_bool("fvd", False, "Embed with I3D at 224x224 (an accelerato
 _SCALING_DEVICES = flags.DEFINE_list(
     "scaling_devices", ["1", "2", "4", "8"], "Simulated CPU device counts to time."
 )
-_SCALING_VIDEOS = flags.DEFINE_integer("scaling_videos", 256, "Clips of the scaling runs.")
+_SCALING_CLIPS = flags.DEFINE_integer("scaling_clips", 256, "Clips of the scaling runs.")
+_SCALING_WIDTH = flags.DEFINE_integer("scaling_width", 8, "--width of the scaling runs.")
 _GENERATION_ONLY = flags.DEFINE_bool(
     "generation_only", False, "Time one round of generation only (a scaling run's process)."
 )
@@ -85,11 +89,14 @@ def _model(config):
 
 
 def _real_split(config, count: int) -> np.ndarray:
-    """Synthetic test videos uint8 [count, T, H, W, C], made a batch at a time."""
+    """The synthetic test split's first `count` videos (those --mode=eval reads) uint8
+    [count, T, H, W, C], made a batch at a time by reading threads (one per core), each
+    batch written into the one array."""
     m = config.model
     offset = input_pipeline.SYNTHETIC_SPLIT_OFFSETS["test"]
     real = np.empty((count, m.num_frames, m.image_size, m.image_size, m.image_channels), np.uint8)
-    for first in range(0, count, config.batch_size):
+
+    def fill(first: int) -> None:
         rows = range(first, min(count, first + config.batch_size))
         real[rows.start : rows.stop] = synthetic.generate_batch(
             config.data.seed,
@@ -98,7 +105,13 @@ def _real_split(config, count: int) -> np.ndarray:
             m.image_size,
             m.image_size,
             m.image_channels,
+            config.data.synthetic_max_objects,
+            config.data.synthetic_background,
         )
+
+    batches = range(0, count, config.batch_size)
+    for _ in input_pipeline.ReadAhead(fill, batches, len(os.sched_getaffinity(0))):
+        pass
     return real
 
 
@@ -141,6 +154,7 @@ def protocol_run(config, generator, variables, real: np.ndarray) -> dict:
     # Compiled first, for the shapes of the calls below: compile time is not the split's.
     warm = real[: max(config.batch_size, chunks.call_size((1, *real.shape[1:])))]
     warm_videos = generate.fn(warm[:, 0], warm[:, -1], jax.random.PRNGKey(2))
+    embed.fn(warm)
     ssim.best_ssim(warm_videos[:, None], warm)
     middle_frames.generation_scores(warm_videos[:, None], warm)
     start = time.perf_counter()
@@ -180,11 +194,13 @@ def scaling_runs() -> list[dict]:
             sys.executable,
             os.path.abspath(__file__),
             "--generation_only",
-            f"--num_videos={_SCALING_VIDEOS.value}",
-            f"--width={_WIDTH.value}",
+            f"--num_clips={_SCALING_CLIPS.value}",
+            f"--width={_SCALING_WIDTH.value}",
             f"--config={flags.FLAGS['config'].config_filename}",
         ]
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"{devices} devices: {result.stderr.strip()[-2000:]}")
         runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
     return runs
 
@@ -194,7 +210,7 @@ def main(argv):
     config = flags.FLAGS.config
     generator, variables, params = _model(config)
     rss_model = _rss_mb()
-    real = _real_split(config, _NUM_VIDEOS.value)
+    real = _real_split(config, _NUM_CLIPS.value)
     if _GENERATION_ONLY.value:
         seconds = generation_seconds(config, generator, variables, real)
         print(json.dumps({"devices": jax.device_count(), "generation_seconds": round(seconds, 2)}))
@@ -206,7 +222,7 @@ def main(argv):
     print(
         json.dumps(
             {
-                "num_videos": len(real),
+                "num_clips": len(real),
                 "num_generations": _NUM_GENERATIONS.value,
                 "video_shape": list(real.shape[1:]),
                 "generator_params": int(params),
@@ -220,8 +236,11 @@ def main(argv):
                 "rss_after_real_split_mb": rss_real,
                 "peak_rss_mb": peak,
                 "arrays_mb": _megabytes(arrays),
+                "peak_above_model_mb": round(peak - rss_model, 1),
                 "peak_above_model_and_arrays_mb": round(peak - rss_model - _megabytes(arrays), 1),
                 "scaling": scaling_runs() if _SCALING_DEVICES.value else [],
+                "scaling_clips": _SCALING_CLIPS.value,
+                "scaling_width": _SCALING_WIDTH.value,
                 "scaling_cores": len(os.sched_getaffinity(0)),
             }
         )
