@@ -19,12 +19,10 @@ import tempfile
 import time
 
 import ml_collections
-import numpy as np
-import tensorflow as tf
 from absl import app, flags
 
-from inbetweening.data import input_pipeline, prepare
-from inbetweening.data.builders import bair
+from benchmarks import fixtures
+from inbetweening.data import input_pipeline
 
 _DATASET = flags.DEFINE_string("dataset", "bair", "Prepared dataset to read.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Where it is prepared; default: a fixture.")
@@ -38,33 +36,6 @@ _WARMUP_BATCHES = flags.DEFINE_integer("warmup_batches", 5, "Batches read before
 _TIMED_BATCHES = flags.DEFINE_integer("timed_batches", 50, "Batches timed.")
 
 TARGET_CLIPS_PER_SECOND_PER_CORE = 32 / 0.020 / 16
-
-
-def _write_bair_fixture(directory: str, num_sequences: int) -> None:
-    """Training-split sequences in the softmotion30_44k schema, random 64x64x3 frames."""
-    rng = np.random.default_rng(0)
-    first = bair.FIRST_TRAIN_SEQUENCE
-    path = os.path.join(
-        directory,
-        "softmotion30_44k",
-        "train",
-        f"traj_{first}_to_{first + num_sequences - 1}.tfrecords",
-    )
-    os.makedirs(os.path.dirname(path))
-    with tf.io.TFRecordWriter(path) as writer:
-        for _ in range(num_sequences):
-            feature = {
-                f"{frame}/{camera}/encoded": tf.train.Feature(
-                    bytes_list=tf.train.BytesList(
-                        value=[rng.integers(0, 256, bair.NATIVE_FRAME_SHAPE, np.uint8).tobytes()]
-                    )
-                )
-                for frame in range(bair.FRAMES_PER_SEQUENCE)
-                for camera in bair.CAMERAS
-            }
-            writer.write(
-                tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-            )
 
 
 def _config(data_dir: str | None) -> ml_collections.ConfigDict:
@@ -122,10 +93,9 @@ def main(argv):
         results = _measure(_DATA_DIR.value)
     else:
         with tempfile.TemporaryDirectory(prefix="input_pipeline_benchmark_") as fixture_dir:
-            sources = os.path.join(fixture_dir, "sources")
-            _write_bair_fixture(sources, _FIXTURE_SEQUENCES.value)
-            prepare.prepare("bair", os.path.join(fixture_dir, "data"), sources)
-            results = _measure(os.path.join(fixture_dir, "data"))
+            results = _measure(
+                fixtures.prepared_bair_fixture(fixture_dir, _FIXTURE_SEQUENCES.value)
+            )
     print(
         json.dumps(
             {

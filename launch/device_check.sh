@@ -5,15 +5,26 @@
 #    equations) on the accelerator: DIR/tests.txt;
 # 2. steps/s of the paper's config (configs/bair.py) at batch 32 with XLA's convolutions,
 #    float32 then bfloat16: DIR/train_step_float32.json, DIR/train_step_bfloat16.json;
-# 3. configs/demo.py trained for DEMO_SECONDS (300), with the held-out table every 1,000
+# 3. the training loop's host time per step around a stand-in step, and its inputs'
+#    clips/s (benchmarks/host_time.py, the paper's batch): DIR/host_time.json;
+# 4. the evaluation protocol on a full test split (3,783 clips, 4 generations, the paper's
+#    generator, FVD with I3D), memory and seconds, then generation's scaling over 1-8
+#    simulated CPU devices (benchmarks/full_split_eval.py): DIR/full_split_eval.json;
+# 5. configs/demo.py trained for DEMO_SECONDS (180), with the held-out table every 1,000
 #    steps: DIR/demo/ (metrics.json holds the curve so far), DIR/curve.png;
 # then DIR/device_check.json gathers them. Nothing needs flags to run on the accelerator:
 # jax picks it, and the configs' conv_impl "auto" picks XLA's convolutions there.
+# Time, estimated (no run measured yet): tests ~60 s; two train-step benchmarks ~100 s
+# (compiles; 5.9 TFLOP a step); host_time ~45 s (4 inputs x 400 steps of no device work,
+# the BAIR fixture written first); full_split_eval ~150 s: 5 rounds of 3,783 videos x
+# 22.4 GFLOP (424 TFLOP) and I3D on 5 x 3,783 videos x 48.6 GFLOP (919 TFLOP) take
+# ~30 s at 50 TFLOP/s, plus two compiles, the synthetic split and the CPU scaling runs;
+# the demo DEMO_SECONDS; curves ~10 s: ~545 s with DEMO_SECONDS=180.
 # PYTHON: the interpreter (default .venv/bin/python; `make test ACCEL=cuda12` builds it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
-DEMO_SECONDS="${DEMO_SECONDS:-300}"
+DEMO_SECONDS="${DEMO_SECONDS:-180}"
 DRY_RUN=0
 OUTPUT=""
 for arg in "$@"; do
@@ -54,6 +65,9 @@ for dtype in float32 bfloat16; do
     --config=configs/bair.py --config.batch_size=32 --config.model.conv_impl=xla \
     --config.model.compute_dtype="$dtype" --repeats=10
 done
+step "$OUTPUT/host_time.json" env PYTHONPATH=. "$PYTHON" benchmarks/host_time.py --steps=300
+step "$OUTPUT/full_split_eval.json" env PYTHONPATH=. "$PYTHON" benchmarks/full_split_eval.py \
+  --num_clips=3783 --num_generations=4 --width=0 --fvd --scaling_devices=1,2,4,8
 # Stopped after DEMO_SECONDS: metrics.json has the held-out curve up to the last sample step.
 step "$OUTPUT/demo.txt" timeout "$DEMO_SECONDS" "$PYTHON" -m inbetweening.main \
   --config=configs/demo.py --workdir="$OUTPUT/demo" --config.num_train_steps=1000000 \

@@ -29,6 +29,8 @@ def summary(directory: str) -> dict:
         "tests": tests.splitlines()[-1] if isinstance(tests, str) and tests else tests,
         "train_step_float32": read(directory, "train_step_float32.json"),
         "train_step_bfloat16": read(directory, "train_step_bfloat16.json"),
+        "host_time": read(directory, "host_time.json"),
+        "full_split_eval": read(directory, "full_split_eval.json"),
         "demo_held_out_curve": metrics.get("held_out_curve") if isinstance(metrics, dict) else None,
     }
 

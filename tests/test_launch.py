@@ -3,6 +3,7 @@ multi-process flags; extra flags passed through; missing arguments refused."""
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -184,18 +185,35 @@ def test_device_check_runs_the_device_tests_the_benchmarks_and_a_timed_demo(tmp_
         "/out/tests.txt",
         "/out/train_step_float32.json",
         "/out/train_step_bfloat16.json",
+        "/out/host_time.json",
+        "/out/full_split_eval.json",
         "/out/demo.txt",
         "/out/curves.txt",
         "/out/device_check.json",
     ]
-    tests, float32, bfloat16, demo, curves, summary = (shlex.split(c) for c, _ in lines)
+    tests, float32, bfloat16, host_time, full_split, demo, curves, summary = (
+        shlex.split(c) for c, _ in lines
+    )
     # The suite's CPU simulation is switched off so that jax takes the accelerator.
     assert tests[:3] == ["env", "JAX_PLATFORMS=", "XLA_FLAGS="] and "pytest" in tests
     for command, dtype in ((float32, "float32"), (bfloat16, "bfloat16")):
         assert "benchmarks/train_step.py" in command and "--config=configs/bair.py" in command
         assert {"--config.batch_size=32", "--config.model.conv_impl=xla"} <= set(command)
         assert f"--config.model.compute_dtype={dtype}" in command
-    assert demo[:2] == ["timeout", "300"] and "--config=configs/demo.py" in demo
+    # The benchmarks at full size: the paper's batch; UCF101's test split, the paper's
+    # generator and FVD.
+    assert "benchmarks/host_time.py" in host_time and "--steps=300" in host_time
+    assert "benchmarks/full_split_eval.py" in full_split
+    assert {"--num_clips=3783", "--num_generations=4", "--width=0", "--fvd"} <= set(full_split)
+    assert "--scaling_devices=1,2,4,8" in full_split
+    for command in (host_time, full_split):
+        assert command[:2] == ["env", "PYTHONPATH=."]
+        # Every flag passed is one the benchmark defines (a misspelt one stops the run).
+        with open(os.path.join(REPO, command[3])) as handle:
+            defined = set(re.findall(r'flags\.DEFINE_\w+\(\s*"(\w+)"', handle.read()))
+        passed = {arg[2:].split("=")[0] for arg in command[4:]}
+        assert passed and passed <= defined
+    assert demo[:2] == ["timeout", "180"] and "--config=configs/demo.py" in demo
     assert {"--workdir=/out/demo", "--config.sample_every_steps=1000"} <= set(demo)
     assert curves[-2:] == ["/out/demo", "--out=/out/curve.png"]
     assert summary[-2:] == ["launch/device_check_summary.py", "/out"]
@@ -207,6 +225,8 @@ def test_device_check_summary_gathers_what_was_written(tmp_path):
     (tmp_path / "tests.txt").write_text("....\n12 passed in 30.0s\n")
     (tmp_path / "train_step_float32.json").write_text('{"steps_per_second": 3.5}\n')
     (tmp_path / "train_step_bfloat16.json").write_text("Traceback ...\nerror\n")
+    (tmp_path / "host_time.json").write_text('{"inputs": {"none": {"loop_ms_per_step": 0.5}}}')
+    (tmp_path / "full_split_eval.json").write_text('{"num_clips": 3783, "peak_rss_mb": 2100.0}')
     (tmp_path / "demo" / "metrics.json").write_text('{"held_out_curve": [{"step": 1000}]}')
     result = subprocess.run(
         [sys.executable, os.path.join(REPO, "launch", "device_check_summary.py"), tmp_path],
@@ -218,5 +238,7 @@ def test_device_check_summary_gathers_what_was_written(tmp_path):
         "tests": "12 passed in 30.0s",
         "train_step_float32": {"steps_per_second": 3.5},
         "train_step_bfloat16": "Traceback ...\nerror",
+        "host_time": {"inputs": {"none": {"loop_ms_per_step": 0.5}}},
+        "full_split_eval": {"num_clips": 3783, "peak_rss_mb": 2100.0},
         "demo_held_out_curve": [{"step": 1000}],
     }

@@ -5,9 +5,15 @@ generator's internal state: objects are brighter than the background (see the mo
 docstring), and each object's interior is one flat colour.
 """
 
+import hashlib
+import threading
+import time
+
+import ml_collections
 import numpy as np
 import pytest
 
+from inbetweening.data import input_pipeline
 from inbetweening.data.synthetic import generate_batch, generate_video
 
 # Brighter than any background pixel, darker than any object interior.
@@ -166,3 +172,81 @@ def test_bad_arguments_raise(kwargs, name):
     args["indices"] = [args.pop("index")]
     with pytest.raises(ValueError, match=f"{name}.*{bad}"):
         generate_batch(**args)
+
+
+@pytest.mark.parametrize(
+    "seed, indices, shape, max_objects, background, digest",
+    [
+        (0, range(64), (16, 64, 64, 3), 3, "varied", "95c9e92574a3685d"),
+        (0, range(32), (16, 64, 64, 1), 3, "varied", "f02c65535acedecf"),
+        (7, range(2**40, 2**40 + 32), (16, 32, 32, 3), 1, "plain", "0b1eb13942df4da0"),
+        (3, range(100, 140), (8, 24, 40, 3), 2, "varied", "7a55b925a46da49d"),
+        (5, range(10), (3, 7, 9, 3), 3, "varied", "fa230459bd614d24"),
+    ],
+)
+def test_the_dataset_keeps_its_videos(seed, indices, shape, max_objects, background, digest):
+    """The bytes of these videos as the dataset first made them: training runs resume on,
+    and held-out sets compare, the same videos only while these stay."""
+    videos = generate_batch(seed, indices, *shape, max_objects, background)
+    assert hashlib.sha256(videos.tobytes()).hexdigest()[:16] == digest
+
+
+def _synthetic_config(batch_size):
+    return ml_collections.ConfigDict(
+        {
+            "batch_size": batch_size,
+            "data": {
+                "name": "synthetic",
+                "seed": 3,
+                "synthetic_max_objects": 3,
+                "synthetic_background": "varied",
+            },
+            "model": {"num_frames": 4, "image_size": 16, "image_channels": 3},
+        }
+    )
+
+
+@pytest.mark.parametrize("process_index, process_count", [(0, 1), (1, 2)])
+def test_train_batch_s_is_videos_s_times_b_on(process_index, process_count):
+    config = _synthetic_config(batch_size=4)
+    batches = input_pipeline.train_batches(config, 5, process_index, process_count)
+    local = 4 // process_count
+    for step in (5, 6, 7):
+        first = step * 4 + process_index * local
+        expected = generate_batch(3, range(first, first + local), 4, 16, 16, 3)
+        np.testing.assert_array_equal(next(batches), expected)
+
+
+def test_read_ahead_keeps_the_order_and_stays_bounded():
+    made, consumer = [], threading.get_ident()
+
+    def make(index):
+        assert threading.get_ident() != consumer  # off the consumer's thread
+        time.sleep(0.02 * (index % 3))  # later indices may finish first
+        made.append(index)
+        return np.array([index])
+
+    batches = input_pipeline.ReadAhead(make, iter(range(100)), workers=2)
+    assert [int(next(batches)[0]) for _ in range(6)] == list(range(6))
+    time.sleep(0.2)
+    # At most 2 * workers batches made ahead of the 6 taken.
+    assert len(made) <= 6 + 4 and sorted(made) == list(range(len(made)))
+    batches.close()
+    time.sleep(0.2)
+    count = len(made)
+    time.sleep(0.1)
+    assert len(made) == count  # nothing more is made after close()
+    assert [int(b[0]) for b in input_pipeline.ReadAhead(make, range(3), workers=3)] == [0, 1, 2]
+
+
+def test_read_ahead_raises_what_making_a_batch_raised():
+    def make(index):
+        if index == 2:
+            raise ValueError("bad video 2")
+        return np.array([index])
+
+    batches = input_pipeline.ReadAhead(make, range(5), workers=2)
+    assert [int(next(batches)[0]) for _ in range(2)] == [0, 1]
+    with pytest.raises(ValueError, match="bad video 2"):
+        next(batches)
+    batches.close()

@@ -10,6 +10,8 @@ import math
 import os
 import subprocess
 import sys
+import threading
+import time
 import types
 
 import jax
@@ -19,6 +21,7 @@ import pytest
 from jax import lax
 from tensorboard.backend.event_processing import event_accumulator
 
+from inbetweening.data import input_pipeline
 from inbetweening.models import create_models
 from inbetweening.runtime import sharding
 from inbetweening.tools import diagnose, summary
@@ -561,3 +564,92 @@ def test_the_reconstruction_term_adds_its_weight_times_the_l1():
     np.testing.assert_allclose(metrics["l1_loss"], l1, rtol=1e-5)
     np.testing.assert_allclose(total, adversarial + 2.5 * l1, rtol=1e-5)
     assert metrics["g_loss"] == total and metrics["g_video_loss"] == plain["g_video_loss"]
+
+
+def _metrics(g_loss, d_loss=1.0):
+    return {"g_loss": jnp.asarray(g_loss, jnp.float32), "d_loss": jnp.asarray(d_loss)}
+
+
+def test_the_metrics_window_averages_on_the_devices_and_resets():
+    window = progress.MetricsWindow()
+    for step, loss in enumerate([1.0, 2.0, 4.5], start=11):
+        window.add(step, _metrics(loss, -loss))
+    means = window.mean_and_reset()
+    assert means["g_loss"] == pytest.approx(7.5 / 3) and means["d_loss"] == pytest.approx(-2.5)
+    assert means["steps_per_second"] > 0
+    assert window.last == {"g_loss": 4.5, "d_loss": -4.5}
+    window.add(14, _metrics(10.0))
+    assert window.mean_and_reset()["g_loss"] == 10.0
+    with pytest.raises(ValueError, match="step 16 after step 14"):
+        window.add(16, _metrics(1.0))
+
+
+def test_the_metrics_window_names_the_first_non_finite_step_when_checked_later():
+    window = progress.MetricsWindow()
+    for step, loss in zip(range(1, 6), [1.0, 2.0, np.inf, np.nan, 3.0]):
+        window.add(step, _metrics(loss))
+    # Steps 4 and 5 do not hide step 3; nothing was fetched before.
+    with pytest.raises(progress.NonFiniteLossError, match=r"step 3: g_loss = inf"):
+        window.check()
+    with pytest.raises(progress.NonFiniteLossError, match=r"step 3: g_loss = inf"):
+        window.mean_and_reset()
+
+
+def test_the_loop_fetches_metrics_only_at_log_sample_and_checkpoint_steps(monkeypatch):
+    config = tiny_config()
+    config.num_train_steps, config.log_every_steps = 10, 4
+    config.sample_every_steps, config.checkpoint_every_steps = 5, 6
+    fetches, calls = [], []
+    device_get = jax.device_get
+    monkeypatch.setattr(jax, "device_get", lambda tree: fetches.append(1) or device_get(tree))
+
+    @jax.jit
+    def stand_in_step(state, videos):
+        return state + 1, _metrics(jnp.sum(videos) + state, 0.0)
+
+    batches = (np.full((2, 3), step, np.uint8) for step in range(100))
+    mesh = sharding.make_mesh(jax.devices()[:1])
+    state, window = train.train_loop(
+        config,
+        jnp.zeros((), jnp.int32),
+        stand_in_step,
+        input_pipeline.device_batches(batches, mesh),
+        3,
+        log=lambda step, means: calls.append(("log", step, means["g_loss"])),
+        sample=lambda state: calls.append(("sample", int(state))),
+        checkpoint=lambda step, state: calls.append(("checkpoint", step, int(state))),
+    )
+    # Steps 3..10 take batches 0..7 (batch b sums to 6 b; the state counts the steps).
+    assert int(state) == 8
+    g_loss = {step: 6 * (step - 3) + (step - 3) for step in range(3, 11)}
+    assert calls == [
+        ("log", 4, (g_loss[3] + g_loss[4]) / 2),
+        ("sample", 3),
+        ("checkpoint", 6, 4),
+        ("log", 8, np.mean([g_loss[s] for s in range(5, 9)])),
+        ("log", 10, (g_loss[9] + g_loss[10]) / 2),
+        ("sample", 8),
+        ("checkpoint", 10, 8),
+    ]
+    # One fetch at each log step and one at each sample or checkpoint step: 3 + 3.
+    assert len(fetches) == 6
+    assert window.last == {"g_loss": g_loss[10], "d_loss": 0.0}
+
+
+def test_device_batches_are_the_batches_on_the_mesh_two_ahead():
+    pulled, consumer = [], threading.get_ident()
+
+    def local_batches():
+        for step in range(5):
+            assert threading.get_ident() != consumer  # transferred off the loop's thread
+            pulled.append(step)
+            yield np.full((8, 2), step, np.uint8)
+
+    mesh = sharding.make_mesh(jax.devices())
+    batches = input_pipeline.device_batches(local_batches(), mesh)
+    first = next(batches)
+    time.sleep(0.2)
+    assert pulled == [0, 1]  # the next one on its way while the first is used, no more
+    assert first.sharding == sharding.batch_sharding(mesh)
+    rest = list(batches)
+    assert [int(np.asarray(b)[0, 0]) for b in [first, *rest]] == [0, 1, 2, 3, 4]

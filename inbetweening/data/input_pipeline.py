@@ -4,13 +4,22 @@ The embedded synthetic dataset is generated here; prepared datasets (BAIR, KTH, 
 folders) are read by tfds_input, imported only when needed because it loads TensorFlow.
 """
 
-from typing import Iterator
+import collections
+import concurrent.futures
+import itertools
+import os
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
+import jax
 import ml_collections
 import numpy as np
+from jax.sharding import Mesh
 
 from inbetweening.data import synthetic
 from inbetweening.data.errors import DatasetError
+from inbetweening.runtime.sharding import global_batch
 
 # Held-out synthetic videos come from indices no training run reaches (500k steps of
 # batch 32 use indices below 2**24): validation from 2**40 on, test from 2**41 on.
@@ -68,11 +77,54 @@ def train_batches(
 
 def _synthetic_train_batches(config, start_step, process_index, process_count):
     local_batch = local_batch_size(config, process_count)
-    step = start_step
-    while True:
+
+    def batch(step: int) -> np.ndarray:
         first = step * config.batch_size + process_index * local_batch
-        yield _synthetic_videos(config, range(first, first + local_batch))
-        step += 1
+        return _synthetic_videos(config, range(first, first + local_batch))
+
+    return ReadAhead(batch, itertools.count(start_step), len(os.sched_getaffinity(0)))
+
+
+class ReadAhead(Iterator):
+    """make(i) for each of `indices` in order, made by `workers` threads off the caller's
+    thread (numpy releases the GIL for its array work), at most `ahead` (default
+    2 * workers) ahead of the consumer. close() (or dropping the iterator, or the
+    interpreter's exit) cancels what has not started. make raising StopIteration ends
+    the iteration there."""
+
+    def __init__(
+        self,
+        make: Callable[[int], Any],
+        indices: Iterable[int],
+        workers: int,
+        ahead: int | None = None,
+    ):
+        self._make, self._indices, self._ahead = make, iter(indices), ahead or 2 * workers
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="read")
+        self._pending = collections.deque()
+        # Not a method of self: the finalizer must not keep the iterator alive.
+        self.close = weakref.finalize(self, _cancel, self._pool, self._pending)
+
+    def __next__(self):
+        for index in itertools.islice(self._indices, self._ahead - len(self._pending)):
+            self._pending.append(self._pool.submit(self._make, index))
+        if not self._pending:
+            raise StopIteration
+        return self._pending.popleft().result()
+
+
+def _cancel(pool: concurrent.futures.ThreadPoolExecutor, pending: collections.deque) -> None:
+    for future in pending:
+        future.cancel()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def device_batches(batches: Iterator[np.ndarray], mesh: Mesh, size: int = 2) -> Iterator[jax.Array]:
+    """`batches` (this process's slices) as global arrays on `mesh` (global_batch), put on
+    the devices by a thread of their own up to `size` batches before each is used, so the
+    transfers overlap the steps and cost the loop's thread nothing (the flax examples'
+    prefetch_to_device, for jit's shardings and off the loop's thread)."""
+    return ReadAhead(lambda _: global_batch(next(batches), mesh), itertools.count(), 1, size)
 
 
 def local_batch_size(config: ml_collections.ConfigDict, process_count: int) -> int:

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from inbetweening.eval import chunks
 from inbetweening.eval.flow_interpolation import flow_interpolation
 from inbetweening.eval.ssim import ssim, to_unit_range
 
@@ -56,10 +57,19 @@ REFERENCES = {
 }
 
 
-@jax.jit
-def generation_scores(generated: jax.Array, real: jax.Array) -> dict[str, jax.Array]:
+def generation_scores(
+    generated: np.ndarray, real: np.ndarray, examples_per_call: int | None = None
+) -> dict[str, np.ndarray]:
     """uint8 generated [N, G, T, H, W, C], real [N, T, H, W, C] -> {"ssim", "psnr": [N, G]}:
-    per example and generation, the mean over the middle frames."""
+    per example and generation, the mean over the middle frames. In calls of
+    `examples_per_call` examples (default: chunks.map_examples') for any N."""
+    return chunks.map_examples(
+        _generation_scores, generated, real, examples_per_call=examples_per_call
+    )
+
+
+@jax.jit
+def _generation_scores(generated: jax.Array, real: jax.Array) -> dict[str, jax.Array]:
     generated, real = generated[:, :, 1:-1], real[:, None, 1:-1]
     a, b = jnp.broadcast_arrays(to_unit_range(generated), to_unit_range(real))
     # dm-pix takes a single batch axis.
@@ -70,16 +80,21 @@ def generation_scores(generated: jax.Array, real: jax.Array) -> dict[str, jax.Ar
     }
 
 
-@jax.jit
-def pixel_spread(generated: jax.Array) -> jax.Array:
+def pixel_spread(generated: np.ndarray, examples_per_call: int | None = None) -> np.ndarray:
     """uint8 [N, G, T, H, W, C] -> [N]: per example, the standard deviation over its G
-    generations at each pixel of the middle frames (0..255), the mean over pixels."""
+    generations at each pixel of the middle frames (0..255), the mean over pixels. In
+    calls of `examples_per_call` examples, as generation_scores."""
+    return chunks.map_examples(_pixel_spread, generated, examples_per_call=examples_per_call)
+
+
+@jax.jit
+def _pixel_spread(generated: jax.Array) -> jax.Array:
     middle = generated[:, :, 1:-1].astype(jnp.float32)
     return jnp.mean(jnp.std(middle, axis=1), axis=(1, 2, 3, 4))
 
 
-def _best(per_generation: dict[str, jax.Array]) -> dict[str, float]:
-    return {metric: float(jnp.mean(jnp.max(s, axis=1))) for metric, s in per_generation.items()}
+def _best(per_generation: dict[str, np.ndarray]) -> dict[str, float]:
+    return {metric: float(np.mean(np.max(s, axis=1))) for metric, s in per_generation.items()}
 
 
 def best_of_n(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
@@ -94,8 +109,8 @@ def sample_scores(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
     per_generation = generation_scores(generated, real)
     return {
         **_best(per_generation),
-        **{f"single_{metric}": float(jnp.mean(s)) for metric, s in per_generation.items()},
-        "spread": float(jnp.mean(pixel_spread(generated))),
+        **{f"single_{metric}": float(np.mean(s)) for metric, s in per_generation.items()},
+        "spread": float(np.mean(pixel_spread(generated))),
     }
 
 

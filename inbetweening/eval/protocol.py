@@ -59,7 +59,8 @@ def method_metrics(
         round_embeddings = embed(videos)
         fvds.append(frechet.frechet_distance(real_embeddings, round_embeddings))
         embeddings.append(round_embeddings)
-        best_ssims = np.maximum(best_ssims, np.asarray(ssim.best_ssim(videos[:, None], real)))
+        best_ssims = np.maximum(best_ssims, ssim.best_ssim(videos[:, None], real))
+        del videos  # before the next round is made: one round in memory at a time
     spreads = (
         diversity.pairwise_cosine_distance(np.stack(embeddings, axis=1))
         if num_generations > 1

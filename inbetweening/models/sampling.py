@@ -60,13 +60,15 @@ def sample_inbetweens(
     pairs = -(-min(pairs, len(start)) // devices) * devices
     variables = jax.device_put(variables, replicated(mesh))
     place = lambda x: jax.device_put(np.asarray(x), batch_sharding(mesh))
-    chunks = []
+    videos = None  # filled call by call: a list of calls' videos would double the peak
     for first in range(0, len(start), pairs):
         count = min(pairs, len(start) - first)
         padded = lambda x: _pad(np.asarray(x[first : first + count]), pairs)
-        videos = _generate(generator, variables, *map(place, map(padded, (start, end, noise))))
-        chunks.append(to_uint8(videos)[:count])
-    return np.concatenate(chunks)
+        call = _generate(generator, variables, *map(place, map(padded, (start, end, noise))))
+        if videos is None:
+            videos = np.empty((len(start), *call.shape[1:]), np.uint8)
+        videos[first : first + count] = to_uint8(call)[:count]
+    return videos
 
 
 def _pad(x: np.ndarray, size: int) -> np.ndarray:

@@ -1,9 +1,12 @@
-"""Training progress: each step's metrics checked finite, averaged over a logging window,
-logged with the rate and the time left."""
+"""Training progress: the train step's metrics summed on the devices over a logging window
+and checked finite there at every step, fetched only when the loop logs, samples or saves;
+the progress log line."""
 
+import functools
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
@@ -23,39 +26,106 @@ def check_finite(step: int, metrics: dict[str, float]) -> None:
             )
 
 
+@functools.partial(jax.jit, static_argnames="names")
+def _start_totals(metrics: dict, step_before: jax.Array, names: tuple[str, ...]) -> dict:
+    """Totals before the first step of a window: zero sums, every step so far finite.
+    Values are vectors [len(names)] in the order of `names` (few arrays: each output of
+    a jitted call costs the host microseconds)."""
+    zeros = jnp.zeros(len(names), jnp.float32)
+    return {
+        "sums": zeros,
+        "count": jnp.zeros((), jnp.int32),
+        "step": step_before.astype(jnp.int32),
+        "last": zeros,
+        "all_finite": jnp.ones((), bool),
+        "non_finite_step": jnp.zeros((), jnp.int32),
+        "non_finite_values": zeros,
+    }
+
+
+@functools.partial(jax.jit, static_argnames="names")
+def _accumulate(totals: dict, metrics: dict, names: tuple[str, ...]) -> dict:
+    """totals after one more step's metrics: its values added, and where it is the first
+    step with a non-finite value, that step and its values kept."""
+    values = jnp.stack([metrics[name].astype(jnp.float32) for name in names])
+    step = totals["step"] + 1
+    first_non_finite = totals["all_finite"] & ~jnp.all(jnp.isfinite(values))
+    return {
+        "sums": totals["sums"] + values,
+        "count": totals["count"] + 1,
+        "step": step,
+        "last": values,
+        "all_finite": totals["all_finite"] & ~first_non_finite,
+        "non_finite_step": jnp.where(first_non_finite, step, totals["non_finite_step"]),
+        "non_finite_values": jnp.where(first_non_finite, values, totals["non_finite_values"]),
+    }
+
+
+@jax.jit
+def _restart_window(totals: dict) -> dict:
+    return {
+        **totals,
+        "sums": jnp.zeros_like(totals["sums"]),
+        "count": jnp.zeros_like(totals["count"]),
+    }
+
+
 class MetricsWindow:
-    """The train step's metrics, fetched one step late (so the next step is queued on the
-    devices meanwhile), each step's checked finite, averaged over a logging window."""
+    """The train step's metrics over a logging window, kept on the devices: each step adds
+    its values to on-device sums and an "every step finite so far" flag (with the first
+    step that was not), one small jitted call that the host only dispatches, so the steps
+    stay queued on the devices. The host fetches the totals at `check` and
+    `mean_and_reset` only, and raises there if any step since the start was not finite.
+
+    `add` takes consecutive steps.
+    """
 
     def __init__(self):
-        self._pending: tuple[int, dict] | None = None
-        self._window: list[dict[str, float]] = []
+        self._totals: dict | None = None
+        self._names: tuple[str, ...] = ()  # the step's metrics in its own order
+        self._next_step: int | None = None
         self.last: dict[str, float] | None = None  # the latest checked step's values
         self._window_started = time.perf_counter()
 
     def add(self, step: int, metrics: dict) -> None:
-        """Checks the previous step's metrics, and keeps this step's for later."""
-        self.check()
-        self._pending = (step, metrics)
+        """Adds the step's metrics (device arrays) on the devices; fetches nothing."""
+        if self._totals is None:
+            self._names = tuple(metrics)
+            self._totals = _start_totals(metrics, np.int32(step - 1), self._names)
+        elif step != self._next_step:
+            raise ValueError(f"MetricsWindow.add: step {step} after step {self._next_step - 1}")
+        self._next_step = step + 1
+        self._totals = _accumulate(self._totals, metrics, self._names)
+
+    def _fetch(self) -> dict | None:
+        """The totals on the host, checked: raises NonFiniteLossError naming the first
+        step that was not finite, and its first non-finite metric."""
+        if self._totals is None:
+            return None
+        totals = jax.device_get(self._totals)
+        if not totals["all_finite"]:
+            check_finite(int(totals["non_finite_step"]), self._named(totals["non_finite_values"]))
+        self.last = self._named(totals["last"])
+        return totals
+
+    def _named(self, values: np.ndarray) -> dict[str, float]:
+        return {name: float(value) for name, value in zip(self._names, values)}
 
     def check(self) -> None:
-        """Fetches and checks the pending step's metrics. Raises NonFiniteLossError."""
-        if self._pending is None:
-            return
-        step, metrics = self._pending
-        self._pending = None
-        values = {k: float(v) for k, v in jax.device_get(metrics).items()}
-        check_finite(step, values)
-        self._window.append(values)
-        self.last = values
+        """Waits for the steps added so far and checks that each was finite. Raises
+        NonFiniteLossError."""
+        self._fetch()
 
     def mean_and_reset(self) -> dict[str, float]:
-        """Each metric's mean over the steps since the last call, and steps_per_second."""
-        self.check()
+        """Each metric's mean over the steps since the last call, and steps_per_second
+        (checked as `check`)."""
+        totals = self._fetch()
         now = time.perf_counter()
-        means = {k: float(np.mean([v[k] for v in self._window])) for k in self._window[0]}
-        means["steps_per_second"] = len(self._window) / (now - self._window_started)
-        self._window, self._window_started = [], now
+        count = int(totals["count"])
+        means = {name: total / count for name, total in self._named(totals["sums"]).items()}
+        means["steps_per_second"] = count / (now - self._window_started)
+        self._totals = _restart_window(self._totals)
+        self._window_started = now
         return means
 
 

@@ -2,6 +2,7 @@
 
 import functools
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import flax
@@ -19,7 +20,6 @@ from inbetweening.data.pixels import to_model_range
 from inbetweening.models import Models, create_models
 from inbetweening.runtime.sharding import (
     batch_sharding,
-    global_batch,
     make_mesh,
     replicated,
     state_shardings,
@@ -232,8 +232,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         )
         checkpoints.close()
         return state
-    batches = input_pipeline.train_batches(
-        config, first_step - 1, jax.process_index(), jax.process_count()
+    batches = input_pipeline.device_batches(
+        input_pipeline.train_batches(
+            config, first_step - 1, jax.process_index(), jax.process_count()
+        ),
+        mesh,
     )
     run_evals = evaluations.TrainingEvaluations(config, models, workdir, first_step)
     step_fn = jit_train_step(config, models, mesh)
@@ -247,23 +250,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         jax.device_count(),
     )
 
-    window = progress.MetricsWindow()
     started = time.perf_counter()
-    for step in range(first_step, config.num_train_steps + 1):
-        state, metrics = step_fn(state, global_batch(next(batches), mesh))
-        window.add(step, metrics)
-        if step % config.log_every_steps == 0 or step == config.num_train_steps:
-            progress.log_progress(
-                step, config.num_train_steps, window.mean_and_reset(), run_evals.reporter
-            )
-        sample_due = step % config.sample_every_steps == 0 or step == config.num_train_steps
-        checkpoint_due = step % config.checkpoint_every_steps == 0 or step == config.num_train_steps
-        if sample_due or checkpoint_due:
-            window.check()  # nothing is written from a state whose losses are unchecked
-        if sample_due:
-            run_evals.sample_step(state)
-        if checkpoint_due:
-            checkpoints.save(step, state, config, run_evals.validation_metrics(state))
+    state, window = train_loop(
+        config,
+        state,
+        step_fn,
+        batches,
+        first_step,
+        log=lambda step, means: progress.log_progress(
+            step, config.num_train_steps, means, run_evals.reporter
+        ),
+        sample=run_evals.sample_step,
+        checkpoint=lambda step, state: checkpoints.save(
+            step, state, config, run_evals.validation_metrics(state)
+        ),
+    )
     elapsed = time.perf_counter() - started
     checkpoints.wait_until_finished()
     checkpoints.close()
@@ -276,3 +277,43 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         }
     )
     return state
+
+
+def train_loop(
+    config: ml_collections.ConfigDict,
+    state: TrainState,
+    step_fn: Callable,
+    batches: Iterator[jax.Array],
+    first_step: int,
+    *,
+    log: Callable[[int, dict[str, float]], None],
+    sample: Callable[[TrainState], None],
+    checkpoint: Callable[[int, TrainState], None],
+) -> tuple[TrainState, progress.MetricsWindow]:
+    """Steps first_step .. config.num_train_steps, one global batch of `batches` each:
+    log(step, window means) every config.log_every_steps steps, sample(state) and
+    checkpoint(step, state) every config.sample_every_steps and
+    config.checkpoint_every_steps, each at the last step too.
+
+    The host only dispatches work between those steps: the step, the metrics' on-device
+    sums (progress.MetricsWindow) and the next batch's transfer. At a log, sample or
+    checkpoint step it waits for the steps so far and checks that every one was finite,
+    so nothing is logged or written from a state after a non-finite step
+    (progress.NonFiniteLossError). Returns the final state and the metrics window.
+    """
+    window = progress.MetricsWindow()
+    last_step = config.num_train_steps
+    for step, batch in zip(range(first_step, last_step + 1), batches):
+        state, metrics = step_fn(state, batch)
+        window.add(step, metrics)
+        if step % config.log_every_steps == 0 or step == last_step:
+            log(step, window.mean_and_reset())
+        sample_due = step % config.sample_every_steps == 0 or step == last_step
+        checkpoint_due = step % config.checkpoint_every_steps == 0 or step == last_step
+        if sample_due or checkpoint_due:
+            window.check()
+        if sample_due:
+            sample(state)
+        if checkpoint_due:
+            checkpoint(step, state)
+    return state, window

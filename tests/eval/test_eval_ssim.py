@@ -64,3 +64,16 @@ def test_best_ssim_of_an_exact_generation_is_one(rng):
     real = rng.integers(0, 256, (2, 6, 16, 16, 3), dtype=np.uint8)
     generated = np.stack([255 - real, real], axis=1)
     np.testing.assert_allclose(np.asarray(ssim.best_ssim(generated, real)), 1.0, atol=1e-6)
+
+
+def test_best_ssim_in_calls_of_a_few_examples_equals_one_call(rng):
+    real = rng.integers(0, 256, (7, 5, 16, 16, 3), dtype=np.uint8)
+    generated = np.clip(real[:, None] + rng.normal(0, 30, (7, 2, *real.shape[1:])), 0, 255).astype(
+        np.uint8
+    )
+    whole = ssim.best_ssim(generated, real, examples_per_call=7)
+    # XLA may order a mean's float32 sum differently for another batch shape: rounding only.
+    np.testing.assert_allclose(
+        ssim.best_ssim(generated, real, examples_per_call=3), whole, rtol=1e-6
+    )
+    assert whole.shape == (7,) and np.all((whole > 0) & (whole < 1))
