@@ -22,10 +22,10 @@ from absl import app, flags
 from jax.experimental import multihost_utils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from inbetweening import train  # noqa: E402
 from inbetweening.eval import validation  # noqa: E402
 from inbetweening.models import create_models  # noqa: E402
-from inbetweening.runtime import compilation_cache, distributed, sharding
+from inbetweening.runtime import compilation_cache, distributed, sharding  # noqa: E402
+from inbetweening.training import train  # noqa: E402
 from inbetweening.training.checkpoints import TrainingCheckpoints  # noqa: E402
 
 from tiny_setup import equivalence_config, initial_state, random_videos  # noqa: E402

@@ -6,6 +6,7 @@ import os
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from configs import demo
 from inbetweening.api import Inbetweener
 from inbetweening.training import train
 from inbetweening.training.checkpoints import (
+    RETRY_PAUSES,
     CheckpointMismatchError,
     TrainingCheckpoints,
     flatten_with_names,
@@ -162,7 +164,8 @@ def _train_command(workdir) -> list[str]:
 
 
 def _environment(cache_dir) -> dict:
-    # The same compiled executables in every run (and minutes saved): a persistent cache.
+    """The same compiled executables in every run (and minutes saved): a persistent cache
+    ("" for none)."""
     return {
         **os.environ,
         "PYTHONPATH": REPO,
@@ -340,6 +343,73 @@ def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained, c
         f"{name}.corrupt" for name in before
     )
     assert not (tmp_path / "out.gif").exists()
+
+
+def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(
+    tmp_path, trained, compilation_cache
+):
+    """A fault of the environment is not damage: the step is read again a few times, then
+    the run stops naming the work directory and the error; no step is moved aside and none
+    rolled back."""
+    workdir = _copy(trained, tmp_path / "workdir")
+    before = sorted(p.name for p in (workdir / "checkpoints").iterdir())
+    command = [sys.executable, os.path.join(REPO, "tests", "faulty_restore.py")]
+    result = subprocess.run(
+        command + _train_command(workdir)[3:],
+        cwd=REPO,
+        env=_environment(compilation_cache),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("trying again") == len(RETRY_PAUSES)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {workdir}: checkpoint step 12 could not be read"), last
+    assert "PermissionError" in last and "nothing was moved" in last
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == before
+
+
+def test_two_processes_sharing_a_damaged_workdir_resume_from_the_same_step(tmp_path, trained):
+    """Both processes read the damaged latest step and agree it is damaged; process 0 alone
+    moves it aside while process 1 waits for it, and both resume from the step before."""
+    workdir = _copy(trained, tmp_path / "shared")
+    _corrupt_array_data(workdir / "checkpoints" / "12")
+    address = f"127.0.0.1:{_free_port()}"
+    env = {
+        **_environment(""),
+        "XLA_FLAGS": xla_test_flags.FAST_COMPILE,
+        "JAX_CPU_COLLECTIVES_IMPLEMENTATION": "gloo",
+    }
+    # Nothing left to train once step 10 is restored: no train step is compiled.
+    command = _train_command(workdir) + ["--config.num_train_steps=10"]
+    processes = [
+        subprocess.Popen(
+            command
+            + [f"--coordinator_address={address}", "--num_processes=2", f"--process_id={index}"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for index in range(2)
+    ]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-3000:]
+        assert "Traceback" not in output
+        assert "Resuming from" in output and "/10" in output, output[-2000:]
+    assert "moved to" in outputs[0] and "moved to" not in outputs[1]
+    names = sorted(p.name for p in (workdir / "checkpoints").iterdir())
+    assert names == ["10", "12.corrupt", "8"], names
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _key_frame(directory) -> pathlib.Path:

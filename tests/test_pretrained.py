@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from inbetweening.api import Inbetweener
+from inbetweening.config.migration import migrate_model
 from inbetweening.data import synthetic
 from inbetweening.training.trained_models import TRAINING_FILE
 
@@ -79,7 +80,7 @@ def test_the_shipped_model_says_how_it_was_made(shipped):
     model, training = shipped
     assert training["steps"] > 0 and training["cpu_hours"] > 0
     assert training["command"].startswith("python -m inbetweening.main --config=configs/demo.py")
-    assert training["config"]["model"] == model.model_config.to_dict()
+    assert migrate_model(training["config"]["model"]).to_dict() == model.model_config.to_dict()
     assert {"model_ssim", "crossfade_ssim", "model_psnr", "crossfade_psnr"} <= set(
         training["held_out"]
     )

@@ -30,6 +30,8 @@ ADDED_MODEL_FIELDS = {
 ADDED_TRAINING_FIELDS = {
     "objective": "adversarial",
     "reconstruction_weight": 0.0,
+    "reconstruction_samples": 1,
+    "init_generator_from": "",
     "generator_ema_decay": 0.0,
     "image_discriminator_frames": "one",
     "mismatched_key_frames": False,

@@ -56,7 +56,7 @@ def get_config() -> ml_collections.ConfigDict:
     data.synthetic_background = "varied"
     data.camera = "image_aux1"  # BAIR: the camera the released model's demo uses
 
-    config.batch_size = 32  # global, over all devices
+    config.batch_size = 32  # global, over all devices: pairs of key frames and real videos
     config.num_train_steps = 500_000
     config.learning_rate = 5e-5  # the generator's
     config.discriminator_learning_rate = 5e-5  # the paper's one rate for both
@@ -78,12 +78,18 @@ def get_config() -> ml_collections.ConfigDict:
     # reading, 0.1 * Omega, set coefficient = 0.2.
     penalty.coefficient = 0.1
 
+    # A params export or a work directory whose generator (weights and batch statistics)
+    # a new run starts from, with fresh discriminators and optimizer states: fine-tuning.
+    # "": the initialisation.
+    config.init_generator_from = ""
+
     # How a run is computed and reported (no result changes with these).
     # Devices per group that split the parameters and optimizer state between them (FSDP);
     # the batch is split over all devices either way. 1: every device holds everything.
     config.mesh_fsdp = 1
     config.eval = evaluation = ml_collections.ConfigDict()
     evaluation.split = "test"
+    evaluation.num_videos = 0  # the first N videos of the split; 0: all of them
     evaluation.num_generations = 100  # per pair of key frames (Section 4.1)
     evaluation.num_bootstrap_resamples = 1000
     evaluation.embedding_batch_size = 16

@@ -134,8 +134,18 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
         f"config.reconstruction_weight={config.reconstruction_weight}: must be >= 0",
     )
     _require(
+        isinstance(config.reconstruction_samples, int) and config.reconstruction_samples >= 1,
+        f"config.reconstruction_samples={config.reconstruction_samples!r}: must be an "
+        "integer >= 1 (noise draws per pair of key frames)",
+    )
+    _require(
         0 <= config.generator_ema_decay < 1,
         f"config.generator_ema_decay={config.generator_ema_decay!r}: must be in [0, 1)",
+    )
+    _require(
+        config.eval.num_videos == 0 or config.eval.num_videos >= 2,
+        f"config.eval.num_videos={config.eval.num_videos}: 0 (the whole split) or at least "
+        "2 (FVD's covariances need two videos)",
     )
     for name in ("learning_rate", "discriminator_learning_rate"):
         _require(config[name] > 0, f"config.{name}={config[name]}: must be positive")

@@ -18,6 +18,11 @@ _HARMLESS_WARNINGS = (
     "Requested `tracked_metric`; did not provide metrics",
     "CheckpointManagerOptions.read_only=True",
     "Given directory is read only",
+    # orbax asks each gs:// bucket for its hierarchical namespace, which needs credentials
+    # the emulator of the tests has not, and falls back to what works everywhere.
+    "Could not determine bucket type for bucket name",
+    # TFDS names every prepared dataset's config on each load.
+    "Using custom data configuration",
 )
 
 

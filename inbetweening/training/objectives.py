@@ -1,7 +1,12 @@
 """The objectives over a batch: the adversarial ones (eq. 7-9: which frames each
 discriminator judges, the discriminators' loss with its gradient penalty, the generator's
 loss), the supervised diagnostic (L1 of the middle frames), and that L1 as an optional
-term of the adversarial generator objective."""
+term of the adversarial generator objective.
+
+The generator may draw K > 1 in-betweens of each pair of key frames
+(config.reconstruction_samples): fakes then hold B * K rows for the B real videos, draw k of
+pair b in row b * K + k; the discriminators judge every draw, and the L1 is the best draw's
+("best of many")."""
 
 from typing import Any, Callable
 
@@ -60,9 +65,11 @@ def step_gradients(
     generator's gradient against the updated discriminators, through the same forward
     pass's pullback (as a second forward pass would give it, a third cheaper).
 
-    g_variables: {"params", "batch_stats"}; real: [B, T, H, W, C] in [-1, 1]."""
+    g_variables: {"params", "batch_stats"}; real: [B, T, H, W, C] in [-1, 1]; noise: [B * K, D]
+    for K draws per pair of key frames."""
+    key_frames = jnp.repeat(real, noise.shape[0] // real.shape[0], axis=0)
     generate = lambda params: generate_in_training(
-        models.generator, params, g_variables["batch_stats"], real, noise
+        models.generator, params, g_variables["batch_stats"], key_frames, noise
     )
     fake, pullback, g_batch_stats = jax.vjp(generate, g_variables["params"], has_aux=True)
     if config.objective == "supervised":
@@ -98,20 +105,24 @@ def pick_frames(videos: jax.Array, frame_index: jax.Array) -> jax.Array:
 
 
 def image_discriminator_frames(videos: jax.Array, frame_index: jax.Array | None) -> jax.Array:
-    """The frames D_I judges, from videos [B, T, H, W, C]: with frame_index [B], one
-    sampled middle frame per video [B, H, W, C]; with None, every middle frame
-    [B * (T - 2), H, W, C] (eq. 8-9's average over the T - 2 frames)."""
+    """The frames D_I judges, from videos [N, T, H, W, C]: with frame_index [B] (N = B * K:
+    K draws of each of B pairs share their pair's frame), one sampled middle frame per
+    video [N, H, W, C]; with None, every middle frame [N * (T - 2), H, W, C] (eq. 8-9's
+    average over the T - 2 frames)."""
     if frame_index is None:
         return videos[:, 1:-1].reshape(-1, *videos.shape[2:])
-    return pick_frames(videos, frame_index)
+    return pick_frames(videos, jnp.repeat(frame_index, len(videos) // len(frame_index)))
 
 
 def random_draws(config: ml_collections.ConfigDict, key: jax.Array, batch: int, num_frames: int):
-    """A step's random draws from `key`: noise u [B, D], and the frame_index of
-    image_discriminator_frames (one uniformly sampled middle frame per video [B], or None
-    when config.image_discriminator_frames is "all")."""
+    """A step's random draws from `key`: noise u [B * K, D] (K = config.reconstruction_samples
+    draws per pair of key frames), and the frame_index of image_discriminator_frames (one
+    uniformly sampled middle frame per real video [B], or None when
+    config.image_discriminator_frames is "all")."""
     noise_key, frame_key = jax.random.split(key)
-    noise = jax.random.normal(noise_key, (batch, config.model.noise_dim))
+    noise = jax.random.normal(
+        noise_key, (batch * config.reconstruction_samples, config.model.noise_dim)
+    )
     if config.image_discriminator_frames == "all":
         return noise, None
     return noise, jax.random.randint(frame_key, (batch,), 1, num_frames - 1)
@@ -181,8 +192,8 @@ def generator_objective(
     real: jax.Array | None = None,
     reconstruction_weight: float = 0.0,
 ):
-    """Eq. 9, plus reconstruction_weight times supervised_objective(fake, real) when that
-    weight is positive (pix2pix's L1 term; not the paper's). frame_index: as
+    """Eq. 9 over every draw, plus reconstruction_weight times reconstruction_l1(fake, real)
+    when that weight is positive (pix2pix's L1 term; not the paper's). frame_index: as
     image_discriminator_frames."""
     video_logits, image_logits = _logit_fns(models, d_params)
     video_term = losses.generator_loss(video_logits(fake))
@@ -190,14 +201,26 @@ def generator_objective(
     total = video_term + image_term
     metrics = {"g_video_loss": video_term, "g_image_loss": image_term}
     if reconstruction_weight > 0:
-        l1, _ = supervised_objective(fake, real)
+        l1 = reconstruction_l1(fake, real)
         total += reconstruction_weight * l1
         metrics["l1_loss"] = l1
     return total, {**metrics, "g_loss": total}
 
 
+def reconstruction_l1(fake: jax.Array, real: jax.Array) -> jax.Array:
+    """Mean absolute error of the middle frames 1..T-2 ([-1, 1] units), per pair of key
+    frames the lowest of its K draws' (fake [B * K, ...], real [B, ...]), averaged over
+    the pairs: with K = 1 the plain L1; with K > 1 the best-of-many objective of stochastic
+    prediction (Bhattacharyya et al. 2018), which lets the draws spread over the paths the
+    key frames allow instead of pulling each to their mean."""
+    draws = len(fake) // len(real)
+    errors = jnp.abs(fake[:, 1:-1] - jnp.repeat(real[:, 1:-1], draws, axis=0))
+    per_draw = jnp.mean(errors, axis=tuple(range(1, fake.ndim)))
+    return jnp.mean(jnp.min(per_draw.reshape(len(real), draws), axis=1))
+
+
 def supervised_objective(fake: jax.Array, real: jax.Array):
-    """Mean absolute error of the middle frames 1..T-2 ([-1, 1] units): the objective of
-    the supervised probe, which asks whether the generator can learn the mapping at all."""
-    l1 = jnp.mean(jnp.abs(fake[:, 1:-1] - real[:, 1:-1]))
+    """reconstruction_l1 alone: the objective of the supervised probe, which asks whether
+    the generator can learn the mapping at all."""
+    l1 = reconstruction_l1(fake, real)
     return l1, {"l1_loss": l1, "g_loss": l1}

@@ -8,11 +8,12 @@ import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from absl import logging
 from jax.sharding import Mesh
 
-from inbetweening.config.validation import validate
+from inbetweening.config.validation import ConfigError, validate
 from inbetweening.data import input_pipeline
 from inbetweening.data.pixels import to_model_range
 from inbetweening.models import Models, create_models
@@ -24,7 +25,8 @@ from inbetweening.runtime.sharding import (
     state_shardings,
 )
 from inbetweening.training import evaluations, objectives, progress
-from inbetweening.training.checkpoints import TrainingCheckpoints
+from inbetweening.training.checkpoints import TrainingCheckpoints, flatten_with_names
+from inbetweening.training.trained_models import TrainedGenerator
 
 
 @flax.struct.dataclass
@@ -154,6 +156,34 @@ def init_sharded_state(
     return init(key)
 
 
+def initial_state(config: ml_collections.ConfigDict, models: Models, mesh: Mesh) -> TrainState:
+    """The state a new run starts from: the initialisation, with the generator (weights and
+    batch statistics) of config.init_generator_from when it names one (fine-tuning: fresh
+    discriminators and optimizer states; a weight average starts at the loaded weights).
+    Raises ConfigError naming the first array whose shape differs from this config's."""
+    state = init_sharded_state(config, models, mesh, jax.random.PRNGKey(config.seed))
+    if not config.init_generator_from:
+        return state
+    variables = TrainedGenerator.load(config.init_generator_from).variables
+    wanted = flatten_with_names({"params": state.g_params, "batch_stats": state.g_batch_stats})
+    loaded = flatten_with_names(variables)
+    for name in sorted(wanted.keys() | loaded.keys()):
+        shapes = [tuple(tree[name].shape) if name in tree else None for tree in (loaded, wanted)]
+        if shapes[0] != shapes[1]:
+            raise ConfigError(
+                f"config.init_generator_from={config.init_generator_from}: its generator's "
+                f"{name} has shape {shapes[0]}, this config's {shapes[1]}"
+            )
+    place = lambda value, like: jax.device_put(np.asarray(value, like.dtype), like.sharding)
+    params = jax.tree.map(place, variables["params"], state.g_params)
+    average = None if state.g_ema_params is None else jax.tree.map(jnp.copy, params)
+    return state.replace(
+        g_params=params,
+        g_batch_stats=jax.tree.map(place, variables["batch_stats"], state.g_batch_stats),
+        g_ema_params=average,
+    )
+
+
 def jit_train_step(config: ml_collections.ConfigDict, models: Models, mesh: Mesh):
     """train_step under jax.jit: batch split over the mesh, state as `state_shardings`
     (replicated unless the mesh has an fsdp axis). Batch norm and every loss reduce over
@@ -191,7 +221,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     checkpoints = TrainingCheckpoints(workdir, config.checkpoints_to_keep)
     state, first_step = checkpoints.restore_newest_or_init(
         placed_abstract_state(config, models, mesh),
-        lambda: init_sharded_state(config, models, mesh, jax.random.PRNGKey(config.seed)),
+        lambda: initial_state(config, models, mesh),
     )
     if first_step > config.num_train_steps:
         logging.info(

@@ -1,0 +1,263 @@
+"""End to end on gs://, against a Cloud Storage emulator on 127.0.0.1 (tests/storage_emulator.py):
+a tiny run trained into gs://bkt/... with validation FVD selecting its checkpoints, a run
+killed and resumed to the parameters of an uninterrupted one, --mode=eval reading its
+model's config from the checkpoint, aggregate, sampling and export, all from and to gs://;
+nothing is written under the commands' working directory."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+# gcsfs asks Cloud Storage's control plane (gRPC) whether a bucket is hierarchical, which
+# the emulator does not serve: each ask would wait a minute for its timeout.
+os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+
+import gcsfs  # noqa: E402
+import numpy as np
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = os.path.join(REPO, "configs", "demo.py")
+BUCKET = "bkt"
+TINY = [
+    f"--config={DEMO}",
+    "--config.model.image_size=16",
+    "--config.model.num_latent_blocks=3",
+    "--config.batch_size=2",
+    "--config.model.encoder_channels=(4,4,4,4,8,8)",
+    "--config.model.video_generator_channels=(8,8,4,4,4,4)",
+    "--config.model.video_discriminator_channels=(4,4,4,4)",
+    "--config.model.image_discriminator_channels=(4,4,4,4)",
+    "--config.data.num_eval_videos=3",
+    "--config.checkpoint_every_steps=2",
+    "--config.sample_every_steps=4",
+    "--config.log_every_steps=1",
+    "--config.num_sample_videos=1",
+    "--config.eval.quality_videos=2",
+    "--config.eval.quality_samples=2",
+    "--config.eval.reference_models=()",
+]
+# --mode=eval's own settings: the model and data come from the checkpoint.
+EVAL = [
+    f"--config={DEMO}",
+    "--config.eval.num_generations=2",
+    "--config.eval.num_bootstrap_resamples=50",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory):
+    """The emulator, the environment that points every library at it, an empty working
+    directory for the commands, and a client for the test's own look at the bucket."""
+    root = tmp_path_factory.mktemp("remote")
+    port = _free_port()
+    log = open(root / "emulator.log", "w")
+    emulator = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "tests", "storage_emulator.py"), str(port), BUCKET],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "XLA_FLAGS"},
+        "PYTHONPATH": REPO,
+        # etils.epath through fsspec's gcsfs (TensorFlow's GCS client has a fixed endpoint).
+        "EPATH_USE_TF": "false",
+        "STORAGE_EMULATOR_HOST": url,
+        # tensorstore: orbax's array storage.
+        "TENSORSTORE_GCS_HTTP_URL": url,
+        "GOOGLE_AUTH_TOKEN_FOR_TESTING": "x",
+    }
+    cwd = root / "cwd"
+    cwd.mkdir()
+    yield {
+        "env": env,
+        "cwd": cwd,
+        "fs": gcsfs.GCSFileSystem(endpoint_url=url, token="anon"),
+        "cache": os.environ.get("JAX_COMPILATION_CACHE_DIR", ""),
+    }
+    emulator.kill()
+    log.close()
+    assert not list(cwd.rglob("*")), "a command wrote under its working directory"
+
+
+def _run(storage, module, *args, timeout=600, wait=True):
+    command = [sys.executable, "-m", module, *args]
+    if module == "inbetweening.main":
+        command.append(f"--compilation_cache_dir={storage['cache']}")
+    if not wait:
+        return subprocess.Popen(
+            command,
+            cwd=storage["cwd"],
+            env=storage["env"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    return subprocess.run(
+        command,
+        cwd=storage["cwd"],
+        env=storage["env"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _state_digest(storage, workdir, step):
+    """{array path: sum of squares} of a run's step, read back from gs:// by the package."""
+    code = (
+        "import numpy as np, sys\n"
+        "from inbetweening.training.checkpoints import TrainingCheckpoints, flatten_with_names\n"
+        f"state, _ = TrainingCheckpoints({workdir!r}, keep=1, read_only=True).restore_raw({step})\n"
+        "for name, leaf in sorted(flatten_with_names(state).items()):\n"
+        "    print(name, float(np.sum(np.square(np.asarray(leaf, np.float64)))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=storage["cwd"],
+        env=storage["env"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(line.rsplit(" ", 1) for line in result.stdout.splitlines())
+
+
+@pytest.fixture(scope="module")
+def trained(storage):
+    """gs://bkt/whole, 4 steps in one go, validation FVD at each checkpoint (2 and 4)."""
+    workdir = f"gs://{BUCKET}/whole"
+    result = _run(
+        storage,
+        "inbetweening.main",
+        f"--workdir={workdir}",
+        *TINY,
+        "--config.num_train_steps=4",
+        "--config.eval.validation_fvd=True",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "validation FVD" in result.stderr and "Traceback" not in result.stderr
+    fs = storage["fs"]
+    assert fs.exists(f"{BUCKET}/whole/checkpoints/4") and fs.exists(f"{BUCKET}/whole/metrics.json")
+    assert fs.exists(f"{BUCKET}/whole/samples.gif")
+    assert any("tfevents" in name for name in fs.ls(f"{BUCKET}/whole"))
+    return workdir
+
+
+def test_a_killed_run_resumes_on_gs_to_the_parameters_of_an_unbroken_one(storage, trained):
+    workdir, fs = f"gs://{BUCKET}/killed", storage["fs"]
+    flags = (f"--workdir={workdir}", *TINY, "--config.num_train_steps=4")
+    process = _run(storage, "inbetweening.main", *flags, wait=False)
+    marker = f"{BUCKET}/killed/checkpoints/2/commit_success.txt"
+    while not fs.exists(marker):
+        assert process.poll() is None, "training ended before it could be killed"
+        time.sleep(0.02)
+        fs.invalidate_cache()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    fs.invalidate_cache()
+    assert not fs.exists(f"{BUCKET}/killed/checkpoints/4"), "killed too late to test a resume"
+    resumed = _run(storage, "inbetweening.main", *flags)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming from" in resumed.stderr
+    assert _state_digest(storage, workdir, 4) == _state_digest(storage, trained, 4)
+
+
+def test_eval_takes_its_model_from_the_checkpoint_and_aggregate_reads_it(storage, trained):
+    # The command line's config is the demo's (32x32): the checkpoint's (16x16) wins.
+    evaluated = _run(storage, "inbetweening.main", f"--workdir={trained}", "--mode=eval", *EVAL)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    fs = storage["fs"]
+    raw = json.loads(fs.cat(f"{BUCKET}/whole/eval/raw.json"))
+    assert raw["config"]["model.image_size"] == 16 and raw["config"]["eval.num_generations"] == 2
+    results = json.loads(fs.cat(f"{BUCKET}/whole/eval/results.json"))["results"]
+    assert set(results) == {
+        "model (full)",
+        "cross-fade",
+        "repeat start, then end",
+        "optical-flow interpolation",
+    }
+    model = results["model (full)"]
+    assert model["num_videos"] == 3 and model["num_generations"] == 2
+    for metrics in results.values():
+        for name in ("fvd", "diversity", "ssim"):
+            assert metrics[name]["low"] <= metrics[name]["mean"] <= metrics[name]["high"]
+    assert "| model (full) |" in fs.cat(f"{BUCKET}/whole/eval/results.md").decode()
+
+    # One run aggregated: the same numbers, written to gs:// too.
+    out = f"gs://{BUCKET}/tables/whole"
+    aggregated = _run(
+        storage, "inbetweening.eval.aggregate", trained, f"--out={out}", "--num_resamples=50"
+    )
+    assert aggregated.returncode == 0, aggregated.stderr[-3000:]
+    combined = json.loads(fs.cat(f"{BUCKET}/tables/whole.json"))
+    for method, metrics in results.items():
+        for name in ("fvd", "diversity", "ssim"):
+            assert combined["tables"][method][name]["mean"] == pytest.approx(metrics[name]["mean"])
+
+    # An override that contradicts the checkpoint stops before anything is evaluated.
+    refused = _run(
+        storage,
+        "inbetweening.main",
+        f"--workdir={trained}",
+        "--mode=eval",
+        *EVAL,
+        "--config.model.image_size=32",
+    )
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --config.model.image_size=32 contradicts the checkpoint")
+
+
+def test_sample_and_export_read_and_write_gs(storage, trained):
+    fs = storage["fs"]
+    frame = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    png = storage["cwd"].parent / "key.png"
+    Image.fromarray(frame).save(png)
+    fs.put(str(png), f"{BUCKET}/key.png")
+    key = f"gs://{BUCKET}/key.png"
+    exported = f"gs://{BUCKET}/exported"
+    result = _run(
+        storage, "inbetweening.export", f"--model={trained}", "--format=params", f"--out={exported}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for model in (trained, exported):
+        out = f"gs://{BUCKET}/samples/{model.rsplit('/', 1)[-1]}.gif"
+        result = _run(
+            storage,
+            "inbetweening.sample",
+            f"--model={model}",
+            f"--start={key}",
+            f"--end={key}",
+            "--num_samples=2",
+            f"--out={out}",
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert fs.cat(out[len("gs://") :])[:6] in (b"GIF87a", b"GIF89a")
+
+
+def test_a_bucket_that_does_not_exist_stops_at_start_up(storage):
+    result = _run(
+        storage, "inbetweening.main", "--workdir=gs://no-such-bucket/run", *TINY, timeout=120
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --workdir=gs://no-such-bucket/run: cannot write there"), last
