@@ -157,11 +157,14 @@ def _unstacked(tree):
     }
 
 
-def test_a_work_directory_and_an_export_of_the_unrolled_layout_resume_and_load(tmp_path):
+@pytest.mark.parametrize("ema_decay", [0.99, 0.0], ids=["average", "no_average"])
+def test_a_work_directory_and_an_export_of_the_unrolled_layout_resume_and_load(tmp_path, ema_decay):
     """A TrainState saved by an earlier version (G_Z's blocks unrolled in the generator's
-    weights, their average, batch statistics and Adam moments) resumes as the same state
-    in the scanned layout; its generator and a params export of that layout load so."""
+    weights, their average when the run keeps one, batch statistics and Adam moments)
+    resumes as the same state in the scanned layout; its generator and a params export of
+    that layout load so."""
     config = tiny_setup.tiny_config(4, num_latent_blocks=6)
+    config.generator_ema_decay = ema_decay
     models = create_models(config.model)
     state = tiny_setup.initial_state(config, models)
     rng = np.random.default_rng(0)
@@ -177,6 +180,7 @@ def test_a_work_directory_and_an_export_of_the_unrolled_layout_resume_and_load(t
         ),
     )
     assert "LatentBlock_5" in old_state.g_opt_state[0].nu["LatentGenerator_0"]
+    assert (old_state.g_ema_params is None) == (ema_decay == 0)
     workdir = tmp_path / "old_workdir"
     checkpoints = TrainingCheckpoints(str(workdir), keep=1)
     checkpoints.save(3, old_state, config)

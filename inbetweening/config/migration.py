@@ -74,8 +74,8 @@ def stack_latent_blocks(tree: Any) -> Any:
     mu / nu, a whole TrainState restored as dicts) with every mapping that holds G_Z's unrolled
     blocks LatentBlock_0..LatentBlock_{L-1} given the scanned layout instead: "level_k"
     with the arrays of blocks kL/3..(k+1)L/3-1 stacked, in order, along a new leading
-    axis (models/latent_generator.py). Trees without unrolled blocks come back equal;
-    the arrays come back as numpy arrays."""
+    axis (models/latent_generator.py), as numpy arrays; every other leaf as it was, so
+    trees without unrolled blocks come back equal."""
     if isinstance(tree, (list, tuple)):
         converted = [stack_latent_blocks(subtree) for subtree in tree]
         return type(tree)(*converted) if hasattr(tree, "_fields") else type(tree)(converted)
