@@ -145,7 +145,8 @@ def test_latent_blocks_can_start_as_the_identity():
         expected = upsample_time(expected, length)
         expected = jnp.where(expected > 0, expected, 0.2 * expected)
     np.testing.assert_allclose(z, expected, atol=1e-6)
-    scales = [variables["params"][f"LatentBlock_{i}"]["BatchNorm_1"]["scale"] for i in range(3)]
+    scales = [variables["params"][f"level_{k}"]["BatchNorm_1"]["scale"] for k in range(3)]
+    assert [s.shape for s in scales] == [(1, 8)] * 3  # one block per level, stacked
     assert all(float(jnp.abs(s).max()) == 0.0 for s in scales)
 
 

@@ -106,6 +106,11 @@ class LatentGenerator(nn.Module):
     """G_Z: (E(xs), E(xe), u) -> z [B, T, S, S, C] through `num_blocks` blocks in three
     temporal levels of length T/4, T/2, T.
 
+    The L/3 blocks of a level share their shapes, so each level is one nn.scan over its
+    blocks: XLA compiles one block per level instead of L. Parameters and batch statistics
+    are stacked per level: "level_k" holds blocks kL/3..(k+1)L/3-1 along a leading axis
+    (config.migration.stack_latent_blocks converts the unrolled tree of earlier versions).
+
     With remat_blocks each block's activations are recomputed in the backward pass instead
     of kept (less memory, about one more forward pass of G_Z); the parameters are the same.
     """
@@ -123,24 +128,32 @@ class LatentGenerator(nn.Module):
     def __call__(
         self, start_encoding: jax.Array, end_encoding: jax.Array, noise: jax.Array, train: bool
     ) -> jax.Array:
-        z = jnp.stack([start_encoding, end_encoding], axis=1)
-        blocks_per_level = self.num_blocks // 3
-        # `train` (argument 5, counting the module) selects batch or running statistics.
-        block_class = (
-            nn.remat(LatentBlock, static_argnums=(5,)) if self.remat_blocks else LatentBlock
+        def apply_block(block, z, start_encoding, end_encoding, noise):
+            return block(z, start_encoding, end_encoding, noise, train), None
+
+        if self.remat_blocks:
+            # prevent_cse only matters outside a loop; inside scan it would block fusion.
+            apply_block = nn.remat(apply_block, prevent_cse=False)
+        apply_level = nn.scan(
+            apply_block,
+            variable_axes={"params": 0, "batch_stats": 0},
+            split_rngs={"params": True},
+            in_axes=(nn.broadcast, nn.broadcast, nn.broadcast),
+            length=self.num_blocks // 3,
         )
-        index = 0
-        for level_length in (self.num_frames // 4, self.num_frames // 2, self.num_frames):
-            z = upsample_time(z, level_length)
-            for _ in range(blocks_per_level):
-                # Explicit names: nn.remat's class would otherwise rename the parameters.
-                z = block_class(
-                    self.fusion,
-                    self.conv_impl,
-                    self.dtype,
-                    self.batch_norm,
-                    self.blocks_start_as_identity,
-                    name=f"LatentBlock_{index}",
-                )(z, start_encoding, end_encoding, noise, train)
-                index += 1
+        z = jnp.stack([start_encoding, end_encoding], axis=1)
+        for level, level_length in enumerate(
+            (self.num_frames // 4, self.num_frames // 2, self.num_frames)
+        ):
+            block = LatentBlock(
+                self.fusion,
+                self.conv_impl,
+                self.dtype,
+                self.batch_norm,
+                self.blocks_start_as_identity,
+                name=f"level_{level}",
+            )
+            z, _ = apply_level(
+                block, upsample_time(z, level_length), start_encoding, end_encoding, noise
+            )
         return z

@@ -21,6 +21,7 @@ from etils import epath
 from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers
 
+from inbetweening.config.migration import has_unrolled_latent_blocks, stack_latent_blocks
 from inbetweening.storage.paths import user_path
 
 CHECKPOINT_DIR = "checkpoints"
@@ -198,10 +199,28 @@ class TrainingCheckpoints:
         """The TrainState saved at `step`, laid out like `abstract_state` (a pytree of
         jax.ShapeDtypeStruct with shardings). Raises CheckpointMismatchError naming the
         first array whose saved shape differs."""
-        check_compatible(self.saved_shapes(step), abstract_state, self.directory)
+        saved_shapes = self.saved_shapes(step)
+        if has_unrolled_latent_blocks(saved_shapes):
+            return self._restore_unrolled(step, abstract_state)
+        check_compatible(saved_shapes, abstract_state, self.directory)
         return self._manager.restore(
             step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state))
         ).state
+
+    def _restore_unrolled(self, step: int, abstract_state):
+        """restore() of a step saved by a version that unrolled G_Z's blocks: read on the
+        host in the new layout (restore_raw), then placed like `abstract_state`."""
+        arrays = flatten_with_names(self.restore_raw(step)[0])
+        check_compatible(
+            {path: np.shape(array) for path, array in arrays.items()},
+            abstract_state,
+            self.directory,
+        )
+        leaves = [
+            _placed(np.asarray(arrays[path], leaf.dtype), leaf)
+            for path, leaf in flatten_with_names(abstract_state).items()
+        ]
+        return jax.tree.unflatten(jax.tree.structure(abstract_state), leaves)
 
     def saved_shapes(self, step: int) -> dict[str, tuple]:
         """{"g_params/encoder/.../kernel": shape} of the state saved at `step`."""
@@ -209,12 +228,13 @@ class TrainingCheckpoints:
         return {path: tuple(leaf.shape) for path, leaf in flatten_with_names(metadata).items()}
 
     def restore_raw(self, step: int) -> tuple[dict, dict]:
-        """(state as nested dicts of host arrays, meta) without knowing the model."""
+        """(state as nested dicts of host arrays, meta) without knowing the model; G_Z's
+        blocks in the scanned layout whichever version saved them (stack_latent_blocks)."""
         restored = self._manager.restore(
             step,
             args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()),
         )
-        return restored.state, restored.meta
+        return stack_latent_blocks(restored.state), restored.meta
 
     def restore_newest_or_init(self, abstract_state, init: Callable[[], Any]) -> tuple[Any, int]:
         """(state to train from, first step to run): the newest step that restores, laid
@@ -350,6 +370,12 @@ def check_compatible(saved_shapes: dict[str, tuple], abstract_state, directory: 
             f"the checkpoints in {directory} were written with another config: {problem}. "
             "Use a new --workdir (nothing was overwritten)."
         )
+
+
+def _placed(array: np.ndarray, abstract: jax.ShapeDtypeStruct) -> jax.Array:
+    """The host `array` (the whole value, on every process) as a global array laid out
+    as `abstract.sharding`."""
+    return jax.make_array_from_callback(array.shape, abstract.sharding, lambda index: array[index])
 
 
 def flatten_with_names(tree) -> dict[str, Any]:

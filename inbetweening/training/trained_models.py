@@ -10,7 +10,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 from etils import epath
 
-from inbetweening.config.migration import migrate, migrate_model
+from inbetweening.config.migration import migrate, migrate_model, stack_latent_blocks
 from inbetweening.models import Generator, create_models
 from inbetweening.storage.paths import read_json, user_path, write_json
 from inbetweening.training.checkpoints import (
@@ -67,7 +67,7 @@ class TrainedGenerator:
             training_file = directory / TRAINING_FILE
             return cls(
                 migrate_model(read_json(directory / MODEL_CONFIG_FILE)),
-                ocp.StandardCheckpointer().restore(directory / VARIABLES_DIR),
+                stack_latent_blocks(ocp.StandardCheckpointer().restore(directory / VARIABLES_DIR)),
                 read_json(training_file) if training_file.is_file() else {},
             )
         if not checkpoint_dir(directory).is_dir():
