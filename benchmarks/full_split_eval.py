@@ -38,7 +38,7 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from inbetweening.data import input_pipeline, synthetic
+from inbetweening.data import input_pipeline
 from inbetweening.eval import chunks, fvd, middle_frames, protocol, ssim
 from inbetweening.eval.validation import model_method
 from inbetweening.models import create_models
@@ -98,15 +98,8 @@ def _real_split(config, count: int) -> np.ndarray:
 
     def fill(first: int) -> None:
         rows = range(first, min(count, first + config.batch_size))
-        real[rows.start : rows.stop] = synthetic.generate_batch(
-            config.data.seed,
-            range(offset + rows.start, offset + rows.stop),
-            m.num_frames,
-            m.image_size,
-            m.image_size,
-            m.image_channels,
-            config.data.synthetic_max_objects,
-            config.data.synthetic_background,
+        real[rows.start : rows.stop] = input_pipeline.synthetic_videos(
+            config, range(offset + rows.start, offset + rows.stop)
         )
 
     batches = range(0, count, config.batch_size)

@@ -4,6 +4,9 @@ import os
 import subprocess
 import sys
 
+import tiny_setup
+import xla_test_flags
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -18,3 +21,41 @@ def run_module(module: str, *args, env: dict | None = None, timeout: float = 300
         text=True,
         timeout=timeout,
     )
+
+
+def tiny_training_command(workdir, *flags) -> list[str]:
+    """`python -m inbetweening.main` on configs/demo.py at tiny_setup's widths, batch 4,
+    with small held-out evaluations; `flags` come last and win. Every test that trains
+    through the command line starts from this one, so that its programs are the same and
+    the session's compilation cache (tests/conftest.py) compiles them once."""
+    model = [
+        f"--config.model.{name}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+        for name, v in tiny_setup.TINY_MODEL.items()
+    ]
+    return [
+        sys.executable,
+        "-m",
+        "inbetweening.main",
+        "--config=configs/demo.py",
+        f"--workdir={workdir}",
+        *model,
+        "--config.batch_size=4",
+        "--config.num_sample_videos=2",
+        "--config.num_samples_per_video=1",
+        "--config.eval.quality_videos=3",
+        "--config.eval.quality_samples=2",
+        "--config.log_every_steps=1",
+        f"--compilation_cache_dir={os.environ.get('JAX_COMPILATION_CACHE_DIR', '')}",
+        *map(str, flags),
+    ]
+
+
+def training_environment() -> dict:
+    """The environment of tiny_training_command: one CPU device (sharding has tests of its
+    own) and the tests' fast-compiling XLA flags."""
+    return {
+        **os.environ,
+        "PYTHONPATH": REPO,
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": xla_test_flags.FAST_COMPILE,
+    }

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs import demo
 from inbetweening.api import Inbetweener
 from inbetweening.training import train
 from inbetweening.training.checkpoints import (
@@ -26,38 +25,22 @@ from inbetweening.training.checkpoints import (
     flatten_with_names,
 )
 
-import xla_test_flags
+import tiny_setup
+from command_lines import tiny_training_command, training_environment
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# A model small enough that a 12-step run takes seconds once compiled.
-TINY_OVERRIDES = {
-    "model.image_size": "16",
-    "model.num_latent_blocks": "3",
-    "model.noise_dim": "8",
-    "model.latent_channels": "8",
-    "model.encoder_channels": "(8,8,8,8,8,8)",
-    "model.video_generator_channels": "(8,8,8,8,8,8)",
-    "model.video_discriminator_channels": "(8,8,8,8)",
-    "model.image_discriminator_channels": "(8,8,8,8)",
-    "batch_size": "4",
-    "num_train_steps": "12",
-    "checkpoint_every_steps": "2",
-    "log_every_steps": "1",
-    "sample_every_steps": "1000",
-    "num_sample_videos": "1",
-    "num_samples_per_video": "1",
-}
-
 
 def tiny_config(**changes):
-    config = demo.get_config()
-    for name, text in {**TINY_OVERRIDES, **changes}.items():
+    """tiny_setup's config at batch 4 (tiny_training_command's), with `changes` given in
+    the command line's literal syntax."""
+    config = tiny_setup.tiny_config(4)
+    for name, text in changes.items():
         *parents, leaf = name.split(".")
         node = config
         for parent in parents:
             node = node[parent]
-        node[leaf] = type(node[leaf])(eval(text))  # the CLI's literal syntax
+        node[leaf] = type(node[leaf])(eval(text))
     return config
 
 
@@ -141,7 +124,7 @@ def test_cli_exits_2_naming_the_mismatch(tiny_workdir, tmp_path):
     result = subprocess.run(
         command,
         cwd=REPO,
-        env=_environment(tmp_path / "jax_cache"),
+        env=training_environment(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -152,27 +135,13 @@ def test_cli_exits_2_naming_the_mismatch(tiny_workdir, tmp_path):
 
 
 def _train_command(workdir) -> list[str]:
-    overrides = [f"--config.{name}={value}" for name, value in TINY_OVERRIDES.items()]
-    return [
-        sys.executable,
-        "-m",
-        "inbetweening.main",
-        "--config=configs/demo.py",
-        f"--workdir={workdir}",
-        *overrides,
-    ]
-
-
-def _environment(cache_dir) -> dict:
-    """The same compiled executables in every run (and minutes saved): a persistent cache
-    ("" for none)."""
-    return {
-        **os.environ,
-        "PYTHONPATH": REPO,
-        "JAX_COMPILATION_CACHE_DIR": str(cache_dir),
-        "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": xla_test_flags.FAST_COMPILE,
-    }
+    """12 steps, checkpoints every 2, no sampling before the end."""
+    return tiny_training_command(
+        workdir,
+        "--config.num_train_steps=12",
+        "--config.checkpoint_every_steps=2",
+        "--config.sample_every_steps=1000",
+    )
 
 
 def _saving_after_a_complete_step(checkpoint_root) -> bool:
@@ -183,20 +152,13 @@ def _saving_after_a_complete_step(checkpoint_root) -> bool:
 
 
 @pytest.fixture(scope="module")
-def compilation_cache(tmp_path_factory):
-    """One persistent compilation cache for this module's training runs: the tiny model
-    compiles once."""
-    return tmp_path_factory.mktemp("jax_cache")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, compilation_cache):
+def trained(tmp_path_factory):
     """A work directory trained 12 steps in one go (checkpoints 8, 10, 12 kept)."""
     workdir = tmp_path_factory.mktemp("uninterrupted") / "run"
     result = subprocess.run(
         _train_command(workdir),
         cwd=REPO,
-        env=_environment(compilation_cache),
+        env=training_environment(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -205,10 +167,8 @@ def trained(tmp_path_factory, compilation_cache):
     return workdir
 
 
-def test_run_killed_during_a_save_resumes_to_the_same_parameters(
-    tmp_path, trained, compilation_cache
-):
-    env = _environment(compilation_cache)
+def test_run_killed_during_a_save_resumes_to_the_same_parameters(tmp_path, trained):
+    env = training_environment()
     killed = tmp_path / "killed"
     process = subprocess.Popen(
         _train_command(killed),
@@ -276,14 +236,14 @@ def test_readers_use_the_newest_intact_step_and_move_nothing(tmp_path, trained, 
 
 
 def test_training_moves_a_corrupt_latest_step_aside_and_resumes_from_the_one_before(
-    tmp_path, trained, compilation_cache
+    tmp_path, trained
 ):
     damaged = _copy(trained, tmp_path / "damaged")
     _corrupt_array_data(damaged / "checkpoints" / "12")
     reference = _copy(trained, tmp_path / "reference")
     shutil.rmtree(reference / "checkpoints" / "12")
 
-    env = _environment(compilation_cache)
+    env = training_environment()
     more = ["--config.num_train_steps=14"]
     runs = {
         name: subprocess.run(
@@ -306,7 +266,7 @@ def test_training_moves_a_corrupt_latest_step_aside_and_resumes_from_the_one_bef
     _assert_same_states(_final_state(damaged, 14), _final_state(reference, 14))
 
 
-def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained, compilation_cache):
+def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained):
     damaged = _copy(trained, tmp_path / "damaged")
     for step_dir in (damaged / "checkpoints").iterdir():
         _corrupt_array_data(step_dir)
@@ -328,7 +288,7 @@ def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained, c
         result = subprocess.run(
             command,
             cwd=REPO,
-            env=_environment(compilation_cache),
+            env=training_environment(),
             capture_output=True,
             text=True,
             timeout=300,
@@ -345,9 +305,7 @@ def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained, c
     assert not (tmp_path / "out.gif").exists()
 
 
-def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(
-    tmp_path, trained, compilation_cache
-):
+def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(tmp_path, trained):
     """A fault of the environment is not damage: the step is read again a few times, then
     the run stops naming the work directory and the error; no step is moved aside and none
     rolled back."""
@@ -357,7 +315,7 @@ def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(
     result = subprocess.run(
         command + _train_command(workdir)[3:],
         cwd=REPO,
-        env=_environment(compilation_cache),
+        env=training_environment(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -377,13 +335,10 @@ def test_two_processes_sharing_a_damaged_workdir_resume_from_the_same_step(tmp_p
     workdir = _copy(trained, tmp_path / "shared")
     _corrupt_array_data(workdir / "checkpoints" / "12")
     address = f"127.0.0.1:{_free_port()}"
-    env = {
-        **_environment(""),
-        "XLA_FLAGS": xla_test_flags.FAST_COMPILE,
-        "JAX_CPU_COLLECTIVES_IMPLEMENTATION": "gloo",
-    }
-    # Nothing left to train once step 10 is restored: no train step is compiled.
-    command = _train_command(workdir) + ["--config.num_train_steps=10"]
+    env = {**training_environment(), "JAX_CPU_COLLECTIVES_IMPLEMENTATION": "gloo"}
+    # Nothing left to train once step 10 is restored: no train step is compiled. No
+    # persistent cache: XLA:CPU's collectives deadlocked from it (WORKSPACE.md).
+    command = _train_command(workdir) + ["--config.num_train_steps=10", "--compilation_cache_dir="]
     processes = [
         subprocess.Popen(
             command

@@ -9,7 +9,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 import threading
 import time
 import types
@@ -28,8 +27,7 @@ from inbetweening.tools import diagnose, summary
 from inbetweening.training import evaluations, objectives, progress, train
 
 import tiny_setup
-import xla_test_flags
-from command_lines import run_module
+from command_lines import run_module, tiny_training_command, training_environment
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 8  # one example per simulated device
@@ -190,45 +188,26 @@ def test_pick_frames_equals_fancy_indexing():
 
 
 def _cli(workdir, *flags):
-    overrides = [
-        f"--config.model.{name}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
-        for name, v in tiny_setup.TINY_MODEL.items()
-    ]
-    command = [
-        sys.executable,
-        "-m",
-        "inbetweening.main",
-        "--config=configs/demo.py",
-        f"--workdir={workdir}",
-        f"--config.batch_size={BATCH}",
-        "--config.num_sample_videos=2",
-        "--config.num_samples_per_video=1",
-        "--config.eval.quality_videos=3",
-        "--config.eval.quality_samples=2",
-        "--config.log_every_steps=1",
-        "--compilation_cache_dir=",
-        *overrides,
-        *flags,
-    ]
-    # One device: compiling for the 8 simulated ones would double the cost, and sharding
-    # has tests of its own above.
-    env = {**os.environ, "PYTHONPATH": REPO, "XLA_FLAGS": xla_test_flags.FAST_COMPILE}
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        tiny_training_command(workdir, *flags),
+        cwd=REPO,
+        env=training_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_trains_and_writes_metrics_and_samples(tmp_path, tiny_workdir):
-    workdir, cache = tmp_path / "run", tmp_path / "compilation_cache"
+    workdir = tmp_path / "run"
     reference = os.path.basename(tiny_workdir)
-    # The last --compilation_cache_dir wins: this run keeps its compiled programs there.
     result = _cli(
         workdir,
         "--config.num_train_steps=2",
         "--config.sample_every_steps=1",
         f"--config.eval.reference_models=('{tiny_workdir}',)",
-        f"--compilation_cache_dir={cache}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert any(cache.iterdir()), "the train step's compilation should be cached"
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["steps"] == 2
     assert [point["step"] for point in metrics["held_out_curve"]] == [1, 2]

@@ -46,7 +46,8 @@ def _tfds_input():
     return tfds_input
 
 
-def _synthetic_videos(config: ml_collections.ConfigDict, indices) -> np.ndarray:
+def synthetic_videos(config: ml_collections.ConfigDict, indices) -> np.ndarray:
+    """Videos `indices` of the config's synthetic dataset, uint8 [len(indices), T, H, W, C]."""
     m = config.model
     return synthetic.generate_batch(
         config.data.seed,
@@ -80,7 +81,7 @@ def _synthetic_train_batches(config, start_step, process_index, process_count):
 
     def batch(step: int) -> np.ndarray:
         first = step * config.batch_size + process_index * local_batch
-        return _synthetic_videos(config, range(first, first + local_batch))
+        return synthetic_videos(config, range(first, first + local_batch))
 
     return ReadAhead(batch, itertools.count(start_step), len(os.sched_getaffinity(0)))
 
@@ -172,7 +173,7 @@ def _synthetic_eval_batches(config, split, process_index, process_count):
     num_batches = -(-len(shards[0]) // local_batch)
     for batch in range(num_batches):
         chunk = shard[batch * local_batch : (batch + 1) * local_batch]
-        videos = _synthetic_videos(config, chunk)
+        videos = synthetic_videos(config, chunk)
         mask = np.zeros(local_batch, bool)
         mask[: len(chunk)] = True
         padding = np.zeros((local_batch - len(chunk), *videos.shape[1:]), np.uint8)
