@@ -22,6 +22,7 @@ DIR/probe.json holds the curve and the last evaluation's values at the top level
 DIR/probe.png plots the curve.
 """
 
+import functools
 import os
 import sys
 
@@ -74,16 +75,26 @@ def generator_push(models, config, state, videos: np.ndarray, key: jax.Array) ->
     push covers every middle frame (eq. 9's average), for the picture."""
     real = to_model_range(videos)
     noise = jax.random.normal(key, (len(real), config.model.noise_dim))
-    fake = objectives.generate_in_training(
-        models.generator, state.g_params, state.g_batch_stats, real, noise
-    )[0]
-    d_params = state.d_params
-    terms = lambda f: objectives.generator_objective(f, d_params, None, models)[1]
-    pushes = {
-        name: -jax.grad(lambda f, n=name: terms(f)[f"g_{n}_loss"])(fake)
-        for name in ("video", "image")
-    }
-    return {"fake": fake, **pushes}
+    return _jitted_push(models)(state.g_params, state.g_batch_stats, state.d_params, real, noise)
+
+
+@functools.cache
+def _jitted_push(models):
+    """generator_push's arrays as one compiled program per set of models (op by op, the
+    discriminators' gradients took minutes to dispatch on a CPU)."""
+
+    def push(g_params, g_batch_stats, d_params, real, noise):
+        fake = objectives.generate_in_training(
+            models.generator, g_params, g_batch_stats, real, noise
+        )[0]
+        terms = lambda f: objectives.generator_objective(f, d_params, None, models)[1]
+        pushes = {
+            name: -jax.grad(lambda f, n=name: terms(f)[f"g_{n}_loss"])(fake)
+            for name in ("video", "image")
+        }
+        return {"fake": fake, **pushes}
+
+    return jax.jit(push)
 
 
 def evaluate(models, config, state, videos, num_samples, key, adversarial) -> dict:
