@@ -19,6 +19,7 @@ from jax.sharding import Mesh
 
 from inbetweening.data import synthetic
 from inbetweening.data.errors import DatasetError
+from inbetweening.data.process_share import local_batch_size
 from inbetweening.runtime.sharding import global_batch
 
 # Held-out synthetic videos come from indices no training run reaches (500k steps of
@@ -126,16 +127,6 @@ def device_batches(batches: Iterator[np.ndarray], mesh: Mesh, size: int = 2) -> 
     transfers overlap the steps and cost the loop's thread nothing (the flax examples'
     prefetch_to_device, for jit's shardings and off the loop's thread)."""
     return ReadAhead(lambda _: global_batch(next(batches), mesh), itertools.count(), 1, size)
-
-
-def local_batch_size(config: ml_collections.ConfigDict, process_count: int) -> int:
-    """Each process's share of the global batch."""
-    if config.batch_size % process_count:
-        raise DatasetError(
-            f"dataset {config.data.name!r}: config.batch_size={config.batch_size} is not "
-            f"divisible by the {process_count} processes, which each read an equal share"
-        )
-    return config.batch_size // process_count
 
 
 def check_dataset(

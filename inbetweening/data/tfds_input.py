@@ -24,9 +24,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from inbetweening.data import builders, input_pipeline, records
+from inbetweening.data import builders, records
 from inbetweening.data.builders import common
 from inbetweening.data.errors import DatasetError, DatasetNotPreparedError
+from inbetweening.data.process_share import local_batch_size
 
 
 def hide_gpus_from_tensorflow() -> None:
@@ -145,7 +146,7 @@ def check_dataset(
         DatasetError: one line naming the dataset and the config field.
     """
     hide_gpus_from_tensorflow()
-    input_pipeline.local_batch_size(config, process_count)
+    local_batch_size(config, process_count)
     builder = _prepared_builder(config)
     key = _video_key(config, builder)
     usable = {split: _usable_examples(config, builder, key, split) for split in splits}
@@ -186,7 +187,7 @@ def train_batches(
     )
     # Local batch k holds clips k*B_local ..; global batch s is local batches s*P .. s*P+P-1.
     local_batches = clips.batch(
-        input_pipeline.local_batch_size(config, process_count),
+        local_batch_size(config, process_count),
         batch_fn=lambda cut: decode(*zip(*cut)),
     )
     mine = local_batches[start_step * process_count + process_index :: process_count]
@@ -232,7 +233,7 @@ def eval_batches(
         grain.MapDataset.range(num_positions)
         .map(centre_cut)
         .batch(
-            input_pipeline.local_batch_size(config, process_count),
+            local_batch_size(config, process_count),
             batch_fn=decode_with_padding,
         )
     )
