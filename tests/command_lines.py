@@ -59,3 +59,11 @@ def training_environment() -> dict:
         "JAX_PLATFORMS": "cpu",
         "XLA_FLAGS": xla_test_flags.FAST_COMPILE,
     }
+
+
+def run_training(command: list[str]) -> subprocess.CompletedProcess:
+    """A training command line in training_environment(), from the repository root, its
+    output captured."""
+    return subprocess.run(
+        command, cwd=REPO, env=training_environment(), capture_output=True, text=True, timeout=300
+    )

@@ -26,7 +26,7 @@ from inbetweening.training.checkpoints import (
 )
 
 import tiny_setup
-from command_lines import tiny_training_command, training_environment
+from command_lines import run_training, tiny_training_command, training_environment
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -121,14 +121,7 @@ def test_checkpoints_of_another_config_refuse_to_start_and_stay(tiny_workdir):
 
 def test_cli_exits_2_naming_the_mismatch(tiny_workdir, tmp_path):
     command = _train_command(tiny_workdir) + ["--config.model.latent_channels=16"]
-    result = subprocess.run(
-        command,
-        cwd=REPO,
-        env=training_environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_training(command)
     assert result.returncode == 2
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("error: the checkpoints in ") and "there but" in last_line
@@ -155,14 +148,7 @@ def _saving_after_a_complete_step(checkpoint_root) -> bool:
 def trained(tmp_path_factory):
     """A work directory trained 12 steps in one go (checkpoints 8, 10, 12 kept)."""
     workdir = tmp_path_factory.mktemp("uninterrupted") / "run"
-    result = subprocess.run(
-        _train_command(workdir),
-        cwd=REPO,
-        env=training_environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_training(_train_command(workdir))
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
 
@@ -285,14 +271,7 @@ def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained):
         "train": _train_command(damaged),
     }
     for name, command in commands.items():
-        result = subprocess.run(
-            command,
-            cwd=REPO,
-            env=training_environment(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = run_training(command)
         assert result.returncode == 2, (name, result.stderr[-3000:])
         assert "Traceback" not in result.stderr, name
         last = result.stderr.strip().splitlines()[-1]
@@ -312,14 +291,7 @@ def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(
     workdir = _copy(trained, tmp_path / "workdir")
     before = sorted(p.name for p in (workdir / "checkpoints").iterdir())
     command = [sys.executable, os.path.join(REPO, "tests", "faulty_restore.py")]
-    result = subprocess.run(
-        command + _train_command(workdir)[3:],
-        cwd=REPO,
-        env=training_environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_training(command + _train_command(workdir)[3:])
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert result.stderr.count("trying again") == len(RETRY_PAUSES)

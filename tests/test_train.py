@@ -8,7 +8,6 @@ per module (single device, 8 devices, conv_impl="xla") and every test reuses the
 import json
 import math
 import os
-import subprocess
 import threading
 import time
 import types
@@ -27,7 +26,7 @@ from inbetweening.tools import diagnose, summary
 from inbetweening.training import evaluations, objectives, progress, train
 
 import tiny_setup
-from command_lines import run_module, tiny_training_command, training_environment
+from command_lines import run_module, run_training, tiny_training_command
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 8  # one example per simulated device
@@ -188,14 +187,7 @@ def test_pick_frames_equals_fancy_indexing():
 
 
 def _cli(workdir, *flags):
-    return subprocess.run(
-        tiny_training_command(workdir, *flags),
-        cwd=REPO,
-        env=training_environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_training(tiny_training_command(workdir, *flags))
 
 
 def test_cli_trains_and_writes_metrics_and_samples(tmp_path, tiny_workdir):
