@@ -28,7 +28,7 @@ def run(command_line: ml_collections.ConfigDict, workdir: str, overrides: dict) 
         ml_collections.ConfigDict(model.training_info["config"]), command_line, overrides
     )
     validate(config, jax.device_count())
-    real = split_videos(config, config.eval.split)[: config.eval.num_videos or None]
+    real = split_videos(config, config.eval.split, config.eval.num_videos)
     methods = {
         f"model ({config.model.variant})": (
             model_method(model.generator, model.variables, config.batch_size),

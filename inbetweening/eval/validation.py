@@ -14,10 +14,17 @@ from inbetweening.models.sampling import sample_inbetweens
 from inbetweening.runtime.sharding import data_mesh
 
 
-def split_videos(config: ml_collections.ConfigDict, split: str) -> np.ndarray:
-    """Every video of `split` (this process's shard), uint8 [N, T, H, W, C]."""
+def split_videos(config: ml_collections.ConfigDict, split: str, limit: int = 0) -> np.ndarray:
+    """The videos of `split` (this process's shard), uint8 [N, T, H, W, C]: the first
+    `limit` of them (0: all), reading no batch past them."""
     batches = input_pipeline.eval_batches(config, split, jax.process_index(), jax.process_count())
-    return np.concatenate([videos[mask] for videos, mask in batches])
+    parts, count = [], 0
+    for videos, mask in batches:
+        parts.append(videos[mask])
+        count += len(parts[-1])
+        if limit and count >= limit:
+            break
+    return np.concatenate(parts)[: limit or None]
 
 
 def model_method(generator, variables, batch_size: int) -> Method:

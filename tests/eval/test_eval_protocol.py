@@ -6,6 +6,9 @@ import pytest
 import scipy.linalg
 
 from inbetweening.eval import protocol, tables
+from inbetweening.eval.validation import split_videos
+
+import tiny_setup
 
 T, N, SIZE = 16, 6, 16
 
@@ -81,3 +84,12 @@ def test_fewer_than_two_videos_is_refused():
         protocol.evaluate_methods(
             real, protocol.reference_methods(T), _embed, 10, jax.random.PRNGKey(0)
         )
+
+
+def test_split_videos_takes_the_first_num_videos_of_the_whole_split():
+    config = tiny_setup.tiny_config(4)
+    config.data.num_eval_videos = 10
+    whole = split_videos(config, "test")
+    assert whole.shape[0] == 10
+    np.testing.assert_array_equal(split_videos(config, "test", 6), whole[:6])
+    np.testing.assert_array_equal(split_videos(config, "test", 0), whole)
