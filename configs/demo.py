@@ -45,12 +45,12 @@ def get_config():
     config.batch_size = 4
     # Minutes on 2 CPU cores, long enough to show training move; the shipped model
     # (pretrained/synthetic_demo, scored beside it) is what hours of the recipe give.
-    config.num_train_steps = 150
+    config.num_train_steps = 100
     # I3D at 224x224 embeds ~0.4 videos/s on 2 CPU cores: too slow for a demo of minutes.
     config.eval.validation_fvd = False
     config.eval.num_generations = 2
     config.eval.reference_models = (PRETRAINED,) if os.path.isdir(PRETRAINED) else ()
     config.log_every_steps = 25
-    config.sample_every_steps = 75  # samples and the held-out table
-    config.checkpoint_every_steps = 75
+    config.sample_every_steps = 100  # samples and the held-out table, once at the end
+    config.checkpoint_every_steps = 50
     return config

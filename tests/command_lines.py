@@ -1,6 +1,7 @@
 """Running the package's command lines from tests (a helper, not a test)."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -36,7 +37,7 @@ def tiny_training_command(workdir, *flags) -> list[str]:
         sys.executable,
         "-m",
         "inbetweening.main",
-        "--config=configs/demo.py",
+        f"--config={os.path.join(REPO, 'configs', 'demo.py')}",
         f"--workdir={workdir}",
         *model,
         "--config.batch_size=4",
@@ -67,3 +68,32 @@ def run_training(command: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         command, cwd=REPO, env=training_environment(), capture_output=True, text=True, timeout=300
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_two_processes(command: list[str], env: dict) -> list[subprocess.Popen]:
+    """`command` + the flags that join two processes into one job over loopback, started
+    from the repository root in `env`; each one's output (stderr into stdout) in a pipe."""
+    address = f"127.0.0.1:{free_port()}"
+    return [
+        subprocess.Popen(
+            [
+                *command,
+                f"--coordinator_address={address}",
+                "--num_processes=2",
+                f"--process_id={i}",
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]

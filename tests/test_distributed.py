@@ -11,7 +11,6 @@ them. (With --mesh_fsdp=1 the same test passes; each job costs ~75 s here.)
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from inbetweening.runtime import distributed, sharding
 from inbetweening.training import train
 
 import xla_test_flags
+from command_lines import start_two_processes
 from tiny_setup import equivalence_config, initial_state, random_videos
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,33 +36,11 @@ HEARTBEAT_SECONDS = 5
 DEATH_NOTICED_WITHIN_SECONDS = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start_two_processes(command: list[str]) -> list[subprocess.Popen]:
-    """`command` + the flags that join the two processes, each with 2 CPU devices."""
+    """`command` as two processes of one job, each with 2 CPU devices."""
     env = {**os.environ}
     env.update(XLA_FLAGS=xla_test_flags.with_devices(2), JAX_PLATFORMS="cpu", PYTHONPATH=REPO)
-    address = f"127.0.0.1:{_free_port()}"
-    return [
-        subprocess.Popen(
-            [
-                *command,
-                f"--coordinator_address={address}",
-                "--num_processes=2",
-                f"--process_id={index}",
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for index in range(2)
-    ]
+    return start_two_processes(command, env)
 
 
 def _start_workers(task: str, output: str, extra_flags=()) -> list[subprocess.Popen]:

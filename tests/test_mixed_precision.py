@@ -12,7 +12,7 @@ from inbetweening.models import compute_dtype, conv_impl, create_models
 from inbetweening.runtime import sharding
 from inbetweening.training import train
 
-from tiny_setup import TINY_MODEL, initial_state, random_videos, tiny_config
+from tiny_setup import TINY_MODEL, equivalence_config, initial_state, random_videos, tiny_config
 
 BATCH = 8  # test_train.py's batch: the float32 step is the same program, compiled once
 LOSSES = ("d_video_loss", "d_image_loss", "d_loss", "g_video_loss", "g_image_loss", "g_loss")
@@ -44,8 +44,11 @@ def _step(config, state, videos):
 
 
 def test_bfloat16_step_matches_float32_and_keeps_float32_state(setup):
-    _, reference = _step(tiny_config(BATCH), *setup)
-    state, metrics = _step(tiny_config(BATCH, compute_dtype="bfloat16"), *setup)
+    """On test_train.py's config: the same float32 program, compiled once."""
+    config = equivalence_config(BATCH)
+    start = initial_state(config, create_models(config.model)), setup[1]
+    _, reference = _step(config, *start)
+    state, metrics = _step(equivalence_config(BATCH, compute_dtype="bfloat16"), *start)
     for names, rtol in ((LOSSES, LOSS_RTOL), (PENALTIES, PENALTY_RTOL)):
         for name in names:
             np.testing.assert_allclose(metrics[name], reference[name], rtol=rtol, err_msg=name)

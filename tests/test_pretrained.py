@@ -63,8 +63,8 @@ def test_the_shipped_model_beats_a_cross_fade_on_unseen_videos(shipped):
         height,
         width,
         channels,
-        data["synthetic_max_objects"],
-        data["synthetic_background"],
+        max_objects=data["synthetic_max_objects"],
+        background=data["synthetic_background"],
     )
     videos = np.stack(
         [model.sample(v[0], v[-1], num_samples=NUM_SAMPLES, seed=i) for i, v in enumerate(real)]

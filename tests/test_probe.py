@@ -25,8 +25,11 @@ CURVE_KEYS = {
 
 @pytest.mark.parametrize("kind", ["fixed_batch", "supervised"])
 def test_probe_writes_its_curve_and_pictures(tmp_path, kind):
-    config = tiny_setup.tiny_config(8)
-    result = probe.run_probe(config, kind, steps=2, output=str(tmp_path), eval_every=1)
+    # Batch 4: the train step of tests/command_lines.py's training runs, compiled once.
+    config = tiny_setup.tiny_config(4)
+    result = probe.run_probe(
+        config, kind, steps=2, output=str(tmp_path), num_videos=4, eval_every=1, num_samples=2
+    )
     written = json.loads((tmp_path / "probe.json").read_text())
     assert written["curve"] == json.loads(json.dumps(result["curve"]))
     assert [point["step"] for point in written["curve"]] == [1, 2]
@@ -39,7 +42,7 @@ def test_probe_writes_its_curve_and_pictures(tmp_path, kind):
         "real_spread_across_videos",
     ):
         assert np.isfinite(written[key]), key
-    assert written["kind"] == kind and written["num_videos"] == 8
+    assert written["kind"] == kind and written["num_videos"] == 4
     assert CURVE_KEYS <= set(written["curve"][-1])
     with Image.open(tmp_path / "probe.png") as picture:
         assert picture.size[0] > 500

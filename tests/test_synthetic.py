@@ -187,7 +187,7 @@ def test_bad_arguments_raise(kwargs, name):
 def test_the_dataset_keeps_its_videos(seed, indices, shape, max_objects, background, digest):
     """The bytes of these videos as the dataset first made them: training runs resume on,
     and held-out sets compare, the same videos only while these stay."""
-    videos = generate_batch(seed, indices, *shape, max_objects, background)
+    videos = generate_batch(seed, indices, *shape, max_objects=max_objects, background=background)
     assert hashlib.sha256(videos.tobytes()).hexdigest()[:16] == digest
 
 

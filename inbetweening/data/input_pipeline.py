@@ -57,8 +57,8 @@ def synthetic_videos(config: ml_collections.ConfigDict, indices) -> np.ndarray:
         m.image_size,
         m.image_size,
         m.image_channels,
-        config.data.synthetic_max_objects,
-        config.data.synthetic_background,
+        max_objects=config.data.synthetic_max_objects,
+        background=config.data.synthetic_background,
     )
 
 

@@ -137,20 +137,18 @@ def generate_batch(
     height: int,
     width: int,
     channels: int,
-    max_objects: int = _MAX_OBJECTS,
-    background: str = "varied",
+    **variant,
 ) -> np.ndarray:
-    """Videos `indices` of the dataset with seed `seed`, uint8 [len(indices), T, H, W, C].
+    """Videos `indices` of the dataset with seed `seed`, uint8 [len(indices), T, H, W, C];
+    `variant` is generate_video's max_objects and background.
 
     Equal to stacking generate_video(seed, i, ...) for i in indices.
     """
-    _validate(num_frames, height, width, channels, max_objects, background)
-    batch = np.empty((len(indices), num_frames, height, width, channels), np.uint8)
-    for row, index in enumerate(indices):
-        batch[row] = generate_video(
-            seed, index, num_frames, height, width, channels, max_objects, background
-        )
-    return batch
+    if not len(indices):
+        return np.empty((0, num_frames, height, width, channels), np.uint8)
+    return np.stack(
+        [generate_video(seed, i, num_frames, height, width, channels, **variant) for i in indices]
+    )
 
 
 def _bounce(position: np.ndarray, low: float, high: float) -> np.ndarray:

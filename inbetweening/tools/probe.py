@@ -131,7 +131,11 @@ def run_probe(
     """Trains `steps` steps on one fixed batch and writes DIR/probe.json and probe.png.
     Returns what probe.json holds."""
     config = probe_config(config, kind, num_videos)
-    validate(config, jax.device_count())
+    # One device: the probe's batch is a handful of videos. (Also, XLA:CPU deadlocked in a
+    # collective when the supervised step for 8 simulated devices came from the
+    # persistent compilation cache; WORKSPACE.md.)
+    mesh = make_mesh(jax.devices()[:1])
+    validate(config, mesh.size)
     if steps < 1 or eval_every < 1 or num_samples < 1:
         raise ConfigError(
             f"--steps={steps}, --eval_every={eval_every}, --num_samples={num_samples}: "
@@ -139,10 +143,6 @@ def run_probe(
         )
     output = user_path(output)
     models = create_models(config.model)
-    # One device: the probe's batch is a handful of videos. (Also, XLA:CPU deadlocked in a
-    # collective when the supervised step for 8 simulated devices came from the
-    # persistent compilation cache; WORKSPACE.md.)
-    mesh = make_mesh(jax.devices()[:1])
     videos = next(input_pipeline.train_batches(config, 0, 0, 1))
     references = reference_scores(videos)
     batch = global_batch(videos, mesh)
