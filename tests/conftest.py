@@ -21,6 +21,25 @@ os.environ.setdefault(
 
 import pytest  # noqa: E402 (after the environment JAX reads at import)
 
+# The files that take minutes (training runs in subprocesses, train steps compiled), run
+# first: `make test` hands whole files to its 2 workers in collection order, and one of
+# these started last would run alone at the end.
+LONGEST_FIRST = (
+    "test_remote_storage.py",
+    "test_train.py",
+    "test_checkpoint.py",
+    "test_distributed.py",
+    "test_export.py",
+    "test_paper_step.py",
+    "test_probe.py",
+    "test_mixed_precision.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture(scope="session")
 def tiny_workdir(tmp_path_factory):
