@@ -42,6 +42,7 @@ EVAL = [
     f"--config={os.path.join(REPO, 'configs', 'demo.py')}",
     "--config.eval.num_generations=2",
     "--config.eval.num_bootstrap_resamples=50",
+    f"--compilation_cache_dir={os.environ.get('JAX_COMPILATION_CACHE_DIR', '')}",
 ]
 
 
