@@ -26,7 +26,9 @@ def run_module(module: str, *args, env: dict | None = None, timeout: float = 300
 
 def tiny_training_command(workdir, *flags) -> list[str]:
     """`python -m inbetweening.main` on configs/demo.py at tiny_setup's widths, batch 4,
-    with small held-out evaluations; `flags` come last and win. Every test that trains
+    with small held-out evaluations and no reference model (the shipped one makes other
+    frames: loading it only to leave it out costs a run a second); `flags` come last and
+    win. Every test that trains
     through the command line starts from this one, so that its programs are the same and
     the session's compilation cache (tests/conftest.py) compiles them once."""
     model = [
@@ -45,6 +47,7 @@ def tiny_training_command(workdir, *flags) -> list[str]:
         "--config.num_samples_per_video=1",
         "--config.eval.quality_videos=3",
         "--config.eval.quality_samples=2",
+        "--config.eval.reference_models=()",
         "--config.log_every_steps=1",
         f"--compilation_cache_dir={os.environ.get('JAX_COMPILATION_CACHE_DIR', '')}",
         *map(str, flags),

@@ -132,10 +132,10 @@ def test_cli_exits_2_naming_the_mismatch(tiny_workdir, tmp_path):
 
 
 def _train_command(workdir) -> list[str]:
-    """12 steps, checkpoints every 2, no sampling before the end."""
+    """8 steps, checkpoints every 2, no sampling before the end."""
     return tiny_training_command(
         workdir,
-        "--config.num_train_steps=12",
+        "--config.num_train_steps=8",
         "--config.checkpoint_every_steps=2",
         "--config.sample_every_steps=1000",
     )
@@ -150,7 +150,7 @@ def _saving_after_a_complete_step(checkpoint_root) -> bool:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A work directory trained 12 steps in one go (checkpoints 8, 10, 12 kept)."""
+    """A work directory trained 8 steps in one go (checkpoints 4, 6, 8 kept)."""
     workdir = tmp_path_factory.mktemp("uninterrupted") / "run"
     result = run_training(_train_command(workdir))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -213,33 +213,33 @@ def _copy(workdir, destination):
 @pytest.mark.parametrize("corrupt", [_corrupt_array_data, _truncate_sharding])
 def test_readers_use_the_newest_intact_step_and_move_nothing(tmp_path, trained, corrupt, caplog):
     damaged = _copy(trained, tmp_path / "damaged")
-    corrupt(damaged / "checkpoints" / "12")
+    corrupt(damaged / "checkpoints" / "8")
     with caplog.at_level(logging.WARNING, logger="absl"):
         model = Inbetweener.load(damaged)
-    assert model.training_info["steps"] == 10
+    assert model.training_info["steps"] == 6
     np.testing.assert_array_equal(
         flatten_with_names(model.variables["params"])["ImageEncoder_0/Conv_0/kernel"],
-        _final_state(trained, 12, step=10)["g_ema_params/ImageEncoder_0/Conv_0/kernel"],
+        _final_state(trained, 8, step=6)["g_ema_params/ImageEncoder_0/Conv_0/kernel"],
     )
-    assert "Checkpoint step 12" in caplog.text and "cannot be restored" in caplog.text
-    assert sorted(p.name for p in (damaged / "checkpoints").iterdir()) == ["10", "12", "8"]
+    assert "Checkpoint step 8" in caplog.text and "cannot be restored" in caplog.text
+    assert sorted(p.name for p in (damaged / "checkpoints").iterdir()) == ["4", "6", "8"]
 
 
 def test_training_moves_a_corrupt_latest_step_aside_and_resumes_from_the_one_before(
     tmp_path, trained
 ):
-    """Step 12 damaged: training moves it aside, resumes from step 10 and takes steps 11
-    and 12 again, to the parameters of the unbroken run (resuming is exact: see the test
+    """Step 8 damaged: training moves it aside, resumes from step 6 and takes steps 7
+    and 8 again, to the parameters of the unbroken run (resuming is exact: see the test
     of a killed run)."""
     damaged = _copy(trained, tmp_path / "damaged")
-    _corrupt_array_data(damaged / "checkpoints" / "12")
+    _corrupt_array_data(damaged / "checkpoints" / "8")
     run = run_training(_train_command(damaged))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     warning = [line for line in run.stderr.splitlines() if "cannot be restored" in line]
-    assert len(warning) == 1 and "step 12" in warning[0] and "12.corrupt" in warning[0], warning
-    assert (damaged / "checkpoints" / "12.corrupt").is_dir()
-    assert "Resuming from" in run.stderr and "/10" in run.stderr
+    assert len(warning) == 1 and "step 8" in warning[0] and "8.corrupt" in warning[0], warning
+    assert (damaged / "checkpoints" / "8.corrupt").is_dir()
+    assert "Resuming from" in run.stderr and "/6" in run.stderr
     _assert_same_states(_final_state(damaged), _final_state(trained))
 
 
@@ -267,7 +267,7 @@ def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained):
         assert "Traceback" not in result.stderr, name
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith(f"error: {damaged}: no checkpoint can be restored"), (name, last)
-        assert "steps tried: 12, 10, 8" in last, (name, last)
+        assert "steps tried: 8, 6, 4" in last, (name, last)
     # Training moved every step aside; nothing was deleted, and sampling wrote nothing.
     assert sorted(p.name for p in (damaged / "checkpoints").iterdir()) == sorted(
         f"{name}.corrupt" for name in before
@@ -287,7 +287,7 @@ def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(
     assert "Traceback" not in result.stderr
     assert result.stderr.count("trying again") == len(RETRY_PAUSES)
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: {workdir}: checkpoint step 12 could not be read"), last
+    assert last.startswith(f"error: {workdir}: checkpoint step 8 could not be read"), last
     assert "PermissionError" in last and "nothing was moved" in last
     assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == before
 
@@ -296,20 +296,20 @@ def test_two_processes_sharing_a_damaged_workdir_resume_from_the_same_step(tmp_p
     """Both processes read the damaged latest step and agree it is damaged; process 0 alone
     moves it aside while process 1 waits for it, and both resume from the step before."""
     workdir = _copy(trained, tmp_path / "shared")
-    _corrupt_array_data(workdir / "checkpoints" / "12")
+    _corrupt_array_data(workdir / "checkpoints" / "8")
     env = {**training_environment(), "JAX_CPU_COLLECTIVES_IMPLEMENTATION": "gloo"}
-    # Nothing left to train once step 10 is restored: no train step is compiled. No
+    # Nothing left to train once step 6 is restored: no train step is compiled. No
     # persistent cache: XLA:CPU's collectives deadlocked from it (WORKSPACE.md).
-    command = _train_command(workdir) + ["--config.num_train_steps=10", "--compilation_cache_dir="]
+    command = _train_command(workdir) + ["--config.num_train_steps=6", "--compilation_cache_dir="]
     processes = start_two_processes(command, env)
     outputs = [process.communicate(timeout=300)[0] for process in processes]
     for process, output in zip(processes, outputs):
         assert process.returncode == 0, output[-3000:]
         assert "Traceback" not in output
-        assert "Resuming from" in output and "/10" in output, output[-2000:]
+        assert "Resuming from" in output and "/6" in output, output[-2000:]
     assert "moved to" in outputs[0] and "moved to" not in outputs[1]
     names = sorted(p.name for p in (workdir / "checkpoints").iterdir())
-    assert names == ["10", "12.corrupt", "8"], names
+    assert names == ["4", "6", "8.corrupt"], names
 
 
 def _key_frame(directory) -> pathlib.Path:
@@ -318,7 +318,7 @@ def _key_frame(directory) -> pathlib.Path:
     return path
 
 
-def _final_state(workdir, latest=12, step=None):
+def _final_state(workdir, latest=8, step=None):
     """The state saved at `step` (default: `latest`, which must be the latest step)."""
     checkpoints = TrainingCheckpoints(str(workdir), keep=3, read_only=True)
     assert checkpoints.latest_step() == latest

@@ -30,12 +30,11 @@ from command_lines import (  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUCKET = "bkt"
 # tests/command_lines.py's training run (its programs compiled once for the session), with
-# a validation split of 3 videos for the FVD, and no reference model.
+# a validation split of 3 videos for the FVD.
 TRAINING = [
     "--config.data.num_eval_videos=3",
     "--config.checkpoint_every_steps=2",
     "--config.sample_every_steps=4",
-    "--config.eval.reference_models=()",
 ]
 # --mode=eval's own settings: the model and data come from the checkpoint.
 EVAL = [

@@ -6,6 +6,7 @@ per module (single device, 8 devices, conv_impl="xla") and every test reuses the
 """
 
 import json
+import logging
 import math
 import os
 import threading
@@ -262,6 +263,18 @@ def test_cli_trains_and_writes_metrics_and_samples(tmp_path, tiny_workdir):
 def test_reference_models_are_labelled_with_their_steps(path, steps, label):
     model = types.SimpleNamespace(training_info={} if steps is None else {"steps": steps})
     assert evaluations.reference_label(path, model) == label
+
+
+def test_a_reference_model_of_other_frames_is_left_out_with_a_warning(tiny_workdir, caplog):
+    config = tiny_setup.tiny_config(4)
+    config.eval.reference_models = (tiny_workdir,)
+    assert [name for name, _, _ in evaluations.reference_models(config)] == [
+        os.path.basename(tiny_workdir)
+    ]
+    config.model.image_size = 32
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        assert evaluations.reference_models(config) == []
+    assert f"{tiny_workdir} makes (16, 16, 3) frames, this run (32, 32, 3): left out" in caplog.text
 
 
 def test_diagnose_without_checkpoints_exits_2(tmp_path):
