@@ -8,7 +8,9 @@ from --manual_dir (the error message lists the files expected there). For
 split sizes and of the skipped files is printed at the end.
 """
 
+import contextlib
 import dataclasses
+import io
 import os
 import sys
 
@@ -115,10 +117,13 @@ def prepare(
     if dataset == "folder":
         folder.require_a_usable_video(builder.builder_config.source_dir)
         notes = folder_changes(builder)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir),
-        file_format=records.ARRAY_RECORD,
-    )
+    # TFDS prints its own lines on stdout ("Downloading and preparing dataset Unknown
+    # size..."), where the benchmarks print their JSON; the summary says what was built.
+    with contextlib.redirect_stdout(io.StringIO()):
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=manual_dir),
+            file_format=records.ARRAY_RECORD,
+        )
     notes += records.complete(builder)
     split_sizes = {
         split: builder.info.splits[split].num_examples

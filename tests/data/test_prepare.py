@@ -125,3 +125,11 @@ def test_a_tfrecord_dataset_is_refused_then_converted_in_place(
     ):
         for a, b in zip(*(_first(batches, 3) for batches in (converted, prepared_now))):
             np.testing.assert_equal(a, b)
+
+
+def test_preparing_prints_nothing_on_stdout(tmp_path, bair_manual_dir, capsys):
+    """Where the benchmarks print their JSON, TFDS would print "Downloading and preparing
+    dataset Unknown size...": the summary is the project's own account."""
+    summary = prepare.prepare("bair", str(tmp_path), str(bair_manual_dir))
+    assert summary.split_sizes["train"] > 0
+    assert capsys.readouterr().out == ""
