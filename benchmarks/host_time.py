@@ -5,6 +5,7 @@ its TensorBoard values) around a stand-in step that does no work, at the config'
 
     PYTHONPATH=. python benchmarks/host_time.py [--steps=300] [--inputs=none,synthetic,prepared]
     PYTHONPATH=. python benchmarks/host_time.py --cores=1 --inputs=synthetic   # one core
+    PYTHONPATH=. python benchmarks/host_time.py --config.steps_per_call=4   # 4 steps a call
 
 The stand-in step has the real step's signature, shardings, donation and metrics (their
 names from tracing the real step, which compiles nothing), and state leaves of the real
@@ -80,21 +81,24 @@ def stand_in_step(config, models, mesh, one_leaf_state: bool = False):
         jnp.uint8,
     )
     metric_names = list(jax.eval_shape(real_step, shapes, batch)[1])
+    steps_per_call = config.steps_per_call
     state = jax.tree.map(lambda leaf: np.zeros((), leaf.dtype), shapes)
     if one_leaf_state:
         state = state.step
     sharding = state_shardings(state, mesh)
 
     def step(state, videos):
-        pixel = videos[0, 0, 0, 0, 0].astype(jnp.float32)
+        # Steps taken K per call (config.steps_per_call): batches [K, B, ...], metrics [K].
+        pixels = videos.reshape(steps_per_call, -1)[:, 0].astype(jnp.float32)
+        pixel = pixels if steps_per_call > 1 else pixels[0]
         metrics = {name: pixel + index for index, name in enumerate(metric_names)}
         if one_leaf_state:
-            return state + 1, metrics
-        return state.replace(step=state.step + 1), metrics
+            return state + steps_per_call, metrics
+        return state.replace(step=state.step + steps_per_call), metrics
 
     jitted = jax.jit(
         step,
-        in_shardings=(sharding, batch_sharding(mesh)),
+        in_shardings=(sharding, batch_sharding(mesh, stacked=steps_per_call > 1)),
         out_shardings=(sharding, replicated(mesh)),
         donate_argnums=0,
     )
@@ -144,7 +148,7 @@ def measure(config, models, mesh, batches, workdir: str, one_leaf_state: bool) -
         config,
         state,
         step_fn,
-        timed(input_pipeline.device_batches(batches, mesh)),
+        timed(input_pipeline.device_batches(batches, mesh, steps_per_call=config.steps_per_call)),
         1,
         log=log,
         sample=lambda state: None,
@@ -198,6 +202,7 @@ def main(argv):
                 "platform": jax.devices()[0].platform,
                 "cores": len(os.sched_getaffinity(0)),
                 "state_leaves": len(jax.tree.leaves(train.abstract_train_state(config, models))),
+                "steps_per_call": config.steps_per_call,
                 "timed_steps": _STEPS.value,
                 "log_every_steps": _LOG_EVERY.value or config.log_every_steps,
                 "inputs": results,

@@ -6,7 +6,9 @@
 # 2. steps/s of the paper's config (configs/bair.py) at batch 32 with XLA's convolutions,
 #    float32 then bfloat16: DIR/train_step_float32.json, DIR/train_step_bfloat16.json;
 # 3. the training loop's host time per step around a stand-in step, and its inputs'
-#    clips/s (benchmarks/host_time.py, the paper's batch): DIR/host_time.json;
+#    clips/s (benchmarks/host_time.py, the paper's batch): DIR/host_time.json; the same
+#    loop taking 4 steps a call (config.steps_per_call), data in memory:
+#    DIR/host_time_4_per_call.json;
 # 4. the evaluation protocol on a full test split (3,783 clips, 4 generations, the paper's
 #    generator, FVD with I3D), memory and seconds, then generation's scaling over 1-8
 #    simulated CPU devices (benchmarks/full_split_eval.py): DIR/full_split_eval.json;
@@ -16,10 +18,10 @@
 # jax picks it, and the configs' conv_impl "auto" picks XLA's convolutions there.
 # Time, estimated (no run measured yet): tests ~60 s; two train-step benchmarks ~100 s
 # (compiles; 5.9 TFLOP a step); host_time ~45 s (4 inputs x 400 steps of no device work,
-# the BAIR fixture written first); full_split_eval ~150 s: 5 rounds of 3,783 videos x
+# the BAIR fixture written first) and ~10 s at 4 steps a call; full_split_eval ~150 s: 5 rounds of 3,783 videos x
 # 22.4 GFLOP (424 TFLOP) and I3D on 5 x 3,783 videos x 48.6 GFLOP (919 TFLOP) take
 # ~30 s at 50 TFLOP/s, plus two compiles, the synthetic split and the CPU scaling runs;
-# the demo DEMO_SECONDS; curves ~10 s: ~545 s with DEMO_SECONDS=180.
+# the demo DEMO_SECONDS; curves ~10 s: ~555 s with DEMO_SECONDS=180.
 # PYTHON: the interpreter (default .venv/bin/python; `make test ACCEL=cuda12` builds it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +68,8 @@ for dtype in float32 bfloat16; do
     --config.model.compute_dtype="$dtype" --repeats=10
 done
 step "$OUTPUT/host_time.json" env PYTHONPATH=. "$PYTHON" benchmarks/host_time.py --steps=300
+step "$OUTPUT/host_time_4_per_call.json" env PYTHONPATH=. "$PYTHON" benchmarks/host_time.py \
+  --steps=300 --inputs=none --config.steps_per_call=4
 step "$OUTPUT/full_split_eval.json" env PYTHONPATH=. "$PYTHON" benchmarks/full_split_eval.py \
   --num_clips=3783 --num_generations=4 --width=0 --fvd --scaling_devices=1,2,4,8
 # Stopped after DEMO_SECONDS: metrics.json has the held-out curve up to the last sample step.

@@ -30,6 +30,7 @@ def summary(directory: str) -> dict:
         "train_step_float32": read(directory, "train_step_float32.json"),
         "train_step_bfloat16": read(directory, "train_step_bfloat16.json"),
         "host_time": read(directory, "host_time.json"),
+        "host_time_4_per_call": read(directory, "host_time_4_per_call.json"),
         "full_split_eval": read(directory, "full_split_eval.json"),
         "demo_held_out_curve": metrics.get("held_out_curve") if isinstance(metrics, dict) else None,
     }

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from configs import base
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = [".venv/bin/python", "-m", "inbetweening.main", "--config=configs/kth.py"]
 OVERRIDE = "--config.model.compute_dtype=bfloat16"
@@ -172,6 +174,14 @@ def test_missing_arguments_are_refused(script, args):
     assert "--" in result.stderr
 
 
+def _is_field(config, dotted: str) -> bool:
+    for name in dotted.split("."):
+        if name not in config:
+            return False
+        config = config[name]
+    return True
+
+
 def test_device_check_runs_the_device_tests_the_benchmarks_and_a_timed_demo(tmp_path):
     result = subprocess.run(
         ["bash", os.path.join(REPO, "launch", "device_check.sh"), "--dry_run", "--out=/out"],
@@ -186,12 +196,13 @@ def test_device_check_runs_the_device_tests_the_benchmarks_and_a_timed_demo(tmp_
         "/out/train_step_float32.json",
         "/out/train_step_bfloat16.json",
         "/out/host_time.json",
+        "/out/host_time_4_per_call.json",
         "/out/full_split_eval.json",
         "/out/demo.txt",
         "/out/curves.txt",
         "/out/device_check.json",
     ]
-    tests, float32, bfloat16, host_time, full_split, demo, curves, summary = (
+    tests, float32, bfloat16, host_time, host_time_4, full_split, demo, curves, summary = (
         shlex.split(c) for c, _ in lines
     )
     # The suite's CPU simulation is switched off so that jax takes the accelerator.
@@ -203,16 +214,21 @@ def test_device_check_runs_the_device_tests_the_benchmarks_and_a_timed_demo(tmp_
     # The benchmarks at full size: the paper's batch; UCF101's test split, the paper's
     # generator and FVD.
     assert "benchmarks/host_time.py" in host_time and "--steps=300" in host_time
+    assert host_time_4[3] == "benchmarks/host_time.py"
+    assert {"--inputs=none", "--config.steps_per_call=4"} <= set(host_time_4)
     assert "benchmarks/full_split_eval.py" in full_split
     assert {"--num_clips=3783", "--num_generations=4", "--width=0", "--fvd"} <= set(full_split)
     assert "--scaling_devices=1,2,4,8" in full_split
-    for command in (host_time, full_split):
+    for command in (host_time, host_time_4, full_split):
         assert command[:2] == ["env", "PYTHONPATH=."]
-        # Every flag passed is one the benchmark defines (a misspelt one stops the run).
+        # Every flag passed is one the benchmark defines (a misspelt one stops the run),
+        # or a field of its config.
         with open(os.path.join(REPO, command[3])) as handle:
             defined = set(re.findall(r'flags\.DEFINE_\w+\(\s*"(\w+)"', handle.read()))
         passed = {arg[2:].split("=")[0] for arg in command[4:]}
-        assert passed and passed <= defined
+        fields = {flag[len("config.") :] for flag in passed if flag.startswith("config.")}
+        assert passed and passed - {f"config.{field}" for field in fields} <= defined
+        assert all(_is_field(base.get_config(), field) for field in fields), fields
     assert demo[:2] == ["timeout", "180"] and "--config=configs/demo.py" in demo
     assert {"--workdir=/out/demo", "--config.sample_every_steps=1000"} <= set(demo)
     assert curves[-2:] == ["/out/demo", "--out=/out/curve.png"]
@@ -226,6 +242,7 @@ def test_device_check_summary_gathers_what_was_written(tmp_path):
     (tmp_path / "train_step_float32.json").write_text('{"steps_per_second": 3.5}\n')
     (tmp_path / "train_step_bfloat16.json").write_text("Traceback ...\nerror\n")
     (tmp_path / "host_time.json").write_text('{"inputs": {"none": {"loop_ms_per_step": 0.5}}}')
+    (tmp_path / "host_time_4_per_call.json").write_text('{"steps_per_call": 4}')
     (tmp_path / "full_split_eval.json").write_text('{"num_clips": 3783, "peak_rss_mb": 2100.0}')
     (tmp_path / "demo" / "metrics.json").write_text('{"held_out_curve": [{"step": 1000}]}')
     result = subprocess.run(
@@ -239,6 +256,7 @@ def test_device_check_summary_gathers_what_was_written(tmp_path):
         "train_step_float32": {"steps_per_second": 3.5},
         "train_step_bfloat16": "Traceback ...\nerror",
         "host_time": {"inputs": {"none": {"loop_ms_per_step": 0.5}}},
+        "host_time_4_per_call": {"steps_per_call": 4},
         "full_split_eval": {"num_clips": 3783, "peak_rss_mb": 2100.0},
         "demo_held_out_curve": [{"step": 1000}],
     }

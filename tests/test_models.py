@@ -307,6 +307,22 @@ def test_invalid_objective_and_average_are_named(field, value, message):
 
 
 @pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("steps_per_call", 0, "config.steps_per_call=0: must be an integer >= 1"),
+        ("log_every_steps", 150, "config.log_every_steps=150: must be a positive multiple of "),
+        ("checkpoint_every_steps", 0, "config.checkpoint_every_steps=0: must be a positive"),
+    ],
+)
+def test_intervals_that_steps_per_call_cannot_reach_are_named(field, value, message):
+    config = _config()
+    config.steps_per_call = 4
+    config[field] = value
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate(config, num_devices=1)
+
+
+@pytest.mark.parametrize(
     "make, num_devices", [(paper.get_config, 8), (demo.get_config, 4), (kth.get_config, 8)]
 )
 def test_shipped_configs_are_valid(make, num_devices):

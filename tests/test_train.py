@@ -20,6 +20,7 @@ import pytest
 from jax import lax
 from tensorboard.backend.event_processing import event_accumulator
 
+from inbetweening.config.validation import ConfigError
 from inbetweening.data import input_pipeline
 from inbetweening.models import create_models
 from inbetweening.runtime import sharding
@@ -160,6 +161,36 @@ def test_step_number_changes_the_noise(setup, single_device):
     _, later = _run(step_fn, mesh, initial.replace(step=np.asarray(5, np.int32)), videos[:1])
     assert later[0]["g_loss"] != metrics[0]["g_loss"]
     assert later[0]["d_loss"] != metrics[0]["d_loss"]
+
+
+def test_steps_taken_two_per_call_are_the_single_steps(setup, single_device):
+    """XLA fuses the scanned steps otherwise, so sums round otherwise: the tolerances of
+    test_eight_devices_match_one_device, for the same reason."""
+    config, models, initial, videos = setup
+    _, mesh, (states, metrics) = single_device
+    step_fn = train.jit_train_step(config, models, mesh, steps_per_call=NUM_STEPS)
+    final, stacked = step_fn(initial, sharding.global_batch(videos, mesh, stacked=True))
+    final = _host(final)
+    assert int(final.step) == NUM_STEPS
+    for field in ("g_params", "g_batch_stats", "d_params"):
+        for (path, value), (_, reference) in zip(
+            _leaves(getattr(final, field)), _leaves(getattr(states[-1], field))
+        ):
+            np.testing.assert_allclose(
+                value,
+                reference,
+                rtol=1e-4,
+                atol=1e-5,
+                err_msg=f"{field}{jax.tree_util.keystr(path)}",
+            )
+    for name in metrics[0]:
+        np.testing.assert_allclose(
+            np.asarray(stacked[name]),
+            [m[name] for m in metrics],
+            rtol=1e-4,
+            atol=1e-6,
+            err_msg=name,
+        )
 
 
 def test_conv_impl_xla_matches_fast(setup, single_device):
@@ -359,7 +390,7 @@ def test_a_non_finite_loss_stops_training_before_anything_is_written(tmp_path, m
         loss = np.nan if len(calls) == 2 else 1.0
         return state, {"g_loss": jnp.asarray(loss), "d_loss": jnp.asarray(1.0)}
 
-    monkeypatch.setattr(train, "jit_train_step", lambda *args: diverging_step)
+    monkeypatch.setattr(train, "jit_train_step", lambda *args, **kwargs: diverging_step)
     with pytest.raises(
         progress.NonFiniteLossError, match=r"training stopped at step 2: g_loss = nan"
     ):
@@ -577,6 +608,60 @@ def test_the_metrics_window_names_the_first_non_finite_step_when_checked_later()
         window.check()
     with pytest.raises(progress.NonFiniteLossError, match=r"step 3: g_loss = inf"):
         window.mean_and_reset()
+
+
+def test_the_metrics_window_takes_the_steps_of_one_call_as_vectors():
+    window = progress.MetricsWindow()
+    window.add(1, _metrics([1.0, 2.0], [0.0, -1.0]))
+    window.add(3, _metrics([3.0, 6.0], [0.0, 0.0]))
+    means = window.mean_and_reset()
+    assert means["g_loss"] == pytest.approx(3.0) and means["d_loss"] == pytest.approx(-0.25)
+    assert window.last == {"g_loss": 6.0, "d_loss": 0.0}
+    with pytest.raises(ValueError, match="step 6 after step 4"):
+        window.add(6, _metrics([1.0, 1.0]))
+    window.add(5, _metrics([1.0, np.nan], [1.0, 1.0]))
+    window.add(7, _metrics([np.inf, 1.0], [1.0, 1.0]))
+    with pytest.raises(progress.NonFiniteLossError, match=r"step 6: g_loss = nan"):
+        window.check()
+
+
+def test_the_loop_takes_steps_per_call_and_refuses_a_step_it_cannot_resume_at():
+    config = tiny_config()
+    config.num_train_steps, config.log_every_steps, config.steps_per_call = 8, 4, 2
+    config.sample_every_steps, config.checkpoint_every_steps = 8, 6
+    calls, shapes = [], []
+
+    @jax.jit
+    def stand_in_steps(state, stacked):
+        return state + 2, _metrics(jnp.sum(stacked, axis=(1, 2)) + state, jnp.zeros(2))
+
+    def run(first_step):
+        batches = (np.full((2, 3), step, np.uint8) for step in range(100))
+        mesh = sharding.make_mesh(jax.devices()[:1])
+        return train.train_loop(
+            config,
+            jnp.zeros((), jnp.int32),
+            lambda state, stacked: shapes.append(stacked.shape) or stand_in_steps(state, stacked),
+            input_pipeline.device_batches(batches, mesh, steps_per_call=2),
+            first_step,
+            log=lambda step, means: calls.append(("log", step, means["g_loss"])),
+            sample=lambda state: calls.append(("sample", int(state))),
+            checkpoint=lambda step, state: calls.append(("checkpoint", step, int(state))),
+        )
+
+    state, _ = run(3)
+    # Steps 3..8, two a call, take batches 0..5 (batch b sums to 6 b).
+    assert int(state) == 6 and shapes == [(2, 2, 3)] * 3
+    g_loss = {step: 6 * (step - 3) + 2 * ((step - 3) // 2) for step in range(3, 9)}
+    assert calls == [
+        ("log", 4, (g_loss[3] + g_loss[4]) / 2),
+        ("checkpoint", 6, 4),
+        ("log", 8, np.mean([g_loss[s] for s in range(5, 9)])),
+        ("sample", 6),
+        ("checkpoint", 8, 6),
+    ]
+    with pytest.raises(ConfigError, match="steps_per_call=2: the run resumes after step 3"):
+        run(4)
 
 
 def test_the_loop_fetches_metrics_only_at_log_sample_and_checkpoint_steps(monkeypatch):

@@ -36,6 +36,7 @@ ADDED_TRAINING_FIELDS = {
     "image_discriminator_frames": "one",
     "mismatched_key_frames": False,
     "discriminator_learning_rate": None,  # None: the generator's rate, as the paper's one
+    "steps_per_call": 1,
 }
 
 

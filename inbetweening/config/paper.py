@@ -87,6 +87,10 @@ def get_config() -> ml_collections.ConfigDict:
     # Devices per group that split the parameters and optimizer state between them (FSDP);
     # the batch is split over all devices either way. 1: every device holds everything.
     config.mesh_fsdp = 1
+    # Train steps per call of the jitted step (a lax.scan over stacked batches): the host
+    # dispatches the state's arrays once per call. The logging, sampling and checkpoint
+    # intervals and num_train_steps must be multiples of it.
+    config.steps_per_call = 1
     config.eval = evaluation = ml_collections.ConfigDict()
     evaluation.split = "test"
     evaluation.num_videos = 0  # the first N videos of the split; 0: all of them

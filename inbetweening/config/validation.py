@@ -153,3 +153,21 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
         config.num_train_steps > 0,
         f"config.num_train_steps={config.num_train_steps}: must be positive",
     )
+    steps_per_call = config.steps_per_call
+    _require(
+        isinstance(steps_per_call, int) and steps_per_call >= 1,
+        f"config.steps_per_call={steps_per_call!r}: must be an integer >= 1 (train steps "
+        "per call of the jitted step)",
+    )
+    for name in (
+        "num_train_steps",
+        "log_every_steps",
+        "sample_every_steps",
+        "checkpoint_every_steps",
+    ):
+        _require(
+            config[name] > 0 and config[name] % steps_per_call == 0,
+            f"config.{name}={config[name]}: must be a positive multiple of "
+            f"config.steps_per_call={steps_per_call} (the loop sees the state only between "
+            "calls)",
+        )

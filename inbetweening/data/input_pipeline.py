@@ -121,12 +121,22 @@ def _cancel(pool: concurrent.futures.ThreadPoolExecutor, pending: collections.de
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def device_batches(batches: Iterator[np.ndarray], mesh: Mesh, size: int = 2) -> Iterator[jax.Array]:
+def device_batches(
+    batches: Iterator[np.ndarray], mesh: Mesh, size: int = 2, steps_per_call: int = 1
+) -> Iterator[jax.Array]:
     """`batches` (this process's slices) as global arrays on `mesh` (global_batch), put on
-    the devices by a thread of their own up to `size` batches before each is used, so the
+    the devices by a thread of their own up to `size` before each is used, so the
     transfers overlap the steps and cost the loop's thread nothing (the flax examples'
-    prefetch_to_device, for jit's shardings and off the loop's thread)."""
-    return ReadAhead(lambda _: global_batch(next(batches), mesh), itertools.count(), 1, size)
+    prefetch_to_device, for jit's shardings and off the loop's thread). With
+    steps_per_call K > 1, each array stacks K consecutive batches [K, B, ...]."""
+
+    def make(_):
+        if steps_per_call == 1:
+            return global_batch(next(batches), mesh)
+        stacked = np.stack([next(batches) for _ in range(steps_per_call)])
+        return global_batch(stacked, mesh, stacked=True)
+
+    return ReadAhead(make, itertools.count(), 1, size)
 
 
 def check_dataset(

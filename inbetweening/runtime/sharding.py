@@ -37,9 +37,11 @@ def data_mesh(devices) -> Mesh:
     )
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """The leading (batch) axis split over every axis of `mesh`."""
-    return NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
+def batch_sharding(mesh: Mesh, stacked: bool = False) -> NamedSharding:
+    """The batch axis split over every axis of `mesh`: the leading axis, or with `stacked`
+    the second (batches [K, B, ...] of K steps taken in one call)."""
+    axes = tuple(mesh.axis_names)
+    return NamedSharding(mesh, PartitionSpec(None, axes) if stacked else PartitionSpec(axes))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -69,6 +71,7 @@ def state_shardings(state, mesh: Mesh):
     return jax.tree.map(sharding, state)
 
 
-def global_batch(local_videos: np.ndarray, mesh: Mesh) -> jax.Array:
-    """This process's uint8 slice of the batch -> one global array sharded over the mesh."""
-    return jax.make_array_from_process_local_data(batch_sharding(mesh), local_videos)
+def global_batch(local_videos: np.ndarray, mesh: Mesh, stacked: bool = False) -> jax.Array:
+    """This process's uint8 slice of the batch (with `stacked`, of K batches [K, B_local,
+    ...]) -> one global array sharded over the mesh."""
+    return jax.make_array_from_process_local_data(batch_sharding(mesh, stacked), local_videos)

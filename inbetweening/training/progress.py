@@ -45,19 +45,25 @@ def _start_totals(metrics: dict, step_before: jax.Array, names: tuple[str, ...])
 
 @functools.partial(jax.jit, static_argnames="names")
 def _accumulate(totals: dict, metrics: dict, names: tuple[str, ...]) -> dict:
-    """totals after one more step's metrics: its values added, and where it is the first
-    step with a non-finite value, that step and its values kept."""
-    values = jnp.stack([metrics[name].astype(jnp.float32) for name in names])
-    step = totals["step"] + 1
-    first_non_finite = totals["all_finite"] & ~jnp.all(jnp.isfinite(values))
+    """totals after the steps of `metrics` (each value a scalar, or a vector [K] for K
+    steps in order): their values added, and where one is the first step with a
+    non-finite value, that step and its values kept."""
+    values = jnp.stack(
+        [jnp.atleast_1d(metrics[name]).astype(jnp.float32) for name in names], axis=-1
+    )  # [K, len(names)]
+    finite_steps = jnp.all(jnp.isfinite(values), axis=1)
+    first_non_finite = totals["all_finite"] & ~jnp.all(finite_steps)
+    bad = jnp.argmin(finite_steps)  # the first non-finite step's row, where there is one
     return {
-        "sums": totals["sums"] + values,
-        "count": totals["count"] + 1,
-        "step": step,
-        "last": values,
+        "sums": totals["sums"] + jnp.sum(values, axis=0),
+        "count": totals["count"] + len(values),
+        "step": totals["step"] + len(values),
+        "last": values[-1],
         "all_finite": totals["all_finite"] & ~first_non_finite,
-        "non_finite_step": jnp.where(first_non_finite, step, totals["non_finite_step"]),
-        "non_finite_values": jnp.where(first_non_finite, values, totals["non_finite_values"]),
+        "non_finite_step": jnp.where(
+            first_non_finite, totals["step"] + 1 + bad, totals["non_finite_step"]
+        ),
+        "non_finite_values": jnp.where(first_non_finite, values[bad], totals["non_finite_values"]),
     }
 
 
@@ -88,13 +94,14 @@ class MetricsWindow:
         self._window_started = time.perf_counter()
 
     def add(self, step: int, metrics: dict) -> None:
-        """Adds the step's metrics (device arrays) on the devices; fetches nothing."""
+        """Adds the metrics (device arrays) of `step`, or of the K steps from `step` on when
+        each is a vector [K], on the devices; fetches nothing."""
         if self._totals is None:
             self._names = tuple(metrics)
             self._totals = _start_totals(metrics, np.int32(step - 1), self._names)
         elif step != self._next_step:
             raise ValueError(f"MetricsWindow.add: step {step} after step {self._next_step - 1}")
-        self._next_step = step + 1
+        self._next_step = step + np.size(metrics[self._names[0]])
         self._totals = _accumulate(self._totals, metrics, self._names)
 
     def _fetch(self) -> dict | None:

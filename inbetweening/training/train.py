@@ -201,22 +201,35 @@ def initial_state(
 
 
 def jit_train_step(
-    config: ml_collections.ConfigDict, models: Models, mesh: Mesh, placed_state=None
+    config: ml_collections.ConfigDict,
+    models: Models,
+    mesh: Mesh,
+    placed_state=None,
+    steps_per_call: int = 1,
 ):
     """train_step under jax.jit: batch split over the mesh, state as `state_shardings`
     (replicated unless the mesh has an fsdp axis). Batch norm and every loss reduce over
-    the global batch, so the result does not depend on the number of devices."""
-    step = functools.partial(
+    the global batch, so the result does not depend on the number of devices.
+
+    With steps_per_call K > 1, one call takes K steps (lax.scan) over batches stacked
+    [K, B, ...], and each metric comes back as the vector [K] of its steps: the host
+    dispatches the state's hundreds of arrays once per K steps (Keras's
+    steps_per_execution)."""
+    one_step = functools.partial(
         train_step,
         models=models,
         config=config,
         g_tx=create_optimizer(config, config.learning_rate),
         d_tx=create_optimizer(config, config.discriminator_learning_rate),
     )
+
+    def train_steps(state, stacked_videos):
+        return jax.lax.scan(one_step, state, stacked_videos)
+
     state_sharding = _placed_shardings(config, models, mesh, placed_state)
     return jax.jit(
-        step,
-        in_shardings=(state_sharding, batch_sharding(mesh)),
+        one_step if steps_per_call == 1 else train_steps,
+        in_shardings=(state_sharding, batch_sharding(mesh, stacked=steps_per_call > 1)),
         out_shardings=(state_sharding, replicated(mesh)),
         donate_argnums=0,
     )
@@ -229,7 +242,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     same parameters as a run never interrupted. Returns the final state.
 
     Raises CheckpointMismatchError, before writing anything, when `workdir` holds
-    checkpoints of a model with other shapes.
+    checkpoints of a model with other shapes, and ConfigError when its latest step is one
+    that config.steps_per_call steps a call cannot resume at.
     """
     validate(config, jax.device_count())
     # The held-out metric and checkpoint selection read validation videos.
@@ -250,14 +264,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         )
         checkpoints.close()
         return state
+    check_resumable(config, first_step)
     batches = input_pipeline.device_batches(
         input_pipeline.train_batches(
             config, first_step - 1, jax.process_index(), jax.process_count()
         ),
         mesh,
+        steps_per_call=config.steps_per_call,
     )
     run_evals = evaluations.TrainingEvaluations(config, models, workdir, first_step)
-    step_fn = jit_train_step(config, models, mesh, placed_state)
+    step_fn = jit_train_step(
+        config, models, mesh, placed_state, steps_per_call=config.steps_per_call
+    )
     logging.info(
         "Training %s (variant %s) steps %d..%d, global batch %d on %d devices",
         config.data.name,
@@ -297,6 +315,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     return state
 
 
+def check_resumable(config: ml_collections.ConfigDict, first_step: int) -> None:
+    """Raises ConfigError when steps taken config.steps_per_call per call cannot start at
+    `first_step` (a checkpoint written with another steps_per_call)."""
+    if (first_step - 1) % config.steps_per_call:
+        raise ConfigError(
+            f"config.steps_per_call={config.steps_per_call}: the run resumes after step "
+            f"{first_step - 1}, which is not a multiple of it"
+        )
+
+
 def train_loop(
     config: ml_collections.ConfigDict,
     state: TrainState,
@@ -308,22 +336,28 @@ def train_loop(
     sample: Callable[[TrainState], None],
     checkpoint: Callable[[int, TrainState], None],
 ) -> tuple[TrainState, progress.MetricsWindow]:
-    """Steps first_step .. config.num_train_steps, one global batch of `batches` each:
-    log(step, window means) every config.log_every_steps steps, sample(state) and
-    checkpoint(step, state) every config.sample_every_steps and
-    config.checkpoint_every_steps, each at the last step too.
+    """Steps first_step .. config.num_train_steps, config.steps_per_call (K) of them per
+    call of step_fn and element of `batches`: log(step, window means) every
+    config.log_every_steps steps, sample(state) and checkpoint(step, state) every
+    config.sample_every_steps and config.checkpoint_every_steps, each at the last step too
+    (config validation makes every one of them a multiple of K).
 
     The host only dispatches work between those steps: the step, the metrics' on-device
     sums (progress.MetricsWindow) and the next batch's transfer. At a log, sample or
     checkpoint step it waits for the steps so far and checks that every one was finite,
     so nothing is logged or written from a state after a non-finite step
     (progress.NonFiniteLossError). Returns the final state and the metrics window.
+    Raises ConfigError when the run resumes at a step that K calls cannot reach (a
+    checkpoint written with another config.steps_per_call).
     """
+    check_resumable(config, first_step)
+    steps_per_call = config.steps_per_call
     window = progress.MetricsWindow()
     last_step = config.num_train_steps
-    for step, batch in zip(range(first_step, last_step + 1), batches):
+    for first, batch in zip(range(first_step, last_step + 1, steps_per_call), batches):
         state, metrics = step_fn(state, batch)
-        window.add(step, metrics)
+        window.add(first, metrics)
+        step = first + steps_per_call - 1
         if step % config.log_every_steps == 0 or step == last_step:
             log(step, window.mean_and_reset())
         sample_due = step % config.sample_every_steps == 0 or step == last_step
