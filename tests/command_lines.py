@@ -24,24 +24,28 @@ def run_module(module: str, *args, env: dict | None = None, timeout: float = 300
     )
 
 
+def tiny_model_flags() -> list[str]:
+    """--config.model.FIELD=VALUE for each of tiny_setup's widths."""
+    return [
+        f"--config.model.{name}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+        for name, v in tiny_setup.TINY_MODEL.items()
+    ]
+
+
 def tiny_training_command(workdir, *flags) -> list[str]:
     """`python -m inbetweening.main` on configs/demo.py at tiny_setup's widths, batch 4,
     with small held-out evaluations and no reference model (the shipped one makes other
     frames: loading it only to leave it out costs a run a second); `flags` come last and
-    win. Every test that trains
-    through the command line starts from this one, so that its programs are the same and
-    the session's compilation cache (tests/conftest.py) compiles them once."""
-    model = [
-        f"--config.model.{name}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
-        for name, v in tiny_setup.TINY_MODEL.items()
-    ]
+    win. Every test that trains through the command line starts from this one, so that
+    its programs are the same and the session's compilation cache (tests/conftest.py)
+    compiles them once."""
     return [
         sys.executable,
         "-m",
         "inbetweening.main",
         f"--config={os.path.join(REPO, 'configs', 'demo.py')}",
         f"--workdir={workdir}",
-        *model,
+        *tiny_model_flags(),
         "--config.batch_size=4",
         "--config.num_sample_videos=2",
         "--config.num_samples_per_video=1",
@@ -49,9 +53,14 @@ def tiny_training_command(workdir, *flags) -> list[str]:
         "--config.eval.quality_samples=2",
         "--config.eval.reference_models=()",
         "--config.log_every_steps=1",
-        f"--compilation_cache_dir={os.environ.get('JAX_COMPILATION_CACHE_DIR', '')}",
+        compilation_cache_flag(),
         *map(str, flags),
     ]
+
+
+def compilation_cache_flag() -> str:
+    """The session's compilation cache (tests/conftest.py) for a command of the package."""
+    return f"--compilation_cache_dir={os.environ.get('JAX_COMPILATION_CACHE_DIR', '')}"
 
 
 def training_environment() -> dict:

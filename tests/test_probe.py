@@ -2,15 +2,18 @@
 against independent numpy computations."""
 
 import json
+import os
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from inbetweening.tools import probe, probe_measures
+from inbetweening.tools import probe_measures
 
-import tiny_setup
-from command_lines import run_module
+from command_lines import compilation_cache_flag, run_module, run_training, tiny_model_flags
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CURVE_KEYS = {
     "step",
@@ -25,13 +28,28 @@ CURVE_KEYS = {
 
 @pytest.mark.parametrize("kind", ["fixed_batch", "supervised"])
 def test_probe_writes_its_curve_and_pictures(tmp_path, kind):
-    # Batch 4: the train step of tests/command_lines.py's training runs, compiled once.
-    config = tiny_setup.tiny_config(4)
-    result = probe.run_probe(
-        config, kind, steps=2, output=str(tmp_path), num_videos=4, eval_every=1, num_samples=2
+    # Through the command line, in the training runs' environment (one device): the init,
+    # the sampler and, for fixed_batch, the train step are tests/command_lines.py's
+    # training runs' programs, compiled once for the session.
+    result = run_training(
+        [
+            sys.executable,
+            "-m",
+            "inbetweening.tools.probe",
+            f"--config={os.path.join(REPO, 'configs', 'demo.py')}",
+            *tiny_model_flags(),
+            "--config.batch_size=4",
+            f"--kind={kind}",
+            "--steps=2",
+            "--num_videos=4",
+            "--eval_every=1",
+            "--num_samples=2",
+            f"--out={tmp_path}",
+            compilation_cache_flag(),
+        ]
     )
+    assert result.returncode == 0, result.stderr[-3000:]
     written = json.loads((tmp_path / "probe.json").read_text())
-    assert written["curve"] == json.loads(json.dumps(result["curve"]))
     assert [point["step"] for point in written["curve"]] == [1, 2]
     for key in (
         "model_ssim",

@@ -22,6 +22,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from command_lines import (  # noqa: E402
+    compilation_cache_flag,
     free_port,
     tiny_training_command,
     training_environment,
@@ -41,7 +42,7 @@ EVAL = [
     f"--config={os.path.join(REPO, 'configs', 'demo.py')}",
     "--config.eval.num_generations=2",
     "--config.eval.num_bootstrap_resamples=50",
-    f"--compilation_cache_dir={os.environ.get('JAX_COMPILATION_CACHE_DIR', '')}",
+    compilation_cache_flag(),
 ]
 
 
