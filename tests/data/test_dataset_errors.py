@@ -71,10 +71,16 @@ def _assert_refused(result, workdir, *named):
     ids=["channels", "camera", "stored_length", "varying_length", "unknown_name"],
 )
 def test_a_mismatched_dataset_stops_training_before_it_starts(
-    prepared, tmp_path, config_file, dataset, overrides, named
+    prepared, tmp_path, monkeypatch, config_file, dataset, overrides, named
 ):
     """In this process (each command line costs ~10 s of start-up); the command line's
-    refusal of one of them below."""
+    refusal of one of them below. Building the models means the check came too late (and
+    would go on to train the paper's model here)."""
+
+    def too_late(*args):
+        raise AssertionError("the models were built before the dataset was refused")
+
+    monkeypatch.setattr(train, "create_models", too_late)
     data_dir, _ = prepared(dataset)
     config = importlib.import_module(config_file[: -len(".py")].replace("/", ".")).get_config()
     config.data.data_dir = data_dir
