@@ -6,6 +6,7 @@ import importlib
 
 import pytest
 
+from inbetweening.config import fields
 from inbetweening.data.errors import DatasetError
 from inbetweening.training import train
 
@@ -86,11 +87,7 @@ def test_a_mismatched_dataset_stops_training_before_it_starts(
     config.data.data_dir = data_dir
     for override in overrides:
         field, value = override[len("--config.") :].split("=")
-        *parents, leaf = field.split(".")
-        node = config
-        for parent in parents:
-            node = node[parent]
-        node[leaf] = type(node[leaf])(value)
+        fields.set_field(config, field, type(fields.get_field(config, field))(value))
     workdir = tmp_path / "workdir"
     with pytest.raises(DatasetError) as error:
         train.train_and_evaluate(config, str(workdir))
