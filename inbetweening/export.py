@@ -111,11 +111,13 @@ def export_saved_model(model: Inbetweener, out: str, size: str = "model") -> Non
     fixed = lambda dim: int(dim) if dim.isdigit() else None
     frames_spec = tf.TensorSpec([None, 2, fixed(height), fixed(width), channels], tf.float32)
 
-    @tf.function(input_signature=[frames_spec, tf.TensorSpec([None, noise_dim], tf.float32)])
+    @tf.function(
+        input_signature=[frames_spec, tf.TensorSpec([None, noise_dim], tf.float32)], autograph=False
+    )
     def with_noise(key_frames, noise):
         return tween_tf(module.variables_tree, key_frames, noise)
 
-    @tf.function(input_signature=[frames_spec])
+    @tf.function(input_signature=[frames_spec], autograph=False)
     def default(key_frames):
         noise = tf.random.normal([tf.shape(key_frames)[0], noise_dim])
         return tween_tf(module.variables_tree, key_frames, noise)
