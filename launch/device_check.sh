@@ -20,7 +20,8 @@
 # (compiles; 5.9 TFLOP a step); host_time ~45 s (4 inputs x 400 steps of no device work,
 # the BAIR fixture written first) and ~10 s at 4 steps a call; full_split_eval ~150 s:
 # 5 rounds of 3,783 videos x 22.4 GFLOP (424 TFLOP) and I3D on 5 x 3,783 videos x
-# 48.6 GFLOP (919 TFLOP) take ~30 s at 50 TFLOP/s, plus two compiles, the synthetic split and the CPU scaling runs;
+# 48.6 GFLOP (919 TFLOP) take ~30 s at 50 TFLOP/s, plus two compiles, the synthetic split
+# and the CPU scaling runs;
 # the demo DEMO_SECONDS; curves ~10 s: ~555 s with DEMO_SECONDS=180.
 # PYTHON: the interpreter (default .venv/bin/python; `make test ACCEL=cuda12` builds it).
 set -uo pipefail
