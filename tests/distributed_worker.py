@@ -30,7 +30,7 @@ from inbetweening.training.checkpoints import TrainingCheckpoints  # noqa: E402
 
 from tiny_setup import equivalence_config, initial_state, random_videos  # noqa: E402
 
-GLOBAL_BATCH = 4
+GLOBAL_BATCH = 8
 NUM_STEPS = 2
 
 distributed.define_flags()
