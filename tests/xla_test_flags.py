@@ -1,11 +1,12 @@
 """XLA flags for every test process: compilation dominates the suite's time. XLA:CPU's
-lowest backend optimisation level and its older (non-MLIR) fusion emitters compile the tiny
-train step in 10.8 s against 22.8 s at the defaults here (the fsdp-2 step on 4 devices:
-17.4 s against 34.2 s; measured 2026-12-02, benchmarks in WORKSPACE.md), while the programs
-compute the same functions (the step's losses agree to float rounding) and run ~20% slower;
-programs that run long (the 224x224 I3D) run slower still, so test_remote_storage's
---mode=eval keeps the default. Imported before jax by tests/conftest.py, and added by the
-tests that start processes of their own."""
+lowest backend optimisation level with its older (non-MLIR) fusion emitters compiles the
+tiny train step in 10.8 s, against 22.8 s at that level with the default emitters and 30.9 s
+with the older emitters at the default level (the fsdp-2 step on 4 devices: 17.4 s against
+34.2 s; measured 2026-12-02, docs/experiments.md). The programs compute the same functions
+(the step's losses agree to float rounding) but run 3-4x slower than at the default level,
+~20% of it the emitters: programs that run long (the 224x224 I3D) lose more than they gain,
+so test_remote_storage's --mode=eval keeps the default. Imported before jax by
+tests/conftest.py, and added by the tests that start processes of their own."""
 
 FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
 
