@@ -8,6 +8,8 @@ WORKDIR ?= workdir/demo
 ACCEL ?= cpu
 STAMP := $(VENV)/.installed-$(ACCEL)
 JAX_VERSION := $(shell sed -n 's/^jax==//p' requirements.txt)
+UV_VERSION := $(shell sed -n 's/^uv==//p' requirements.txt)
+UV := $(VENV)/bin/uv pip --quiet
 LINTED := inbetweening configs tests benchmarks launch
 
 ifeq ($(filter $(ACCEL),cpu cuda12 tpu),)
@@ -18,12 +20,12 @@ endif
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) install --python $(PY) -r requirements.txt
 ifeq ($(ACCEL),cpu)
-	$(PY) -m pip uninstall --quiet --yes jax-cuda12-plugin jax-cuda12-pjrt libtpu 2>/dev/null
+	$(UV) uninstall --python $(PY) jax-cuda12-plugin jax-cuda12-pjrt libtpu
 else
-	$(PY) -m pip install --quiet "jax[$(ACCEL)]==$(JAX_VERSION)"
+	$(UV) install --python $(PY) "jax[$(ACCEL)]==$(JAX_VERSION)"
 endif
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
