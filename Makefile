@@ -21,11 +21,11 @@ endif
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) install --python $(PY) -r requirements.txt
+	$(UV) install --python $(PY) --compile-bytecode -r requirements.txt
 ifeq ($(ACCEL),cpu)
 	$(UV) uninstall --python $(PY) jax-cuda12-plugin jax-cuda12-pjrt libtpu
 else
-	$(UV) install --python $(PY) "jax[$(ACCEL)]==$(JAX_VERSION)"
+	$(UV) install --python $(PY) --compile-bytecode "jax[$(ACCEL)]==$(JAX_VERSION)"
 endif
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
