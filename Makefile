@@ -1,6 +1,8 @@
 # `make demo` and `make test` work on a fresh machine with only python3 (3.11).
 # ACCEL=cuda12 (or tpu) adds jax's plugin for that accelerator, at the locked jax version,
 # to the same lock: `make demo ACCEL=cuda12`. The default, cpu, is the lock alone.
+# The lock goes in with uv (pinned in it): a minute from empty caches against pip's two;
+# behind a package mirror set UV_DEFAULT_INDEX, since uv does not read pip's configuration.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
