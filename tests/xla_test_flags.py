@@ -6,8 +6,8 @@ with the older emitters at the default level (the fsdp-2 step on 4 devices: 17.4
 (the step's losses agree to float rounding) but run slower: 3 tiny steps take 1.71 s,
 against 1.44 s with the default emitters and 0.47 s at the default level. Programs that run
 long (the 224x224 I3D) lose more than they gain, so test_remote_storage's --mode=eval keeps
-the default. Imported before jax by
-tests/conftest.py, and added by the tests that start processes of their own."""
+the default. Imported before jax by tests/conftest.py, and added by the tests that start
+processes of their own."""
 
 FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
 
