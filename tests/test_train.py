@@ -1,8 +1,9 @@
 """The train step on a tiny model: it learns, it is deterministic, it does not depend on
-the number of devices or on conv_impl; and the CLI end to end.
+the number of devices, on the steps per call or on conv_impl; and the CLI end to end.
 
-Compiling a train step costs tens of seconds on 2 cores, so the steps are compiled once
-per module (single device, 8 devices, conv_impl="xla") and every test reuses them.
+Compiling a train step costs tens of seconds on 2 cores, so the single-device step is
+compiled once per module and every test reuses it; the 8-device and the two-steps-per-call
+forms share one program.
 """
 
 import json
@@ -77,14 +78,6 @@ def single_device(setup):
     return step_fn, mesh, _run(step_fn, mesh, state, videos)
 
 
-@pytest.fixture(scope="module")
-def eight_devices(setup):
-    config, models, state, videos = setup
-    assert jax.device_count() == 8, "tests/conftest.py should simulate 8 CPU devices"
-    mesh = sharding.make_mesh(jax.devices())
-    return _run(train.jit_train_step(config, models, mesh), mesh, state, videos)
-
-
 def _leaves(tree):
     return jax.tree_util.tree_leaves_with_path(tree)
 
@@ -123,27 +116,6 @@ def test_steps_update_every_network_and_losses_are_finite(setup, single_device):
         assert all(math.isfinite(v) for v in step_metrics.values()), step_metrics
 
 
-def test_eight_devices_match_one_device(single_device, eight_devices):
-    """Batch norm and the losses reduce over the global batch either way, so only the
-    order of float32 sums differs. Tolerances: losses rtol 1e-4; parameters atol 1e-5
-    after 2 Adam steps of lr 4e-4 (configs/demo.py), whose updates are ~lr * g / |g|: a
-    relative gradient difference of 1e-5 moves a parameter by ~1e-9, far below atol,
-    while a missing cross-device reduction (per-device batch norm or loss) changes
-    updates by ~lr."""
-    _, _, (one_states, one_metrics) = single_device
-    eight_states, eight_metrics = eight_devices
-    for one, eight in zip(one_metrics, eight_metrics):
-        for name in one:
-            np.testing.assert_allclose(eight[name], one[name], rtol=1e-4, atol=1e-6, err_msg=name)
-    for field in ("g_params", "g_batch_stats", "d_params"):
-        for (path, a), (_, b) in zip(
-            _leaves(getattr(one_states[-1], field)), _leaves(getattr(eight_states[-1], field))
-        ):
-            np.testing.assert_allclose(
-                b, a, rtol=1e-4, atol=1e-5, err_msg=f"{field}{jax.tree_util.keystr(path)}"
-            )
-
-
 def test_same_seed_and_batches_give_identical_parameters(setup, single_device):
     _, _, initial, videos = setup
     step_fn, mesh, (states, metrics) = single_device
@@ -163,11 +135,19 @@ def test_step_number_changes_the_noise(setup, single_device):
     assert later[0]["d_loss"] != metrics[0]["d_loss"]
 
 
-def test_steps_taken_two_per_call_are_the_single_steps(setup, single_device):
-    """XLA fuses the scanned steps otherwise, so sums round otherwise: the tolerances of
-    test_eight_devices_match_one_device, for the same reason."""
+def test_two_steps_per_call_on_eight_devices_are_the_single_steps_on_one(setup, single_device):
+    """One program for two claims, since each train step program costs tens of seconds to
+    compile here: K steps per call (lax.scan) are K single steps, and 8 devices step as 1
+    does. Batch norm and the losses reduce over the global batch either way, and XLA fuses
+    the scanned steps otherwise, so only the order of float32 sums differs. Tolerances:
+    losses rtol 1e-4; parameters atol 1e-5 after 2 Adam steps of lr 4e-4 (configs/demo.py),
+    whose updates are ~lr * g / |g|: a relative gradient difference of 1e-5 moves a
+    parameter by ~1e-9, far below atol, while a missing cross-device reduction (per-device
+    batch norm or loss) changes updates by ~lr."""
     config, models, initial, videos = setup
-    _, mesh, (states, metrics) = single_device
+    _, _, (states, metrics) = single_device
+    assert jax.device_count() == 8, "tests/conftest.py should simulate 8 CPU devices"
+    mesh = sharding.make_mesh(jax.devices())
     step_fn = train.jit_train_step(config, models, mesh, steps_per_call=NUM_STEPS)
     final, stacked = step_fn(initial, sharding.global_batch(videos, mesh, stacked=True))
     final = _host(final)
@@ -193,20 +173,39 @@ def test_steps_taken_two_per_call_are_the_single_steps(setup, single_device):
         )
 
 
-def test_conv_impl_xla_matches_fast(setup, single_device):
-    """Same parameters (both forms read the same kernels), one step: float32 differences
-    of summation order only."""
-    _, _, initial, videos = setup
-    _, _, (_, fast_metrics) = single_device
-    config = tiny_config("xla")
-    mesh = sharding.make_mesh(jax.devices()[:1])
-    _, xla_metrics = _run(
-        train.jit_train_step(config, create_models(config.model), mesh), mesh, initial, videos[:1]
-    )
-    for name in fast_metrics[0]:
-        np.testing.assert_allclose(
-            xla_metrics[0][name], fast_metrics[0][name], rtol=1e-4, atol=1e-6, err_msg=name
-        )
+def test_conv_impl_xla_computes_the_networks_of_fast(setup):
+    """The three networks with conv_impl="xla" and "fast" on the same parameters (both
+    forms read the same kernels): float32 differences of summation order only. Their
+    first and second derivatives agree layer by layer, at every layer shape the model
+    uses, in tests/test_layers.py; compiling a whole train step per form costs tens of
+    seconds more and adds no layer."""
+    config, _, initial, videos = setup
+    real = jnp.asarray(videos[0], jnp.float32) / 127.5 - 1.0
+    noise = jax.random.normal(jax.random.PRNGKey(0), (BATCH, config.model.noise_dim))
+
+    def networks(conv_impl):
+        models = create_models(tiny_config(conv_impl).model)
+
+        @jax.jit
+        def outputs(state, real, noise):
+            fake, _ = objectives.generate_in_training(
+                models.generator, state.g_params, state.g_batch_stats, real, noise
+            )
+            return {
+                "generator": fake,
+                "video discriminator": models.video_discriminator.apply(
+                    {"params": state.d_params["video"]}, real
+                ),
+                "image discriminator": models.image_discriminator.apply(
+                    {"params": state.d_params["image"]}, real[:, 1]
+                ),
+            }
+
+        return outputs(initial, real, noise)
+
+    fast, xla = networks("fast"), networks("xla")
+    for name in fast:
+        np.testing.assert_allclose(xla[name], fast[name], rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def test_pick_frames_equals_fancy_indexing():

@@ -9,7 +9,10 @@ long (the 224x224 I3D) lose more than they gain, so test_remote_storage's --mode
 the default. Imported before jax by tests/conftest.py, and added by the tests that start
 processes of their own."""
 
-FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+FAST_COMPILE = (
+    "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+    " --xla_cpu_parallel_codegen_split_count=1"
+)
 
 
 def with_devices(count: int) -> str:
