@@ -15,6 +15,8 @@ from inbetweening.models import create_models
 from inbetweening.models.discriminators import ImageDiscriminator
 from inbetweening.models.normalization import BatchNorm
 
+import tiny_setup
+
 CHANNELS = (3, 4, 5, 6)
 
 
@@ -170,8 +172,7 @@ def test_the_epsilons_reach_the_networks(field, values):
     """The same parameters and inputs of low variance (where an epsilon matters), two
     values of one epsilon: the generator in training mode, or both discriminators, give
     different outputs."""
-    m = demo.get_config().model
-    m.image_size, m.num_latent_blocks = 16, 3
+    m = tiny_setup.tiny_config(2).model
     frames = 0.01 * jax.random.normal(jax.random.PRNGKey(1), (2, 16, 16, 3))
     video = jnp.repeat(frames[:, None], m.num_frames, axis=1)
     noise = jnp.zeros((2, m.noise_dim))
