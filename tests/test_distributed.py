@@ -26,7 +26,7 @@ from inbetweening.training import train
 
 import xla_test_flags
 from command_lines import start_two_processes
-from tiny_setup import equivalence_config, initial_state, random_videos
+from tiny_setup import equivalence_config, host_copy, initial_state, random_videos
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(REPO, "tests", "distributed_worker.py")
@@ -85,9 +85,7 @@ def test_two_processes_with_fsdp_match_one_process_on_one_device(tmp_path):
         state, reference = initial_state(config, models), []
         for videos in random_videos(NUM_STEPS, GLOBAL_BATCH):
             state, metrics = step_fn(state, sharding.global_batch(videos, mesh))
-            # Host arrays in every step, as test_train.py steps the same program: jit
-            # keys host and device inputs apart, and compiles the step once for each.
-            state = jax.tree_util.tree_map(np.array, jax.device_get(state))
+            state = host_copy(state)  # as test_train.py steps the same program
             reference.append(jax.device_get(metrics))
         _assert_all_succeed(workers, timeout=300)
     results = np.load(output)

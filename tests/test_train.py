@@ -40,11 +40,6 @@ def tiny_config(conv_impl="fast"):
     return tiny_setup.equivalence_config(BATCH, conv_impl=conv_impl)
 
 
-def _host(tree):
-    """A host copy: the jitted step donates its input state."""
-    return jax.tree_util.tree_map(np.array, jax.device_get(tree))
-
-
 @pytest.fixture(scope="module")
 def setup():
     config = tiny_config()
@@ -57,14 +52,12 @@ def setup():
 
 
 def _run(step_fn, mesh, state, videos):
-    """Steps over `videos`; returns host copies of every state and metrics.
-
-    The state goes in as host arrays every time: jit caches host and device inputs
-    separately, and a second compilation would double the cost of the module."""
+    """Steps over `videos`, the state in as host arrays every time (tiny_setup.host_copy:
+    one compilation); returns every state and metrics."""
     states, metrics = [], []
     for batch in videos:
         state, step_metrics = step_fn(state, sharding.global_batch(batch, mesh))
-        state = _host(state)
+        state = tiny_setup.host_copy(state)
         states.append(state)
         metrics.append({k: float(v) for k, v in jax.device_get(step_metrics).items()})
     return states, metrics
@@ -150,7 +143,7 @@ def test_two_steps_per_call_on_eight_devices_are_the_single_steps_on_one(setup, 
     mesh = sharding.make_mesh(jax.devices())
     step_fn = train.jit_train_step(config, models, mesh, steps_per_call=NUM_STEPS)
     final, stacked = step_fn(initial, sharding.global_batch(videos, mesh, stacked=True))
-    final = _host(final)
+    final = tiny_setup.host_copy(final)
     assert int(final.step) == NUM_STEPS
     for field in ("g_params", "g_batch_stats", "d_params"):
         for (path, value), (_, reference) in zip(

@@ -42,6 +42,13 @@ def equivalence_config(batch_size: int, **model_fields):
     return config
 
 
+def host_copy(tree):
+    """Host (numpy) copies of a state's arrays, to pass to the jitted step again: the step
+    donates its input state, and jit keys host and device inputs apart, so a step fed
+    host arrays every time compiles once."""
+    return jax.tree_util.tree_map(np.array, jax.device_get(tree))
+
+
 def initial_state(config, models, seed: int = 0) -> train.TrainState:
     """create_train_state's structure with numpy values, the same in every process: flax's
     init compiles for ~20 s here. Kernels ~ N(0, 1/fan-in), scales and variances 1, other
