@@ -49,7 +49,8 @@ def test_small_input_shape_determinism_and_batch_independence(small_i3d, rng):
 
 def test_rejects_frames_that_leave_a_spatial_map(small_i3d):
     model = small_i3d.model
-    videos = jax.ShapeDtypeStruct((1, 16, 64, 64, 3), jnp.float32)
+    # 96x96 frames leave 3x3 before the logits pool, 2x2 after it.
+    videos = jax.ShapeDtypeStruct((1, 16, 96, 96, 3), jnp.float32)
     with pytest.raises(ValueError, match="224x224"):
         jax.eval_shape(model.init, jax.random.key(0), videos)
 
