@@ -18,6 +18,8 @@ import pytest
 from packaging.requirements import Requirement
 from PIL import Image
 
+import xla_test_flags
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = (
     "inbetweening",
@@ -86,7 +88,10 @@ def installed(wheel, tmp_path_factory):
 
 
 def _clean_env():
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XLA_FLAGS")}
+    """No PYTHONPATH, so the package can only come from the wheel; one CPU device and the
+    tests' fast-compiling XLA flags, as the training runs of tests/command_lines.py."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {**env, "XLA_FLAGS": xla_test_flags.FAST_COMPILE}
 
 
 def test_the_wheel_declares_ranges_the_lock_satisfies_and_its_data(wheel):
