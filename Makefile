@@ -36,7 +36,7 @@ demo: $(STAMP)
 	$(PY) -m inbetweening.main --config=configs/demo.py --workdir=$(WORKDIR)
 
 # 3 test workers on 2 cores: a worker waiting for the training process it started leaves its
-# core to the others (2 workers kept the cores 82% busy, 3 keep them 97% busy).
+# core to the others (WORKSPACE.md, "Test-suite time").
 test: $(STAMP)
 	$(PY) -m ruff check $(LINTED)
 	$(PY) -m ruff format --check $(LINTED)

@@ -18,7 +18,7 @@ import pytest
 from packaging.requirements import Requirement
 from PIL import Image
 
-import xla_test_flags
+from command_lines import training_environment
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = (
@@ -88,10 +88,9 @@ def installed(wheel, tmp_path_factory):
 
 
 def _clean_env():
-    """No PYTHONPATH, so the package can only come from the wheel; one CPU device and the
-    tests' fast-compiling XLA flags, as the training runs of tests/command_lines.py."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return {**env, "XLA_FLAGS": xla_test_flags.FAST_COMPILE}
+    """tests/command_lines.py's training environment (one CPU device, the tests' XLA flags)
+    without PYTHONPATH, so that the package can only come from the wheel."""
+    return {k: v for k, v in training_environment().items() if k != "PYTHONPATH"}
 
 
 def test_the_wheel_declares_ranges_the_lock_satisfies_and_its_data(wheel):
