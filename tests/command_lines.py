@@ -38,7 +38,9 @@ def tiny_training_command(workdir, *flags) -> list[str]:
     frames: loading it only to leave it out costs a run a second); `flags` come last and
     win. Every test that trains through the command line starts from this one, so that
     its programs are the same and the session's compilation cache (tests/conftest.py)
-    compiles them once."""
+    compiles them once. The sample grid (2 videos, 2 in-betweens each) generates in calls
+    of the held-out metric's shape (2 pairs of its 3 videos, 2 draws each): one sampler
+    program a run instead of two (~1.4 s of each run's first sample step here)."""
     return [
         sys.executable,
         "-m",
@@ -48,7 +50,7 @@ def tiny_training_command(workdir, *flags) -> list[str]:
         *tiny_model_flags(),
         "--config.batch_size=4",
         "--config.num_sample_videos=2",
-        "--config.num_samples_per_video=1",
+        "--config.num_samples_per_video=2",
         "--config.eval.quality_videos=3",
         "--config.eval.quality_samples=2",
         "--config.eval.reference_models=()",
