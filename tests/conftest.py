@@ -26,8 +26,8 @@ import pytest  # noqa: E402 (after the environment JAX reads at import)
 # these started last would run alone at the end.
 LONGEST_FIRST = (
     "test_remote_storage.py",
+    "test_training_run.py",
     "test_train.py",
-    "test_checkpoint.py",
     "test_distributed.py",
     "test_export.py",
     "test_paper_step.py",
