@@ -36,11 +36,12 @@ demo: $(STAMP)
 	$(PY) -m inbetweening.main --config=configs/demo.py --workdir=$(WORKDIR)
 
 # 3 test workers on 2 cores: a worker waiting for the training process it started leaves its
-# core to the others (WORKSPACE.md, "Test-suite time").
+# core to the others (WORKSPACE.md, "Test-suite time"). --no-loadscope-reorder: files in
+# tests/conftest.py's order (pytest-xdist otherwise starts the files with the most tests first).
 test: $(STAMP)
 	$(PY) -m ruff check $(LINTED)
 	$(PY) -m ruff format --check $(LINTED)
-	$(PY) -m pytest -q -n 3 --dist loadfile --durations=10 tests
+	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder --durations=10 tests
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix $(LINTED)

@@ -22,8 +22,8 @@ os.environ.setdefault(
 import pytest  # noqa: E402 (after the environment JAX reads at import)
 
 # The files that take minutes (training runs in subprocesses, train steps compiled), run
-# first: `make test` hands whole files to its workers in collection order, and one of
-# these started last would run alone at the end.
+# first: `make test` hands whole files to its workers in collection order (its
+# --no-loadscope-reorder), and one of these started last would run alone at the end.
 LONGEST_FIRST = (
     "test_remote_storage.py",
     "test_training_run.py",
