@@ -122,14 +122,9 @@ def _assert_same_states(state, reference):
         np.testing.assert_array_equal(state[path], array, err_msg=path)
 
 
-def _copy(workdir, destination):
-    shutil.copytree(workdir, destination)
-    return destination
-
-
 @pytest.mark.parametrize("corrupt", [corrupt_array_data, truncate_sharding])
 def test_readers_use_the_newest_intact_step_and_move_nothing(tmp_path, trained, corrupt, caplog):
-    damaged = _copy(trained, tmp_path / "damaged")
+    damaged = shutil.copytree(trained, tmp_path / "damaged")
     corrupt(damaged / "checkpoints" / "8")
     with caplog.at_level(logging.WARNING, logger="absl"):
         model = Inbetweener.load(damaged)
@@ -148,7 +143,7 @@ def test_training_moves_a_corrupt_latest_step_aside_and_resumes_from_the_one_bef
     """Step 8 damaged: training moves it aside, resumes from step 6 and takes steps 7
     and 8 again, to the parameters of the unbroken run, bit for bit (a run killed on
     gs:// resumes exactly too: tests/test_remote_storage.py)."""
-    damaged = _copy(trained, tmp_path / "damaged")
+    damaged = shutil.copytree(trained, tmp_path / "damaged")
     corrupt_array_data(damaged / "checkpoints" / "8")
     run = run_training(_train_command(damaged))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -161,10 +156,11 @@ def test_training_moves_a_corrupt_latest_step_aside_and_resumes_from_the_one_bef
 
 
 def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained):
-    damaged = _copy(trained, tmp_path / "damaged")
+    damaged = shutil.copytree(trained, tmp_path / "damaged")
     for step_dir in (damaged / "checkpoints").iterdir():
         corrupt_array_data(step_dir)
     before = sorted(p.name for p in (damaged / "checkpoints").iterdir())
+    key_frame = _key_frame(tmp_path)
     # Sampling first: it must leave the steps where they are for training to find.
     commands = {
         "sample": [
@@ -172,8 +168,8 @@ def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained):
             "-m",
             "inbetweening.sample",
             f"--model={damaged}",
-            f"--start={_key_frame(tmp_path)}",
-            f"--end={_key_frame(tmp_path)}",
+            f"--start={key_frame}",
+            f"--end={key_frame}",
             f"--out={tmp_path / 'out.gif'}",
         ],
         "train": _train_command(damaged),
@@ -196,7 +192,7 @@ def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(
     """A fault of the environment is not damage: the step is read again a few times, then
     the run stops naming the work directory and the error; no step is moved aside and none
     rolled back."""
-    workdir = _copy(trained, tmp_path / "workdir")
+    workdir = shutil.copytree(trained, tmp_path / "workdir")
     before = sorted(p.name for p in (workdir / "checkpoints").iterdir())
     command = [sys.executable, os.path.join(REPO, "tests", "faulty_restore.py")]
     result = run_training(command + _train_command(workdir)[3:])
@@ -212,7 +208,7 @@ def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(
 def test_two_processes_sharing_a_damaged_workdir_resume_from_the_same_step(tmp_path, trained):
     """Both processes read the damaged latest step and agree it is damaged; process 0 alone
     moves it aside while process 1 waits for it, and both resume from the step before."""
-    workdir = _copy(trained, tmp_path / "shared")
+    workdir = shutil.copytree(trained, tmp_path / "shared")
     corrupt_array_data(workdir / "checkpoints" / "8")
     env = {**training_environment(), "JAX_CPU_COLLECTIVES_IMPLEMENTATION": "gloo"}
     # Nothing left to train once step 6 is restored: no train step is compiled. No
