@@ -1,5 +1,7 @@
 """Running the package's command lines from tests (a helper, not a test)."""
 
+import contextlib
+import fcntl
 import os
 import socket
 import subprocess
@@ -74,6 +76,30 @@ def training_environment() -> dict:
         "JAX_PLATFORMS": "cpu",
         "XLA_FLAGS": xla_test_flags.FAST_COMPILE,
     }
+
+
+@contextlib.contextmanager
+def compiled_once():
+    """Around a tiny training run that starts a test file: the session's first one compiles
+    the training programs alone, and the others wait for it, then load them from the
+    session's compilation cache (tests/conftest.py) rather than compile them again at the
+    same time in another worker. A waiting worker leaves its core to the others."""
+    cache = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    if not cache:
+        yield
+        return
+    os.makedirs(cache, exist_ok=True)
+    compiled = os.path.join(cache, "tiny-training-compiled")
+    with open(compiled + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(compiled):
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            yield
+            return
+        try:
+            yield
+        finally:
+            open(compiled, "w").close()
 
 
 def run_training(command: list[str]) -> subprocess.CompletedProcess:

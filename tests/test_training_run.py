@@ -24,6 +24,7 @@ from inbetweening.training.checkpoints import RETRY_PAUSES, TrainingCheckpoints,
 
 from checkpoint_damage import corrupt_array_data, truncate_sharding
 from command_lines import (
+    compiled_once,
     run_module,
     run_training,
     start_two_processes,
@@ -49,10 +50,14 @@ def run(tmp_path_factory, tiny_workdir):
     """(work directory, the command's CompletedProcess) of the run, trained in one go, with
     samples at 4 and 8 and the session's untrained tiny checkpoint as its reference model."""
     workdir = tmp_path_factory.mktemp("uninterrupted") / "run"
-    result = run_training(
-        _train_command(workdir)
-        + ["--config.sample_every_steps=4", f"--config.eval.reference_models=('{tiny_workdir}',)"]
-    )
+    with compiled_once():
+        result = run_training(
+            _train_command(workdir)
+            + [
+                "--config.sample_every_steps=4",
+                f"--config.eval.reference_models=('{tiny_workdir}',)",
+            ]
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir, result
 
