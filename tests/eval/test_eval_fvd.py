@@ -1,4 +1,5 @@
-"""FVD: sharded batched embeddings, and the CLI (run as a subprocess)."""
+"""FVD: sharded batched embeddings, the checks on its inputs, and the CLI (run as a
+subprocess)."""
 
 import importlib.util
 import json
@@ -89,35 +90,28 @@ BAD_INPUTS = [
 ]
 
 
-def test_bad_inputs_exit_2_with_one_line(inputs):
+@pytest.mark.parametrize("real, fake, words", BAD_INPUTS)
+def test_bad_inputs_exit_2_with_one_line_before_the_i3d_is_built(inputs, real, fake, words, capsys):
     folder, _ = inputs
-    # Started together: each process spends most of its time importing jax.
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "inbetweening.eval.fvd",
-                f"--real={folder / real}",
-                f"--fake={folder / fake}",
-            ],
-            cwd=REPO_ROOT,
-            env=_one_device_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for real, fake, _ in BAD_INPUTS
-    ]
-    for process, (real, fake, words) in zip(processes, BAD_INPUTS):
-        stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 2, (real, fake, stderr)
-        assert stdout == ""
-        assert "Traceback" not in stderr
-        message = [line for line in stderr.splitlines() if line.startswith("error: ")]
-        assert len(message) == 1, stderr
-        for word in words:
-            assert word in message[0], (word, message[0])
+
+    def make_embed_fn():
+        raise AssertionError("the I3D was built for inputs that fail their checks")
+
+    assert fvd.run(str(folder / real), str(folder / fake), make_embed_fn) == 2
+    stdout, stderr = capsys.readouterr()
+    assert stdout == "" and len(stderr.splitlines()) == 1, stderr
+    message = stderr.strip()
+    assert message.startswith("error: ")
+    for word in words:
+        assert word in message, (word, message)
+
+
+def test_a_bad_input_exits_the_command_line_with_2(inputs):
+    folder, _ = inputs
+    result = _run_cli(f"--real={folder / 'a.npy'}", f"--fake={folder / 'small_frames.npy'}")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --fake="), result.stderr
 
 
 def test_missing_flag_exits_2():
