@@ -21,9 +21,10 @@ os.environ.setdefault(
 
 import pytest  # noqa: E402 (after the environment JAX reads at import)
 
-# The files that take minutes (training runs in subprocesses, train steps compiled), run
-# first: `make test` hands whole files to its workers in collection order (its
-# --no-loadscope-reorder), and one of these started last would run alone at the end.
+# The files that take longest (training runs in subprocesses, train steps compiled), in
+# that order, first: `make test` hands whole files to its workers in collection order (its
+# --no-loadscope-reorder), and one of these started late would run alone at the end, where
+# the files of a few seconds fill in.
 LONGEST_FIRST = (
     "test_remote_storage.py",
     "test_training_run.py",
@@ -33,6 +34,13 @@ LONGEST_FIRST = (
     "test_paper_step.py",
     "test_probe.py",
     "test_mixed_precision.py",
+    "test_sample.py",
+    "test_model_details.py",
+    "test_packaging.py",
+    "test_eval_fvd.py",
+    "test_models.py",
+    "test_tfds_input.py",
+    "test_latent_block_migration.py",
 )
 
 
