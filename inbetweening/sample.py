@@ -16,7 +16,6 @@ import io
 import os
 import sys
 
-import av
 import numpy as np
 from absl import app, flags
 
@@ -57,6 +56,8 @@ def mp4_bytes(video: np.ndarray) -> bytes:
     # yuv420p needs even sides: pad with the grid's white border colour.
     pad_h, pad_w = video.shape[1] % 2, video.shape[2] % 2
     video = np.pad(video, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), constant_values=255)
+    import av  # as in data/video_io.read_video: only where an MP4 is written
+
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         stream = container.add_stream(MP4_CODEC, rate=1000 // GIF_FRAME_MS)

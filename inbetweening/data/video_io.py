@@ -7,7 +7,6 @@ Decoding uses PyAV, whose wheel ships its own FFmpeg, so no system codecs are ne
 import os
 from collections.abc import Sequence
 
-import av
 import numpy as np
 from PIL import Image
 
@@ -35,6 +34,10 @@ def read_video(path: str | os.PathLike, channels: int) -> np.ndarray:
     Raises:
         UnreadableVideoError: the container or a frame cannot be decoded, or has no frames.
     """
+    # Here, not at the top: PyAV's FFmpeg is needed only where a video file is decoded, and
+    # every training and evaluation process imports this module.
+    import av
+
     pixel_format = _pixel_format(channels)
     try:
         with av.open(str(path)) as container:
