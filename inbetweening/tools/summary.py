@@ -35,7 +35,9 @@ def flops(fn, *args) -> float:
 def _xla_flops(closed: jax_core.ClosedJaxpr) -> float:
     avals = [jax.ShapeDtypeStruct(aval.shape, aval.dtype) for aval in closed.in_avals]
     lowered = jax.jit(jax_core.jaxpr_as_fun(closed)).lower(*avals)
-    return float(lowered.cost_analysis().get("flops", 0.0))
+    # Backends behind PJRT's C API (jax's CUDA plugin) analyse only compiled programs.
+    cost = lowered.cost_analysis() or lowered.compile().cost_analysis()
+    return float(cost.get("flops", 0.0))
 
 
 def _uncounted_iterations_flops(jaxpr: jax_core.Jaxpr) -> float:
