@@ -1,5 +1,5 @@
 #!/bin/bash
-# What only an accelerator can show, in one command (under 9 minutes on one GPU):
+# What only an accelerator can show, in one command (~8-10 minutes on an H200):
 #   launch/device_check.sh --out=DIR [--dry_run]
 # 1. the tests of the device-dependent code (both convolution forms, bfloat16, the
 #    equations) on the accelerator: DIR/tests.txt;
@@ -12,22 +12,21 @@
 # 4. the evaluation protocol on a full test split (3,783 clips, 4 generations, the paper's
 #    generator, FVD with I3D), memory and seconds, then generation's scaling over 1-8
 #    simulated CPU devices (benchmarks/full_split_eval.py): DIR/full_split_eval.json;
-# 5. configs/demo.py trained for DEMO_SECONDS (180), with the held-out table every 1,000
+# 5. configs/demo.py trained for DEMO_SECONDS (120), with the held-out table every 1,000
 #    steps: DIR/demo/ (metrics.json holds the curve so far), DIR/curve.png;
 # then DIR/device_check.json gathers them. Nothing needs flags to run on the accelerator:
 # jax picks it, and the configs' conv_impl "auto" picks XLA's convolutions there.
-# Time, estimated (no run measured yet): tests ~60 s; two train-step benchmarks ~100 s
-# (compiles; 5.9 TFLOP a step); host_time ~45 s (4 inputs x 400 steps of no device work,
-# the BAIR fixture written first) and ~10 s at 4 steps a call; full_split_eval ~150 s:
-# 5 rounds of 3,783 videos x 22.4 GFLOP (424 TFLOP) and I3D on 5 x 3,783 videos x
-# 48.6 GFLOP (919 TFLOP) take ~30 s at 50 TFLOP/s, plus two compiles, the synthetic split
-# and the CPU scaling runs;
-# the demo DEMO_SECONDS; curves ~10 s: ~555 s with DEMO_SECONDS=180.
+# Time, measured on an H200 (2026-12-04, docs/experiments.md): tests 115 s; the two
+# train-step benchmarks ~60 s and ~100 s (before the error fixed since in tools/summary.py);
+# host_time 5 s without TensorFlow (the BAIR fixture needs it) and 11 s at 4 steps a call;
+# full_split_eval 94 s (generation 15 s, I3D 41 s); the demo compiles for ~35 s, then runs
+# 44 steps/s (a held-out table every ~23 s): ~9 min in all with DEMO_SECONDS=120 (~10 at
+# 180), which leaves a 15-minute lease its machine's start-up and the transfers.
 # PYTHON: the interpreter (default .venv/bin/python; `make test ACCEL=cuda12` builds it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
-DEMO_SECONDS="${DEMO_SECONDS:-180}"
+DEMO_SECONDS="${DEMO_SECONDS:-120}"
 DRY_RUN=0
 OUTPUT=""
 for arg in "$@"; do

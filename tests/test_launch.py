@@ -222,7 +222,7 @@ def test_device_check_runs_the_device_tests_the_benchmarks_and_a_timed_demo(tmp_
         fields = {flag[len("config.") :] for flag in passed if flag.startswith("config.")}
         assert passed and passed - {f"config.{field}" for field in fields} <= defined
         assert fields <= set(config_fields.flatten(base.get_config())), fields
-    assert demo[:2] == ["timeout", "180"] and "--config=configs/demo.py" in demo
+    assert demo[:2] == ["timeout", "120"] and "--config=configs/demo.py" in demo
     assert {"--workdir=/out/demo", "--config.sample_every_steps=1000"} <= set(demo)
     assert curves[-2:] == ["/out/demo", "--out=/out/curve.png"]
     assert summary[-2:] == ["launch/device_check_summary.py", "/out"]
