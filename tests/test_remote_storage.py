@@ -1,9 +1,9 @@
 """End to end on gs://, against a Cloud Storage emulator on 127.0.0.1 (tests/storage_emulator.py):
 a tiny run trained into gs://bkt/... with the validation FVD at its checkpoint (which
 checkpoint the FVD selects: tests/test_checkpoint.py), a run killed and resumed to the
-parameters of an uninterrupted one, --mode=eval reading its
-model's config from the checkpoint, aggregate, sampling and export, all from and to gs://;
-nothing is written under the commands' working directory."""
+parameters of an uninterrupted one, --mode=eval reading its model's config from the
+checkpoint, aggregate, sampling and export, all from and to gs://; nothing is written under
+the commands' working directory."""
 
 import json
 import os
