@@ -51,13 +51,13 @@ def contact_sheet(videos: np.ndarray) -> np.ndarray:
 
 def mp4_bytes(video: np.ndarray) -> bytes:
     """uint8 [T, H, W, C] -> H.264 in MP4 at the GIFs' frame rate."""
+    import av  # as in data/video_io.read_video: only where an MP4 is written
+
     if video.shape[-1] == 1:
         video = np.repeat(video, 3, axis=-1)
     # yuv420p needs even sides: pad with the grid's white border colour.
     pad_h, pad_w = video.shape[1] % 2, video.shape[2] % 2
     video = np.pad(video, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), constant_values=255)
-    import av  # as in data/video_io.read_video: only where an MP4 is written
-
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         stream = container.add_stream(MP4_CODEC, rate=1000 // GIF_FRAME_MS)

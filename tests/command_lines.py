@@ -92,10 +92,8 @@ def compiled_once():
     compiled = os.path.join(cache, "tiny-training-compiled")
     with open(compiled + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(compiled):
+        if os.path.exists(compiled):  # compiled already: run beside the others
             fcntl.flock(lock, fcntl.LOCK_UN)
-            yield
-            return
         try:
             yield
         finally:
