@@ -1,13 +1,12 @@
 """The train step on a tiny model: it learns, it is deterministic, it does not depend on
 the number of devices, on the steps per call or on conv_impl; the command line's refusals
-and summary (a whole run through it is tests/test_training_run.py's).
+and the summary's counts (a whole run through it is tests/test_training_run.py's).
 
 Compiling a train step costs tens of seconds on 2 cores, so the single-device step is
 compiled once per module and every test reuses it; the 8-device and the two-steps-per-call
 forms share one program.
 """
 
-import json
 import logging
 import math
 import os
@@ -265,9 +264,10 @@ def test_cli_names_a_workdir_it_cannot_write(tmp_path):
     assert blocker.read_text() == ""
 
 
-def test_cli_summary_writes_kernel_counts(tmp_path):
-    """Kernel counts at the tiny sizes (C = D = 8, every width 8, RGB), derived like
-    Appendix A's:
+def test_summary_counts_kernels_as_appendix_a_does():
+    """--mode=summary's kernel counts at the tiny sizes (C = D = 8, every width 8, RGB),
+    derived like Appendix A's (the installed command line writes a summary in
+    tests/test_packaging.py):
     E: 16*3*8 + 9*8*8 + 16*8*8 + 9*8*8 + 16*8*8 + 9*8*8 + 9*8*8 = 4,736;
     G_Z, 3 blocks at T = 4, 8, 16: dense 8*8*(4+8+16) = 1,792, per block 3 temporal
     3*8*8 + 2 spatial 27*8*8 = 4,032, so 1,792 + 3*4,032 = 13,888;
@@ -277,17 +277,16 @@ def test_cli_summary_writes_kernel_counts(tmp_path):
     D_V: 64*3*8 + 3 * 64*8*8 + dense (16-12)*1*1*8 = 13,856;
     D_I: L1 9*3*3 + stride-2 stages (16*3*8 + 3*8) + 3 * (16*8*8 + 8*8) + the 3x3 convs
     after all but the last stage 3 * 9*8*8 + dense 1*1*8 = 5,489."""
-    workdir = tmp_path / "summary"
-    result = _cli(workdir, "--mode=summary")
-    assert result.returncode == 0, result.stderr[-3000:]
-    written = json.loads((workdir / "summary.json").read_text())
-    modules = written["generator_modules"]
+    config = tiny_setup.tiny_config(4)
+    state = train.abstract_train_state(config, create_models(config.model))
+    counts = summary.parameter_counts(state)
+    modules = counts["generator_modules"]
     assert modules["ImageEncoder_0"]["kernel_params"] == 4_736
     assert modules["LatentGenerator_0"]["kernel_params"] == 13_888
     assert modules["VideoGenerator_0"]["kernel_params"] == 31_104
-    assert written["generator"]["kernel_params"] == 4_736 + 13_888 + 31_104
-    assert written["video_discriminator"]["kernel_params"] == 13_856
-    assert written["image_discriminator"]["kernel_params"] == 5_489
+    assert counts["generator"]["kernel_params"] == 4_736 + 13_888 + 31_104
+    assert counts["video_discriminator"]["kernel_params"] == 13_856
+    assert counts["image_discriminator"]["kernel_params"] == 5_489
 
 
 def test_flops_count_each_iteration_of_nested_loops():

@@ -63,20 +63,27 @@ def train_step_flops(config: ml_collections.ConfigDict, models, state) -> float:
     return flops(train.jit_train_step(config, models, sharding.make_mesh()), state, videos)
 
 
-def summarize(config: ml_collections.ConfigDict) -> dict:
-    validate(config, jax.device_count())
-    models = create_models(config.model)
-    state = train.abstract_train_state(config, models)
-    result = {
+def parameter_counts(state) -> dict:
+    """Kernel and all parameters of each network and of each of the generator's modules,
+    from the abstract train state (nothing is compiled)."""
+    return {
         "generator": count_parameters(state.g_params),
         "video_discriminator": count_parameters(state.d_params["video"]),
         "image_discriminator": count_parameters(state.d_params["image"]),
         "generator_modules": {
             name: count_parameters(tree) for name, tree in state.g_params.items()
         },
+    }
+
+
+def summarize(config: ml_collections.ConfigDict) -> dict:
+    validate(config, jax.device_count())
+    models = create_models(config.model)
+    state = train.abstract_train_state(config, models)
+    return {
+        **parameter_counts(state),
         "train_step_flops": train_step_flops(config, models, state),
     }
-    return result
 
 
 def format_table(result: dict) -> str:
