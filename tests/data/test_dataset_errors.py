@@ -6,6 +6,7 @@ import importlib
 
 import pytest
 
+from configs import kth
 from inbetweening.config import fields
 from inbetweening.data.errors import DatasetError
 from inbetweening.training import train
@@ -23,6 +24,10 @@ def _train(workdir, config_file, data_dir, *overrides):
         *overrides,
         timeout=120,
     )
+
+
+def _too_late(*args):
+    raise AssertionError("the models were built before the dataset was refused")
 
 
 def _assert_refused(result, workdir, *named):
@@ -74,14 +79,10 @@ def _assert_refused(result, workdir, *named):
 def test_a_mismatched_dataset_stops_training_before_it_starts(
     prepared, tmp_path, monkeypatch, config_file, dataset, overrides, named
 ):
-    """In this process (each command line costs ~10 s of start-up); the command line's
-    refusal of one of them below. Building the models means the check came too late (and
-    would go on to train the paper's model here)."""
-
-    def too_late(*args):
-        raise AssertionError("the models were built before the dataset was refused")
-
-    monkeypatch.setattr(train, "create_models", too_late)
+    """In this process (each command line costs ~4 s of CPU here, TensorFlow's import
+    included); the command line's refusal of one of them below. Building the models means
+    the check came too late (and would go on to train the paper's model here)."""
+    monkeypatch.setattr(train, "create_models", _too_late)
     data_dir, _ = prepared(dataset)
     config = importlib.import_module(config_file[: -len(".py")].replace("/", ".")).get_config()
     config.data.data_dir = data_dir
@@ -106,14 +107,19 @@ def test_the_command_line_refuses_a_mismatched_dataset_in_one_line(prepared, tmp
 
 
 def test_a_dataset_prepared_in_tfrecord_files_stops_training_with_the_command(
-    tmp_path, kth_manual_dir
+    tmp_path, kth_manual_dir, monkeypatch
 ):
+    """In this process too: the command line's refusal of a dataset error is the test
+    above."""
+    monkeypatch.setattr(train, "create_models", _too_late)
     data_dir = str(tmp_path / "data")
     old = data_fixture_writers.prepare_as_before("kth", data_dir, str(kth_manual_dir))
+    config = kth.get_config()
+    config.data.data_dir = data_dir
     workdir = tmp_path / "workdir"
-    _assert_refused(
-        _train(workdir, "configs/kth.py", data_dir),
-        workdir,
-        f"dataset 'kth' in {old.data_dir} was prepared by an earlier version",
-        f"python -m inbetweening.data.prepare --dataset=kth --data_dir={data_dir}",
-    )
+    with pytest.raises(DatasetError) as error:
+        train.train_and_evaluate(config, str(workdir))
+    message = str(error.value)
+    assert f"dataset 'kth' in {old.data_dir} was prepared by an earlier version" in message
+    assert f"python -m inbetweening.data.prepare --dataset=kth --data_dir={data_dir}" in message
+    assert not workdir.exists() or not any(workdir.iterdir())

@@ -166,16 +166,19 @@ def test_a_prepared_folder_follows_added_replaced_and_removed_videos(tmp_path, c
     )
 
 
-def test_a_folder_without_a_usable_video_is_refused_and_nothing_is_written(tmp_path, prepare_cli):
+def test_a_folder_without_a_usable_video_is_refused_and_nothing_is_written(tmp_path):
+    """prepare()'s refusal (a SourceFilesMissingError), which the command line prints as
+    its one error line with exit code 2 (tests/data/test_prepare.py runs one through it)."""
     root, data_dir = tmp_path / "videos", tmp_path / "data"
     os.makedirs(root)
     (root / "a.mp4").write_bytes(b"not a video")
     (root / "b.avi").write_bytes(b"\x00" * 100)
     (root / "notes.txt").write_text("ignored: not a video extension")
-    result = prepare_cli("folder", data_dir, root)
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: cannot prepare folder: {root} holds no usable video"), last
-    assert ".mp4, .avi" in last and "2 could not be decoded (a.mp4, b.avi)" in last, last
+    with pytest.raises(folder.NoReadableVideoError) as error:
+        prepare.prepare("folder", str(data_dir), str(root))
+    message = str(error.value)
+    assert message.startswith(f"{root} holds no usable video"), message
+    assert ".mp4, .avi" in message and "2 could not be decoded (a.mp4, b.avi)" in message
     assert not data_dir.exists() or not any(data_dir.rglob("*"))
 
 

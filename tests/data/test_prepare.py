@@ -59,21 +59,23 @@ def test_missing_archives_are_listed(tmp_path):
 
 
 def test_cli_wrong_manual_dir_exits_2_without_traceback(tmp_path, prepare_cli):
+    """The command line's refusal, once; the other refusals are prepare()'s, in process."""
     result = prepare_cli("bair", tmp_path / "data", tmp_path / "nowhere")
+    nowhere = tmp_path / "nowhere"
+    assert f"error: cannot prepare bair: --manual_dir={nowhere} is not a directory" in result.stderr
     assert "bair_robot_pushing_dataset_v0.tar" in result.stderr
     assert "softmotion30_44k" in result.stderr
 
 
-def test_cli_names_a_truncated_archive_and_writes_no_dataset(tmp_path, kth_manual_dir, prepare_cli):
+def test_a_truncated_archive_is_named_and_no_dataset_written(tmp_path, kth_manual_dir):
     manual_dir = tmp_path / "kth_sources"
     shutil.copytree(kth_manual_dir, manual_dir)
     partial = manual_dir / "boxing.zip"
     partial.write_bytes(partial.read_bytes()[: partial.stat().st_size // 2])
     data_dir = tmp_path / "data"
-    result = prepare_cli("kth", data_dir, manual_dir)
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: cannot prepare kth: ") and str(partial) in last, last
-    assert "download it again" in last
+    with pytest.raises(common.SourceFilesMissingError) as error:
+        prepare.prepare("kth", str(data_dir), str(manual_dir))
+    assert str(partial) in str(error.value) and "download it again" in str(error.value)
     assert not builders.make_builder("kth", str(data_dir), 64).is_prepared()
 
 
