@@ -4,10 +4,12 @@ with the best of 8, and its samples differ. The cross-fade and the scores are co
 apart from the training's metric code; the flow reference is the library's (its warp is
 tested against an independent computation in tests/eval/test_eval_flow_interpolation.py)."""
 
+import functools
 import json
 import os
 
 import dm_pix
+import jax
 import numpy as np
 import pytest
 
@@ -24,15 +26,19 @@ NUM_VIDEOS, NUM_SAMPLES = 16, 8
 TEST_SPLIT_OFFSET = 2**41
 
 
+# Compiled: op by op, dm_pix's SSIM takes seconds here.
+_ssim = jax.jit(functools.partial(dm_pix.ssim, max_val=1.0))
+
+
 def _middle_frame_scores(videos: np.ndarray, real: np.ndarray) -> tuple[float, float]:
     """uint8 videos [N, S, T, H, W, C] against real [N, T, H, W, C]: the mean over examples
     of the best over the S samples of the mean SSIM / PSNR over the middle frames."""
     fake = videos[:, :, 1:-1].astype(np.float32) / 255.0
     truth = np.broadcast_to(real[:, None, 1:-1].astype(np.float32) / 255.0, fake.shape)
     frames = fake.shape[-3:]
-    ssim = np.asarray(
-        dm_pix.ssim(fake.reshape(-1, *frames), truth.reshape(-1, *frames), max_val=1.0)
-    ).reshape(fake.shape[:3])
+    ssim = np.asarray(_ssim(fake.reshape(-1, *frames), truth.reshape(-1, *frames))).reshape(
+        fake.shape[:3]
+    )
     mse = np.mean((fake - truth) ** 2, axis=(-3, -2, -1))
     psnr = 10 * np.log10(1.0 / mse)
     return float(ssim.mean(-1).max(1).mean()), float(psnr.mean(-1).max(1).mean())
