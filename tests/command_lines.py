@@ -62,6 +62,19 @@ def tiny_training_command(workdir, *flags) -> list[str]:
     ]
 
 
+def checkpointed_training_command(workdir, *flags) -> list[str]:
+    """tiny_training_command for 8 steps with checkpoints every 2 (4, 6 and 8 kept) and no
+    sampling before the end: the session's shared run (tests/conftest.py `tiny_run`) and
+    the runs that resume its damaged copies."""
+    return tiny_training_command(
+        workdir,
+        "--config.num_train_steps=8",
+        "--config.checkpoint_every_steps=2",
+        "--config.sample_every_steps=1000",
+        *flags,
+    )
+
+
 def compilation_cache_flag() -> str:
     """The session's compilation cache (tests/conftest.py) for a command of the package."""
     return f"--compilation_cache_dir={os.environ.get('JAX_COMPILATION_CACHE_DIR', '')}"

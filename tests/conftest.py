@@ -1,6 +1,7 @@
 """Test-session setup: 8 simulated CPU devices, so sharding is exercised on any machine."""
 
 import os
+import types
 
 import xla_test_flags
 
@@ -24,6 +25,7 @@ os.environ.setdefault(
 )
 
 import pytest  # noqa: E402 (after the environment JAX reads at import)
+from once import made_once  # noqa: E402
 
 # The files that take longest (training runs in subprocesses, train steps compiled), in
 # that order, first: `make test` hands whole files to its workers in collection order (its
@@ -53,20 +55,65 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
-@pytest.fixture(scope="session")
-def tiny_workdir(tmp_path_factory):
-    """A work directory holding one checkpoint (step 1) of the untrained tiny model, made
-    once per test process."""
+def save_untrained_tiny_checkpoint(workdir) -> None:
+    """One checkpoint (step 1) of the untrained tiny model in `workdir`."""
     from inbetweening.models import create_models
     from inbetweening.training.checkpoints import TrainingCheckpoints
 
     import tiny_setup
 
-    workdir = str(tmp_path_factory.mktemp("tiny_workdir"))
     config = tiny_setup.tiny_config(4)
     state = tiny_setup.initial_state(config, create_models(config.model))
-    checkpoints = TrainingCheckpoints(workdir, keep=1)
+    checkpoints = TrainingCheckpoints(str(workdir), keep=1)
     checkpoints.save(1, state, config)
     checkpoints.wait_until_finished()
     checkpoints.close()
-    return workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_workdir(tmp_path_factory):
+    """A work directory holding one checkpoint (step 1) of the untrained tiny model, made
+    once per session (tests/once.py); tests only read it."""
+    return str(made_once(tmp_path_factory, "tiny_workdir", save_untrained_tiny_checkpoint))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_workdir):
+    """The session's one tiny training run through the command line, made by the first
+    worker that asks (tests/once.py): command_lines.checkpointed_training_command's 8 steps,
+    checkpoints every 2 (4, 6 and 8 kept), with the sample grid and the held-out metric at
+    steps 4 and 8 and `tiny_workdir` as a reference model. Read by tests/test_training_run.py,
+    and by tests/test_remote_storage.py as the unbroken run that a run killed on gs:// must
+    end equal to. Copy it before changing anything."""
+    from command_lines import checkpointed_training_command, compiled_once, run_training
+
+    def make(directory):
+        with compiled_once():
+            result = run_training(
+                checkpointed_training_command(
+                    directory / "run",
+                    "--config.sample_every_steps=4",
+                    f"--config.eval.reference_models=('{tiny_workdir}',)",
+                )
+            )
+        (directory / "stdout.txt").write_text(result.stdout)
+        (directory / "stderr.txt").write_text(result.stderr)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    directory = made_once(tmp_path_factory, "tiny_run", make)
+    return types.SimpleNamespace(
+        workdir=directory / "run",
+        reference=tiny_workdir,
+        stdout=(directory / "stdout.txt").read_text(),
+        stderr=(directory / "stderr.txt").read_text(),
+    )
+
+
+@pytest.fixture(scope="session")
+def reference_steps(tmp_path_factory):
+    """tiny_setup.reference_steps(), computed once per session (tests/once.py) and read
+    back here: (the state after each step, each step's metrics)."""
+    import tiny_setup
+
+    directory = made_once(tmp_path_factory, "reference_steps", tiny_setup.write_reference_steps)
+    return tiny_setup.read_reference_steps(directory)

@@ -28,10 +28,16 @@ from inbetweening.runtime import compilation_cache, distributed, sharding  # noq
 from inbetweening.training import train  # noqa: E402
 from inbetweening.training.checkpoints import TrainingCheckpoints  # noqa: E402
 
-from tiny_setup import equivalence_config, initial_state, random_videos  # noqa: E402
+from tiny_setup import (  # noqa: E402
+    REFERENCE_BATCH,
+    REFERENCE_STEPS,
+    equivalence_config,
+    initial_state,
+    random_videos,
+)
 
-GLOBAL_BATCH = 8
-NUM_STEPS = 2
+# The steps of the tests' reference (tests/tiny_setup.py reference_steps).
+GLOBAL_BATCH, NUM_STEPS = REFERENCE_BATCH, REFERENCE_STEPS
 
 distributed.define_flags()
 flags.DEFINE_enum("task", "train", ["train", "die", "gather"], "What this job does.")
@@ -40,9 +46,11 @@ flags.DEFINE_integer("mesh_fsdp", 1, "config.mesh_fsdp.")
 FLAGS = flags.FLAGS
 
 
-def _host(x: jax.Array) -> np.ndarray:
-    """A global array's whole value, gathered from every process."""
-    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+def _host(tree, mesh):
+    """The whole values of a tree of global arrays on `mesh`, as numpy arrays: one program
+    for the tree (multihost_utils.process_allgather runs one per array: seconds here)."""
+    gathered = jax.jit(lambda tree: tree, out_shardings=sharding.replicated(mesh))(tree)
+    return jax.tree.map(np.asarray, gathered)
 
 
 def run_steps(output: str, mesh_fsdp: int) -> None:
@@ -68,15 +76,15 @@ def run_steps(output: str, mesh_fsdp: int) -> None:
         state, step_metrics = step_fn(
             state, sharding.global_batch(videos[first : first + per_process], mesh)
         )
-        metrics.append({k: _host(v) for k, v in step_metrics.items()})
+        metrics.append(_host(step_metrics, mesh))
+    sharded = sum(not leaf.sharding.is_fully_replicated for leaf in jax.tree.leaves(state))
+    values = jax.tree_util.tree_leaves_with_path(_host(state, mesh))
     if jax.process_index() == 0:
-        leaves = jax.tree_util.tree_leaves_with_path(state)
-        sharded = sum(not leaf.sharding.is_fully_replicated for _, leaf in leaves)
         np.savez(
             output,
             sharded_leaves=sharded,
             **{f"metrics{i}/{k}": v for i, m in enumerate(metrics) for k, v in m.items()},
-            **{jax.tree_util.keystr(path): _host(leaf) for path, leaf in leaves},
+            **{jax.tree_util.keystr(path): value for path, value in values},
         )
 
 

@@ -20,19 +20,16 @@ import jax
 import numpy as np
 import pytest
 
-from inbetweening.models import create_models
-from inbetweening.runtime import distributed, sharding
-from inbetweening.training import train
+from inbetweening.runtime import distributed
 
 import xla_test_flags
 from command_lines import start_two_processes
-from tiny_setup import equivalence_config, host_copy, initial_state, random_videos
+from tiny_setup import REFERENCE_BATCH, REFERENCE_STEPS, equivalence_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(REPO, "tests", "distributed_worker.py")
-# As in distributed_worker.py. The batch is test_train.py's: the reference is the same
-# one-device program, which the session's compilation cache then holds.
-GLOBAL_BATCH, NUM_STEPS = 8, 2
+# As in distributed_worker.py: the steps of the session's reference (tests/conftest.py).
+GLOBAL_BATCH, NUM_STEPS = REFERENCE_BATCH, REFERENCE_STEPS
 HEARTBEAT_SECONDS = 5
 # Start-up (~10 s) + heartbeat timeout + the coordination service's polling, with margin.
 DEATH_NOTICED_WITHIN_SECONDS = 60
@@ -74,20 +71,13 @@ def _assert_all_succeed(workers: list[subprocess.Popen], timeout: float) -> None
         assert worker.returncode == 0, log[-3000:]
 
 
-def test_two_processes_with_fsdp_match_one_process_on_one_device(tmp_path):
+def test_two_processes_with_fsdp_match_one_process_on_one_device(tmp_path, request):
     output = str(tmp_path / "two_processes.npz")
     with _killed_on_exit(_start_workers("train", output, ["--mesh_fsdp=2"])) as workers:
-        # Meanwhile the reference, on one device.
-        config = equivalence_config(GLOBAL_BATCH)
-        models = create_models(config.model)
-        mesh = sharding.make_mesh(jax.devices()[:1])
-        step_fn = train.jit_train_step(config, models, mesh)
-        state, reference = initial_state(config, models), []
-        for videos in random_videos(NUM_STEPS, GLOBAL_BATCH):
-            state, metrics = step_fn(state, sharding.global_batch(videos, mesh))
-            state = host_copy(state)  # as test_train.py steps the same program
-            reference.append(jax.device_get(metrics))
+        # Meanwhile the session's reference steps on one device (tests/conftest.py).
+        states, reference = request.getfixturevalue("reference_steps")
         _assert_all_succeed(workers, timeout=300)
+    state, config = states[-1], equivalence_config(GLOBAL_BATCH)
     results = np.load(output)
     assert results["sharded_leaves"] > 0
     for step, metrics in enumerate(reference):
@@ -102,7 +92,7 @@ def test_two_processes_with_fsdp_match_one_process_on_one_device(tmp_path):
     # all but 0.104% against 4 devices at batch 4, 2026-11-30) and every value to within
     # 2 lr per step.
     close, total = 0, 0
-    for path, leaf in jax.tree_util.tree_leaves_with_path(jax.device_get(state)):
+    for path, leaf in jax.tree_util.tree_leaves_with_path(state):
         value = results[jax.tree_util.keystr(path)]
         np.testing.assert_allclose(
             value,

@@ -12,9 +12,17 @@ from inbetweening.models import compute_dtype, conv_impl, create_models
 from inbetweening.runtime import sharding
 from inbetweening.training import train
 
-from tiny_setup import TINY_MODEL, equivalence_config, initial_state, random_videos, tiny_config
+from tiny_setup import (
+    REFERENCE_BATCH,
+    TINY_MODEL,
+    equivalence_config,
+    initial_state,
+    random_videos,
+    run_steps,
+    tiny_config,
+)
 
-BATCH = 8  # test_train.py's batch: the float32 step is the same program, compiled once
+BATCH = REFERENCE_BATCH  # the float32 step is the session's reference (conftest.py)
 LOSSES = ("d_video_loss", "d_image_loss", "d_loss", "g_video_loss", "g_image_loss", "g_loss")
 PENALTIES = ("video_penalty", "image_penalty")
 # bfloat16 keeps 8 significant bits: each rounding is off by up to 2^-9 ~ 0.2% relative.
@@ -36,19 +44,16 @@ def setup():
     return initial_state(config, create_models(config.model)), random_videos(1, BATCH)[0]
 
 
-def _step(config, state, videos):
+def test_bfloat16_step_matches_float32_and_keeps_float32_state(reference_steps):
+    """The first of the session's float32 reference steps (tests/conftest.py), taken again
+    in bfloat16 from the same state on the same batch."""
+    float32 = equivalence_config(BATCH)
+    start = initial_state(float32, create_models(float32.model))
+    config = equivalence_config(BATCH, compute_dtype="bfloat16")
     mesh = sharding.make_mesh(jax.devices()[:1])
     step_fn = train.jit_train_step(config, create_models(config.model), mesh)
-    new_state, metrics = step_fn(state, sharding.global_batch(videos, mesh))
-    return jax.device_get(new_state), {k: float(v) for k, v in metrics.items()}
-
-
-def test_bfloat16_step_matches_float32_and_keeps_float32_state(setup):
-    """On test_train.py's config: the same float32 program, compiled once."""
-    config = equivalence_config(BATCH)
-    start = initial_state(config, create_models(config.model)), setup[1]
-    _, reference = _step(config, *start)
-    state, metrics = _step(equivalence_config(BATCH, compute_dtype="bfloat16"), *start)
+    (state,), (metrics,) = run_steps(step_fn, mesh, start, random_videos(1, BATCH))
+    reference = reference_steps[1][0]
     for names, rtol in ((LOSSES, LOSS_RTOL), (PENALTIES, PENALTY_RTOL)):
         for name in names:
             np.testing.assert_allclose(metrics[name], reference[name], rtol=rtol, err_msg=name)

@@ -1,7 +1,7 @@
 """End to end on gs://, against a Cloud Storage emulator on 127.0.0.1 (tests/storage_emulator.py):
-a tiny run trained into gs://bkt/... with the validation FVD at its checkpoint (which
-checkpoint the FVD selects: tests/test_checkpoint.py), a run killed and resumed to the
-parameters of an uninterrupted one, --mode=eval reading its model's config from the
+a tiny run trained into gs://bkt/run, killed with SIGKILL and resumed to the parameters of
+an uninterrupted run, with the validation FVD at its last checkpoint (which checkpoint the
+FVD selects: tests/test_checkpoint.py); --mode=eval reading its model's config from the
 checkpoint, aggregate, sampling and export, all from and to gs://; nothing is written under
 the commands' working directory."""
 
@@ -22,6 +22,8 @@ import numpy as np
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from inbetweening.training.checkpoints import TrainingCheckpoints, flatten_with_names  # noqa: E402
+
 from command_lines import (  # noqa: E402
     compilation_cache_flag,
     compiled_once,
@@ -34,7 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUCKET = "bkt"
 # tests/command_lines.py's training run (its programs compiled once for the session), with
 # validation and test splits of 2 videos, the fewest the FVD takes: every video is one more
-# I3D at 224x224 (~3 s of CPU here), 4 in the unbroken run's one validation FVD and 12 in
+# I3D at 224x224 (~2 s of CPU here), 4 in the resumed run's one validation FVD and 12 in
 # --mode=eval.
 TRAINING = [
     "--config.data.num_eval_videos=2",
@@ -121,16 +123,14 @@ def _run(storage, module, *args, timeout=600, wait=True):
     )
 
 
-def _state_digests(storage, workdirs, step):
-    """[{array path: sum of squares}] of each run's step, read back from gs:// by the package
-    (one process for all: each costs seconds to start)."""
+def _state_arrays(storage, workdir, step, out) -> dict[str, np.ndarray]:
+    """{array path: value} of a run's step, read back from gs:// by the package in a
+    process that the emulator's environment points at it."""
     code = (
-        "import numpy as np, sys\n"
+        "import numpy as np\n"
         "from inbetweening.training.checkpoints import TrainingCheckpoints, flatten_with_names\n"
-        f"for workdir in {list(workdirs)!r}:\n"
-        f"    state, _ = TrainingCheckpoints(workdir, keep=1, read_only=True).restore_raw({step})\n"
-        "    for name, leaf in sorted(flatten_with_names(state).items()):\n"
-        "        print(workdir, name, float(np.sum(np.square(np.asarray(leaf, np.float64)))))\n"
+        f"checkpoints = TrainingCheckpoints({workdir!r}, keep=1, read_only=True)\n"
+        f"np.savez({str(out)!r}, **flatten_with_names(checkpoints.restore_raw({step})[0]))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -141,51 +141,50 @@ def _state_digests(storage, workdirs, step):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    digests = {workdir: {} for workdir in workdirs}
-    for line in result.stdout.splitlines():
-        workdir, name, value = line.split(" ")
-        digests[workdir][name] = value
-    return list(digests.values())
+    with np.load(out) as arrays:
+        return dict(arrays)
 
 
 @pytest.fixture(scope="module")
 def trained(storage):
-    """gs://bkt/whole, 4 steps in one go, its one checkpoint (4) with its validation FVD."""
-    workdir = f"gs://{BUCKET}/whole"
+    """gs://bkt/run: 4 steps, killed with SIGKILL once its checkpoint at step 2 is complete,
+    then resumed to its one other checkpoint (4), with the validation FVD there."""
+    workdir, fs = f"gs://{BUCKET}/run", storage["fs"]
     with compiled_once():
-        result = _train(
-            storage,
-            workdir,
-            "--config.num_train_steps=4",
-            "--config.checkpoint_every_steps=4",
-            "--config.eval.validation_fvd=True",
-        )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "validation FVD" in result.stderr and "Traceback" not in result.stderr
-    fs = storage["fs"]
-    assert fs.exists(f"{BUCKET}/whole/checkpoints/4") and fs.exists(f"{BUCKET}/whole/metrics.json")
-    assert fs.exists(f"{BUCKET}/whole/samples.gif")
-    assert any("tfevents" in name for name in fs.ls(f"{BUCKET}/whole"))
+        process = _train(storage, workdir, "--config.num_train_steps=4", wait=False)
+        marker = f"{BUCKET}/run/checkpoints/2/commit_success.txt"
+        while not fs.exists(marker):
+            assert process.poll() is None, "training ended before it could be killed"
+            time.sleep(0.02)
+            fs.invalidate_cache()
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    fs.invalidate_cache()
+    assert not fs.exists(f"{BUCKET}/run/checkpoints/4"), "killed too late to test a resume"
+    resumed = _train(
+        storage, workdir, "--config.num_train_steps=4", "--config.eval.validation_fvd=True"
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming from" in resumed.stderr and "validation FVD" in resumed.stderr
+    assert "Traceback" not in resumed.stderr
+    assert fs.exists(f"{BUCKET}/run/checkpoints/4") and fs.exists(f"{BUCKET}/run/metrics.json")
+    assert fs.exists(f"{BUCKET}/run/samples.gif")
+    assert any("tfevents" in name for name in fs.ls(f"{BUCKET}/run"))
     return workdir
 
 
-def test_a_killed_run_resumes_on_gs_to_the_parameters_of_an_unbroken_one(storage, trained):
-    workdir, fs = f"gs://{BUCKET}/killed", storage["fs"]
-    process = _train(storage, workdir, "--config.num_train_steps=4", wait=False)
-    marker = f"{BUCKET}/killed/checkpoints/2/commit_success.txt"
-    while not fs.exists(marker):
-        assert process.poll() is None, "training ended before it could be killed"
-        time.sleep(0.02)
-        fs.invalidate_cache()
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    fs.invalidate_cache()
-    assert not fs.exists(f"{BUCKET}/killed/checkpoints/4"), "killed too late to test a resume"
-    resumed = _train(storage, workdir, "--config.num_train_steps=4")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "Resuming from" in resumed.stderr
-    resumed_state, unbroken_state = _state_digests(storage, [workdir, trained], 4)
-    assert resumed_state and resumed_state == unbroken_state
+def test_a_killed_run_resumes_on_gs_to_the_parameters_of_an_unbroken_one(
+    storage, trained, tiny_run, tmp_path
+):
+    """The unbroken run is the session's local one (tests/conftest.py `tiny_run`): the same
+    config but for its length, its evaluations and where it writes, none of which changes
+    a step. Bit for bit."""
+    resumed = _state_arrays(storage, trained, 4, tmp_path / "resumed.npz")
+    unbroken = TrainingCheckpoints(str(tiny_run.workdir), keep=3, read_only=True)
+    expected = flatten_with_names(unbroken.restore_raw(4)[0])
+    assert resumed.keys() == expected.keys()
+    for name, value in expected.items():
+        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
 
 
 def test_eval_takes_its_model_from_the_checkpoint_and_aggregate_reads_it(storage, trained):
@@ -193,9 +192,9 @@ def test_eval_takes_its_model_from_the_checkpoint_and_aggregate_reads_it(storage
     evaluated = _run(storage, "inbetweening.main", f"--workdir={trained}", "--mode=eval", *EVAL)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     fs = storage["fs"]
-    raw = json.loads(fs.cat(f"{BUCKET}/whole/eval/raw.json"))
+    raw = json.loads(fs.cat(f"{BUCKET}/run/eval/raw.json"))
     assert raw["config"]["model.image_size"] == 16 and raw["config"]["eval.num_generations"] == 2
-    results = json.loads(fs.cat(f"{BUCKET}/whole/eval/results.json"))["results"]
+    results = json.loads(fs.cat(f"{BUCKET}/run/eval/results.json"))["results"]
     assert set(results) == {
         "model (full)",
         "cross-fade",
@@ -207,7 +206,7 @@ def test_eval_takes_its_model_from_the_checkpoint_and_aggregate_reads_it(storage
     for metrics in results.values():
         for name in ("fvd", "diversity", "ssim"):
             assert metrics[name]["low"] <= metrics[name]["mean"] <= metrics[name]["high"]
-    assert "| model (full) |" in fs.cat(f"{BUCKET}/whole/eval/results.md").decode()
+    assert "| model (full) |" in fs.cat(f"{BUCKET}/run/eval/results.md").decode()
 
     # One run aggregated: the same numbers, written to gs:// too.
     out = f"gs://{BUCKET}/tables/whole"

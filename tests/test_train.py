@@ -2,9 +2,11 @@
 the number of devices, on the steps per call or on conv_impl; the command line's refusals
 and the summary's counts (a whole run through it is tests/test_training_run.py's).
 
-Compiling a train step costs tens of seconds on 2 cores, so the single-device step is
-compiled once per module and every test reuses it; the 8-device and the two-steps-per-call
-forms share one program.
+Compiling a train step costs seconds to tens of seconds on 2 cores, so the single-device
+step is compiled once per module and every test reuses it; its two steps from the tiny
+initial state are the session's reference (tests/conftest.py `reference_steps`), which
+test_mixed_precision and test_distributed compare with too; the 8-device and the
+two-steps-per-call forms share one program.
 """
 
 import logging
@@ -31,8 +33,8 @@ import tiny_setup
 from command_lines import run_module, run_training, tiny_training_command
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BATCH = 8  # one example per simulated device
-NUM_STEPS = 2
+# One example per simulated device; the steps of the session's reference (conftest.py).
+BATCH, NUM_STEPS = tiny_setup.REFERENCE_BATCH, tiny_setup.REFERENCE_STEPS
 
 
 def tiny_config(conv_impl="fast"):
@@ -43,31 +45,15 @@ def tiny_config(conv_impl="fast"):
 def setup():
     config = tiny_config()
     models = create_models(config.model)
-    state = tiny_setup.initial_state(config, models, config.seed)
-    videos = np.random.default_rng(0).integers(
-        0, 256, size=(NUM_STEPS, BATCH, 16, 16, 16, 3), dtype=np.uint8
-    )
-    return config, models, state, videos
-
-
-def _run(step_fn, mesh, state, videos):
-    """Steps over `videos`, the state in as host arrays every time (tiny_setup.host_copy:
-    one compilation); returns every state and metrics."""
-    states, metrics = [], []
-    for batch in videos:
-        state, step_metrics = step_fn(state, sharding.global_batch(batch, mesh))
-        state = tiny_setup.host_copy(state)
-        states.append(state)
-        metrics.append({k: float(v) for k, v in jax.device_get(step_metrics).items()})
-    return states, metrics
+    state = tiny_setup.initial_state(config, models)
+    return config, models, state, tiny_setup.random_videos(NUM_STEPS, BATCH)
 
 
 @pytest.fixture(scope="module")
-def single_device(setup):
-    config, models, state, videos = setup
-    mesh = sharding.make_mesh(jax.devices()[:1])
-    step_fn = train.jit_train_step(config, models, mesh)
-    return step_fn, mesh, _run(step_fn, mesh, state, videos)
+def single_device(reference_steps):
+    """The single-device step, and the session's reference steps, which are its steps from
+    `setup`'s state on `setup`'s videos."""
+    return (*tiny_setup.reference_step(), reference_steps)
 
 
 def _leaves(tree):
@@ -111,7 +97,7 @@ def test_steps_update_every_network_and_losses_are_finite(setup, single_device):
 def test_same_seed_and_batches_give_identical_parameters(setup, single_device):
     _, _, initial, videos = setup
     step_fn, mesh, (states, metrics) = single_device
-    again, again_metrics = _run(step_fn, mesh, initial, videos[:1])
+    again, again_metrics = tiny_setup.run_steps(step_fn, mesh, initial, videos[:1])
     assert again_metrics[0] == metrics[0]
     for (_, a), (_, b) in zip(_leaves(again[0]), _leaves(states[0])):
         np.testing.assert_array_equal(a, b)
@@ -122,7 +108,9 @@ def test_step_number_changes_the_noise(setup, single_device):
     different u and frame index, hence different losses."""
     _, _, initial, videos = setup
     step_fn, mesh, (_, metrics) = single_device
-    _, later = _run(step_fn, mesh, initial.replace(step=np.asarray(5, np.int32)), videos[:1])
+    _, later = tiny_setup.run_steps(
+        step_fn, mesh, initial.replace(step=np.asarray(5, np.int32)), videos[:1]
+    )
     assert later[0]["g_loss"] != metrics[0]["g_loss"]
     assert later[0]["d_loss"] != metrics[0]["d_loss"]
 

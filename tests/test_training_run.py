@@ -1,7 +1,7 @@
-"""One tiny training run through the command line, made once for the module: 8 steps,
-checkpoints every 2 (4, 6 and 8 kept), the sample grid and the held-out metric at steps 4
-and 8, a reference model beside the run. What users read from it: metrics.json, the sample
-GIFs, TensorBoard's events, the curves tool. And what its checkpoints do when damaged (in
+"""The session's tiny training run through the command line (tests/conftest.py `tiny_run`:
+8 steps, checkpoints every 2, 4, 6 and 8 kept, the sample grid and the held-out metric at
+steps 4 and 8, a reference model beside the run). What users read from it: metrics.json,
+the sample GIFs, TensorBoard's events, the curves tool. And what its checkpoints do when damaged (in
 copies): readers pass over a damaged step and move nothing, training moves it aside and
 resumes to the parameters of the unbroken run, bit for bit; a fault of the environment is
 not damage. A run killed with SIGKILL resumes exactly in tests/test_remote_storage.py."""
@@ -24,52 +24,19 @@ from inbetweening.training.checkpoints import RETRY_PAUSES, TrainingCheckpoints,
 
 from checkpoint_damage import corrupt_array_data, truncate_sharding
 from command_lines import (
-    compiled_once,
+    checkpointed_training_command,
     run_module,
     run_training,
     start_two_processes,
-    tiny_training_command,
     training_environment,
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _train_command(workdir) -> list[str]:
-    """8 steps, checkpoints every 2, no sampling before the end."""
-    return tiny_training_command(
-        workdir,
-        "--config.num_train_steps=8",
-        "--config.checkpoint_every_steps=2",
-        "--config.sample_every_steps=1000",
-    )
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, tiny_workdir):
-    """(work directory, the command's CompletedProcess) of the run, trained in one go, with
-    samples at 4 and 8 and the session's untrained tiny checkpoint as its reference model."""
-    workdir = tmp_path_factory.mktemp("uninterrupted") / "run"
-    with compiled_once():
-        result = run_training(
-            _train_command(workdir)
-            + [
-                "--config.sample_every_steps=4",
-                f"--config.eval.reference_models=('{tiny_workdir}',)",
-            ]
-        )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir, result
-
-
-@pytest.fixture(scope="module")
-def trained(run):
-    return run[0]
-
-
-def test_the_run_writes_metrics_samples_and_events(run, tiny_workdir, tmp_path):
-    workdir, result = run
-    reference = os.path.basename(tiny_workdir)
+def test_the_run_writes_metrics_samples_and_events(tiny_run, tmp_path):
+    workdir = tiny_run.workdir
+    reference = os.path.basename(tiny_run.reference)
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["steps"] == 8
     assert [point["step"] for point in metrics["held_out_curve"]] == [4, 8]
@@ -77,10 +44,12 @@ def test_the_run_writes_metrics_samples_and_events(run, tiny_workdir, tmp_path):
     assert last_point.items() <= metrics["held_out"].items()
     # The project's own lines only (no library INFO chatter, no absl prefixes), ending with
     # the table and where the results are.
-    assert "orbax" not in result.stderr.lower(), result.stderr[-3000:]
-    assert not any(line[:1] in "IW" and line[1:5].isdigit() for line in result.stderr.splitlines())
-    assert "step 8/8" in result.stderr
-    last = result.stdout.strip().splitlines()
+    assert "orbax" not in tiny_run.stderr.lower(), tiny_run.stderr[-3000:]
+    assert not any(
+        line[:1] in "IW" and line[1:5].isdigit() for line in tiny_run.stderr.splitlines()
+    )
+    assert "step 8/8" in tiny_run.stderr
+    last = tiny_run.stdout.strip().splitlines()
     assert last[-3] == f"Samples of {reference}: {workdir / (reference + '_samples.gif')}"
     assert last[-2].startswith("Samples (rows:") and last[-2].endswith("samples.gif")
     assert last[-1] == f"Metrics: {workdir / 'metrics.json'}"
@@ -96,10 +65,10 @@ def test_the_run_writes_metrics_samples_and_events(run, tiny_workdir, tmp_path):
     assert metrics["held_out_videos"] == 3 and metrics["held_out_samples"] == 2
     for method in ("model", "crossfade", "repeat"):
         assert 0 < held_out[f"{method}_ssim"] <= 1 and held_out[f"{method}_psnr"] > 0
-    assert "| cross-fade |" in result.stdout and "best-of-2 SSIM" in result.stdout
+    assert "| cross-fade |" in tiny_run.stdout and "best-of-2 SSIM" in tiny_run.stdout
     # A reference model, scored beside the run on the same videos, with its own samples.
     # A work directory's model is labelled with its step (the tiny one was saved at step 1).
-    assert f"| {reference}, 1 step |" in result.stdout, result.stdout
+    assert f"| {reference}, 1 step |" in tiny_run.stdout, tiny_run.stdout
     assert 0 < held_out[f"{reference}_ssim"] <= 1
     assert (workdir / f"{reference}_samples.gif").read_bytes()[:6] in (b"GIF87a", b"GIF89a")
     # What README promises in TensorBoard, read back with TensorBoard's own reader.
@@ -114,7 +83,7 @@ def test_the_run_writes_metrics_samples_and_events(run, tiny_workdir, tmp_path):
         "held_out/crossfade_psnr",
         "held_out/repeat_ssim",
     } <= scalars, scalars
-    assert "illegal" not in result.stderr  # every tag is a valid TensorBoard name
+    assert "illegal" not in tiny_run.stderr  # every tag is a valid TensorBoard name
     assert [e.step for e in events.Scalars("g_loss")] == list(range(1, 9))
     sample = events.Images("samples")[-1]
     assert sample.step == 8 and sample.encoded_image_string[:6] in (b"GIF87a", b"GIF89a")
@@ -128,40 +97,40 @@ def _assert_same_states(state, reference):
 
 
 @pytest.mark.parametrize("corrupt", [corrupt_array_data, truncate_sharding])
-def test_readers_use_the_newest_intact_step_and_move_nothing(tmp_path, trained, corrupt, caplog):
-    damaged = shutil.copytree(trained, tmp_path / "damaged")
+def test_readers_use_the_newest_intact_step_and_move_nothing(tmp_path, tiny_run, corrupt, caplog):
+    damaged = shutil.copytree(tiny_run.workdir, tmp_path / "damaged")
     corrupt(damaged / "checkpoints" / "8")
     with caplog.at_level(logging.WARNING, logger="absl"):
         model = Inbetweener.load(damaged)
     assert model.training_info["steps"] == 6
     np.testing.assert_array_equal(
         flatten_with_names(model.variables["params"])["ImageEncoder_0/Conv_0/kernel"],
-        _final_state(trained, 8, step=6)["g_ema_params/ImageEncoder_0/Conv_0/kernel"],
+        _final_state(tiny_run.workdir, 8, step=6)["g_ema_params/ImageEncoder_0/Conv_0/kernel"],
     )
     assert "Checkpoint step 8" in caplog.text and "cannot be restored" in caplog.text
     assert sorted(p.name for p in (damaged / "checkpoints").iterdir()) == ["4", "6", "8"]
 
 
 def test_training_moves_a_corrupt_latest_step_aside_and_resumes_from_the_one_before(
-    tmp_path, trained
+    tmp_path, tiny_run
 ):
     """Step 8 damaged: training moves it aside, resumes from step 6 and takes steps 7
     and 8 again, to the parameters of the unbroken run, bit for bit (a run killed on
     gs:// resumes exactly too: tests/test_remote_storage.py)."""
-    damaged = shutil.copytree(trained, tmp_path / "damaged")
+    damaged = shutil.copytree(tiny_run.workdir, tmp_path / "damaged")
     corrupt_array_data(damaged / "checkpoints" / "8")
-    run = run_training(_train_command(damaged))
+    run = run_training(checkpointed_training_command(damaged))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     warning = [line for line in run.stderr.splitlines() if "cannot be restored" in line]
     assert len(warning) == 1 and "step 8" in warning[0] and "8.corrupt" in warning[0], warning
     assert (damaged / "checkpoints" / "8.corrupt").is_dir()
     assert "Resuming from" in run.stderr and "/6" in run.stderr
-    _assert_same_states(_final_state(damaged), _final_state(trained))
+    _assert_same_states(_final_state(damaged), _final_state(tiny_run.workdir))
 
 
-def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained):
-    damaged = shutil.copytree(trained, tmp_path / "damaged")
+def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, tiny_run):
+    damaged = shutil.copytree(tiny_run.workdir, tmp_path / "damaged")
     for step_dir in (damaged / "checkpoints").iterdir():
         corrupt_array_data(step_dir)
     before = sorted(p.name for p in (damaged / "checkpoints").iterdir())
@@ -177,7 +146,7 @@ def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained):
             f"--end={key_frame}",
             f"--out={tmp_path / 'out.gif'}",
         ],
-        "train": _train_command(damaged),
+        "train": checkpointed_training_command(damaged),
     }
     for name, command in commands.items():
         result = run_training(command)
@@ -193,14 +162,14 @@ def test_when_no_step_restores_training_and_sampling_exit_2(tmp_path, trained):
     assert not (tmp_path / "out.gif").exists()
 
 
-def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(tmp_path, trained):
+def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(tmp_path, tiny_run):
     """A fault of the environment is not damage: the step is read again a few times, then
     the run stops naming the work directory and the error; no step is moved aside and none
     rolled back."""
-    workdir = shutil.copytree(trained, tmp_path / "workdir")
+    workdir = shutil.copytree(tiny_run.workdir, tmp_path / "workdir")
     before = sorted(p.name for p in (workdir / "checkpoints").iterdir())
     command = [sys.executable, os.path.join(REPO, "tests", "faulty_restore.py")]
-    result = run_training(command + _train_command(workdir)[3:])
+    result = run_training(command + checkpointed_training_command(workdir)[3:])
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert result.stderr.count("trying again") == len(RETRY_PAUSES)
@@ -210,15 +179,18 @@ def test_a_permission_error_at_restore_is_retried_then_stops_with_nothing_moved(
     assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == before
 
 
-def test_two_processes_sharing_a_damaged_workdir_resume_from_the_same_step(tmp_path, trained):
+def test_two_processes_sharing_a_damaged_workdir_resume_from_the_same_step(tmp_path, tiny_run):
     """Both processes read the damaged latest step and agree it is damaged; process 0 alone
     moves it aside while process 1 waits for it, and both resume from the step before."""
-    workdir = shutil.copytree(trained, tmp_path / "shared")
+    workdir = shutil.copytree(tiny_run.workdir, tmp_path / "shared")
     corrupt_array_data(workdir / "checkpoints" / "8")
     env = {**training_environment(), "JAX_CPU_COLLECTIVES_IMPLEMENTATION": "gloo"}
     # Nothing left to train once step 6 is restored: no train step is compiled. No
     # persistent cache: XLA:CPU's collectives deadlocked from it (WORKSPACE.md).
-    command = _train_command(workdir) + ["--config.num_train_steps=6", "--compilation_cache_dir="]
+    command = checkpointed_training_command(workdir) + [
+        "--config.num_train_steps=6",
+        "--compilation_cache_dir=",
+    ]
     processes = start_two_processes(command, env)
     outputs = [process.communicate(timeout=300)[0] for process in processes]
     for process, output in zip(processes, outputs):

@@ -1,10 +1,14 @@
 """A tiny model and a deterministic initial train state, shared by tests and by the
 processes they start (tests/distributed_worker.py)."""
 
+import functools
+
 import jax
 import numpy as np
 
 from configs import demo
+from inbetweening.models import create_models
+from inbetweening.runtime import sharding
 from inbetweening.training import train
 
 TINY_MODEL = dict(
@@ -76,3 +80,73 @@ def random_videos(
     return np.random.default_rng(seed).integers(
         0, 256, size=(num_batches, batch_size, num_frames, 16, 16, 3), dtype=np.uint8
     )
+
+
+REFERENCE_BATCH, REFERENCE_STEPS = 8, 2
+
+
+def run_steps(step_fn, mesh, state, batches):
+    """A train step over each of `batches`, the state fed as host arrays every time
+    (host_copy: one compilation) -> (the state after each step, each step's metrics)."""
+    states, metrics = [], []
+    for videos in batches:
+        state, step_metrics = step_fn(state, sharding.global_batch(videos, mesh))
+        state = host_copy(state)
+        states.append(state)
+        metrics.append({name: float(value) for name, value in jax.device_get(step_metrics).items()})
+    return states, metrics
+
+
+@functools.cache
+def reference_step():
+    """(the jitted one-device train step of equivalence_config(REFERENCE_BATCH), its mesh),
+    built once per process: jit traces each function object once, so every test of the
+    process that steps this config shares one trace."""
+    config = equivalence_config(REFERENCE_BATCH)
+    mesh = sharding.make_mesh(jax.devices()[:1])
+    return train.jit_train_step(config, create_models(config.model), mesh), mesh
+
+
+def reference_steps() -> tuple[list[train.TrainState], list[dict[str, float]]]:
+    """REFERENCE_STEPS reference_step()s from initial_state on random_videos(REFERENCE_STEPS,
+    REFERENCE_BATCH) (run_steps): what a step on several devices, in several processes or
+    in bfloat16 is compared with (tests/conftest.py `reference_steps` makes it once per
+    session)."""
+    config = equivalence_config(REFERENCE_BATCH)
+    state = initial_state(config, create_models(config.model))
+    step_fn, mesh = reference_step()
+    return run_steps(step_fn, mesh, state, random_videos(REFERENCE_STEPS, REFERENCE_BATCH))
+
+
+def write_reference_steps(directory) -> None:
+    """reference_steps() into directory/steps.npz: each state's leaves in tree order."""
+    states, metrics = reference_steps()
+    arrays = {}
+    for step, (state, step_metrics) in enumerate(zip(states, metrics)):
+        for index, leaf in enumerate(jax.tree_util.tree_leaves(state)):
+            arrays[f"state{step}/{index}"] = leaf
+        for name, value in step_metrics.items():
+            arrays[f"metrics{step}/{name}"] = value
+    np.savez(directory / "steps.npz", **arrays)
+
+
+def read_reference_steps(directory) -> tuple[list[train.TrainState], list[dict[str, float]]]:
+    """What write_reference_steps wrote, as reference_steps() returns it."""
+    config = equivalence_config(REFERENCE_BATCH)
+    structure = jax.tree_util.tree_structure(
+        train.abstract_train_state(config, create_models(config.model))
+    )
+    states, metrics = [], []
+    with np.load(directory / "steps.npz") as arrays:
+        for step in range(REFERENCE_STEPS):
+            leaves = [arrays[f"state{step}/{index}"] for index in range(structure.num_leaves)]
+            states.append(jax.tree_util.tree_unflatten(structure, leaves))
+            prefix = f"metrics{step}/"
+            metrics.append(
+                {
+                    name[len(prefix) :]: float(arrays[name])
+                    for name in arrays.files
+                    if name.startswith(prefix)
+                }
+            )
+    return states, metrics
