@@ -177,7 +177,7 @@ def test_a_folder_without_a_usable_video_is_refused_and_nothing_is_written(tmp_p
     with pytest.raises(folder.NoReadableVideoError) as error:
         prepare.prepare("folder", str(data_dir), str(root))
     message = str(error.value)
-    assert message.startswith(f"{root} holds no usable video"), message
+    assert message.startswith(f"{root} holds no usable video") and "\n" not in message, message
     assert ".mp4, .avi" in message and "2 could not be decoded (a.mp4, b.avi)" in message
     assert not data_dir.exists() or not any(data_dir.rglob("*"))
 
