@@ -24,12 +24,10 @@ from inbetweening.runtime import distributed
 
 import xla_test_flags
 from command_lines import start_two_processes
-from tiny_setup import REFERENCE_BATCH, REFERENCE_STEPS, equivalence_config
+from tiny_setup import REFERENCE_STEPS, reference_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(REPO, "tests", "distributed_worker.py")
-# As in distributed_worker.py: the steps of the session's reference (tests/conftest.py).
-GLOBAL_BATCH, NUM_STEPS = REFERENCE_BATCH, REFERENCE_STEPS
 HEARTBEAT_SECONDS = 5
 # Start-up (~10 s) + heartbeat timeout + the coordination service's polling, with margin.
 DEATH_NOTICED_WITHIN_SECONDS = 60
@@ -77,7 +75,7 @@ def test_two_processes_with_fsdp_match_one_process_on_one_device(tmp_path, reque
         # Meanwhile the session's reference steps on one device (tests/conftest.py).
         states, reference = request.getfixturevalue("reference_steps")
         _assert_all_succeed(workers, timeout=300)
-    state, config = states[-1], equivalence_config(GLOBAL_BATCH)
+    state, config = states[-1], reference_config()
     results = np.load(output)
     assert results["sharded_leaves"] > 0
     for step, metrics in enumerate(reference):
@@ -98,7 +96,7 @@ def test_two_processes_with_fsdp_match_one_process_on_one_device(tmp_path, reque
             value,
             leaf,
             rtol=0,
-            atol=2 * NUM_STEPS * config.learning_rate,
+            atol=2 * REFERENCE_STEPS * config.learning_rate,
             err_msg=jax.tree_util.keystr(path),
         )
         close += np.sum(np.isclose(value, leaf, rtol=1e-5, atol=1e-6))

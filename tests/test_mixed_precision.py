@@ -18,6 +18,7 @@ from tiny_setup import (
     equivalence_config,
     initial_state,
     random_videos,
+    reference_config,
     run_steps,
     tiny_config,
 )
@@ -47,7 +48,7 @@ def setup():
 def test_bfloat16_step_matches_float32_and_keeps_float32_state(reference_steps):
     """The first of the session's float32 reference steps (tests/conftest.py), taken again
     in bfloat16 from the same state on the same batch."""
-    float32 = equivalence_config(BATCH)
+    float32 = reference_config()
     start = initial_state(float32, create_models(float32.model))
     config = equivalence_config(BATCH, compute_dtype="bfloat16")
     mesh = sharding.make_mesh(jax.devices()[:1])

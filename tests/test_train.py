@@ -43,7 +43,7 @@ def tiny_config(conv_impl="fast"):
 
 @pytest.fixture(scope="module")
 def setup():
-    config = tiny_config()
+    config = tiny_setup.reference_config()
     models = create_models(config.model)
     state = tiny_setup.initial_state(config, models)
     return config, models, state, tiny_setup.random_videos(NUM_STEPS, BATCH)

@@ -85,6 +85,11 @@ def random_videos(
 REFERENCE_BATCH, REFERENCE_STEPS = 8, 2
 
 
+def reference_config():
+    """equivalence_config(REFERENCE_BATCH): the config of the tests' reference steps."""
+    return equivalence_config(REFERENCE_BATCH)
+
+
 def run_steps(step_fn, mesh, state, batches):
     """A train step over each of `batches`, the state fed as host arrays every time
     (host_copy: one compilation) -> (the state after each step, each step's metrics)."""
@@ -99,10 +104,10 @@ def run_steps(step_fn, mesh, state, batches):
 
 @functools.cache
 def reference_step():
-    """(the jitted one-device train step of equivalence_config(REFERENCE_BATCH), its mesh),
-    built once per process: jit traces each function object once, so every test of the
-    process that steps this config shares one trace."""
-    config = equivalence_config(REFERENCE_BATCH)
+    """(the jitted one-device train step of reference_config(), its mesh), built once per
+    process: jit traces each function object once, so every test of the process that
+    steps this config shares one trace."""
+    config = reference_config()
     mesh = sharding.make_mesh(jax.devices()[:1])
     return train.jit_train_step(config, create_models(config.model), mesh), mesh
 
@@ -112,7 +117,7 @@ def reference_steps() -> tuple[list[train.TrainState], list[dict[str, float]]]:
     REFERENCE_BATCH) (run_steps): what a step on several devices, in several processes or
     in bfloat16 is compared with (tests/conftest.py `reference_steps` makes it once per
     session)."""
-    config = equivalence_config(REFERENCE_BATCH)
+    config = reference_config()
     state = initial_state(config, create_models(config.model))
     step_fn, mesh = reference_step()
     return run_steps(step_fn, mesh, state, random_videos(REFERENCE_STEPS, REFERENCE_BATCH))
@@ -132,7 +137,7 @@ def write_reference_steps(directory) -> None:
 
 def read_reference_steps(directory) -> tuple[list[train.TrainState], list[dict[str, float]]]:
     """What write_reference_steps wrote, as reference_steps() returns it."""
-    config = equivalence_config(REFERENCE_BATCH)
+    config = reference_config()
     structure = jax.tree_util.tree_structure(
         train.abstract_train_state(config, create_models(config.model))
     )

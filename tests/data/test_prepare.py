@@ -60,8 +60,8 @@ def test_missing_archives_are_listed(tmp_path):
 
 def test_cli_wrong_manual_dir_exits_2_without_traceback(tmp_path, prepare_cli):
     """The command line's refusal, once; the other refusals are prepare()'s, in process."""
-    result = prepare_cli("bair", tmp_path / "data", tmp_path / "nowhere")
     nowhere = tmp_path / "nowhere"
+    result = prepare_cli("bair", tmp_path / "data", nowhere)
     assert f"error: cannot prepare bair: --manual_dir={nowhere} is not a directory" in result.stderr
     assert "bair_robot_pushing_dataset_v0.tar" in result.stderr
     assert "softmotion30_44k" in result.stderr
