@@ -123,10 +123,39 @@ def _hide_callbacks_into_a_closed_loop(unraisable) -> None:
     sys.__unraisablehook__(unraisable)
 
 
+def parse_flags(argv: list[str], flag_values: flags.FlagValues = flags.FLAGS) -> list[str]:
+    """absl's flag parsing with every error a user error: one `error:` line and exit 2, not
+    absl's two lines and exit 1, nor ml_collections' traceback for an override of a field
+    the config does not have (`--config.num_train_step=2`, a typo)."""
+    try:
+        return flag_values(argv)
+    except flags.Error as error:
+        sys.exit(user_error(str(error)))
+    except (AttributeError, KeyError) as error:
+        sys.exit(user_error(_unknown_field(argv, error)))
+
+
+def _unknown_field(argv: list[str], error: Exception) -> str:
+    """One line for ml_collections' error for an override of a field the config lacks:
+    the flag, the field, and ml_collections' guess at the field meant."""
+    while error.args and isinstance(error.args[0], Exception):
+        error = error.args[0]
+    field, _, guess = str(error.args[0] if error.args else error).partition("\n")
+    field = field.strip("'")
+    named = [
+        argument
+        for argument in argv[1:]
+        if argument.startswith("--") and field in argument.partition("=")[0].split(".")
+    ]
+    message = f"{' '.join(named) or 'a --config override'}: the config has no field {field!r}"
+    return f"{message}. {guess}" if guess else message
+
+
 def run(main) -> None:
-    """app.run(main), with the terminal as ProjectLines and PlainFormatter make it."""
+    """app.run(main), with the terminal as ProjectLines and PlainFormatter make it, and
+    flag errors as parse_flags reports them."""
     sys.unraisablehook = _hide_callbacks_into_a_closed_loop
     handler = absl_logging.get_absl_handler()
     handler.addFilter(ProjectLines())
     handler.setFormatter(PlainFormatter(absl_logging.PythonFormatter()))
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
