@@ -54,6 +54,8 @@ def test_other_unretrieved_task_errors_are_shown(error):
         ("--stpes=3", "Unknown command line flag 'stpes'"),
     ],
 )
+# ml_collections loads a config file with importlib's deprecated load_module().
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
 def test_a_flag_that_does_not_parse_is_one_error_line_and_exit_2(
     argument, message, tmp_path, monkeypatch, capsys
 ):
