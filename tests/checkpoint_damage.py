@@ -2,16 +2,20 @@
 
 import pathlib
 
+import fsspec
 
-def corrupt_array_data(step_dir: pathlib.Path) -> None:
-    """Flips bytes in the middle of every data file of a step."""
-    files = [p for p in (step_dir / "state").rglob("*") if p.is_file() and p.parent.name == "d"]
+
+def corrupt_array_data(step_dir, fs: fsspec.AbstractFileSystem | None = None) -> None:
+    """Flips bytes in the middle of every data file of a step: `step_dir` on the local disk,
+    or a path of `fs` (gcsfs's for a step on gs://, without the gs:// prefix)."""
+    fs = fs or fsspec.filesystem("file")
+    files = [path for path in fs.find(f"{step_dir}/state") if path.rsplit("/", 2)[-2] == "d"]
     assert files
     for path in files:
-        data = bytearray(path.read_bytes())
+        data = bytearray(fs.cat_file(path))
         for i in range(len(data) // 2, min(len(data), len(data) // 2 + 64)):
             data[i] ^= 0xFF
-        path.write_bytes(bytes(data))
+        fs.pipe_file(path, bytes(data))
 
 
 def truncate_sharding(step_dir: pathlib.Path) -> None:

@@ -1,9 +1,10 @@
 """End to end on gs://, against a Cloud Storage emulator on 127.0.0.1 (tests/storage_emulator.py):
-a tiny run trained into gs://bkt/run, killed with SIGKILL and resumed to the parameters of
-an uninterrupted run, with the validation FVD at its last checkpoint (which checkpoint the
-FVD selects: tests/test_checkpoint.py); --mode=eval reading its model's config from the
-checkpoint, aggregate, sampling and export, all from and to gs://; nothing is written under
-the commands' working directory."""
+a tiny run trained into gs://bkt/run, killed with SIGKILL, its latest step damaged, and
+resumed: the damaged step moved aside, the run goes on from the step before to the
+parameters of an uninterrupted run, with the validation FVD at its last checkpoint (which
+checkpoint the FVD selects: tests/test_checkpoint.py); --mode=eval reading its model's
+config from the checkpoint, aggregate, sampling and export, all from and to gs://; nothing
+is written under the commands' working directory."""
 
 import json
 import os
@@ -24,6 +25,7 @@ from PIL import Image  # noqa: E402
 
 from inbetweening.training.checkpoints import TrainingCheckpoints, flatten_with_names  # noqa: E402
 
+from checkpoint_damage import corrupt_array_data  # noqa: E402
 from command_lines import (  # noqa: E402
     compilation_cache_flag,
     compiled_once,
@@ -147,26 +149,33 @@ def _state_arrays(storage, workdir, step, out) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def trained(storage):
-    """gs://bkt/run: 4 steps, killed with SIGKILL once its checkpoint at step 2 is complete,
-    then resumed to its one other checkpoint (4), with the validation FVD there."""
+    """gs://bkt/run: a run of 6 steps killed with SIGKILL once its checkpoint at step 4 is
+    complete; step 4 then damaged (as a bad copy does it), and the run resumed for 4 steps:
+    step 4 moved aside, steps 3 and 4 taken again from step 2, with the validation FVD at 4."""
     workdir, fs = f"gs://{BUCKET}/run", storage["fs"]
+    checkpoints = f"{BUCKET}/run/checkpoints"
     with compiled_once():
-        process = _train(storage, workdir, "--config.num_train_steps=4", wait=False)
-        marker = f"{BUCKET}/run/checkpoints/2/commit_success.txt"
-        while not fs.exists(marker):
+        process = _train(storage, workdir, "--config.num_train_steps=6", wait=False)
+        while not fs.exists(f"{checkpoints}/4/commit_success.txt"):
             assert process.poll() is None, "training ended before it could be killed"
             time.sleep(0.02)
             fs.invalidate_cache()
         process.send_signal(signal.SIGKILL)
         process.wait()
     fs.invalidate_cache()
-    assert not fs.exists(f"{BUCKET}/run/checkpoints/4"), "killed too late to test a resume"
+    assert not fs.exists(f"{checkpoints}/6"), "killed too late to test a resume"
+    corrupt_array_data(f"{checkpoints}/4", fs)
     resumed = _train(
         storage, workdir, "--config.num_train_steps=4", "--config.eval.validation_fvd=True"
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "Resuming from" in resumed.stderr and "validation FVD" in resumed.stderr
     assert "Traceback" not in resumed.stderr
+    warning = [line for line in resumed.stderr.splitlines() if "cannot be restored" in line]
+    assert len(warning) == 1 and f"{workdir}/checkpoints/4.corrupt" in warning[0], warning
+    assert f"Resuming from {workdir}/checkpoints/2" in resumed.stderr, resumed.stderr[-3000:]
+    assert "validation FVD" in resumed.stderr
+    fs.invalidate_cache()
+    assert fs.exists(f"{checkpoints}/4.corrupt/state")
     assert fs.exists(f"{BUCKET}/run/checkpoints/4") and fs.exists(f"{BUCKET}/run/metrics.json")
     assert fs.exists(f"{BUCKET}/run/samples.gif")
     assert any("tfevents" in name for name in fs.ls(f"{BUCKET}/run"))
