@@ -70,18 +70,19 @@ def gradient_norms(
     noise, frame_index = objectives.random_draws(config, key, *real.shape[:2])
     g_variables = {"params": state["g_params"], "batch_stats": state["g_batch_stats"]}
     keep = lambda d_grads: (state["d_params"], None)
-    step = jax.jit(
-        lambda g_variables, d_params: objectives.step_gradients(
+
+    @jax.jit
+    def norms_and_losses(g_variables, d_params):
+        step = objectives.step_gradients(
             models, config, g_variables, d_params, real, noise, frame_index, keep
         )
-    )(g_variables, state["d_params"])
-    norms = {f"generator/{name}": optax.tree.norm(tree) for name, tree in step.g_grads.items()}
-    if step.d_grads is not None:
-        norms.update(
-            {f"discriminator/{name}": optax.tree.norm(tree) for name, tree in step.d_grads.items()}
-        )
+        grads = {f"generator/{name}": tree for name, tree in step.g_grads.items()}
+        grads.update({f"discriminator/{name}": tree for name, tree in (step.d_grads or {}).items()})
+        return {name: optax.tree.norm(tree) for name, tree in grads.items()}, step.metrics
+
+    norms, losses = norms_and_losses(g_variables, state["d_params"])
     as_floats = lambda tree: {k: round(float(v), 5) for k, v in tree.items()}
-    return as_floats(norms), as_floats(step.metrics)
+    return as_floats(norms), as_floats(losses)
 
 
 def diagnose(workdir: str, num_videos: int) -> dict:
