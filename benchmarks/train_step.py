@@ -3,11 +3,14 @@
     python benchmarks/train_step.py --config=configs/demo.py [--config.batch_size=8]
 
 Prints one JSON object: the seconds to compile the step (and the tracing and lowering part of
-them), steps/s, achieved GFLOP/s (XLA cost-analysis FLOPs of the step, loop bodies counted per
-iteration as in `--mode=summary`, / measured time), the matmul and conv3d GFLOP/s measured in
-the same run, and the ratio of the step's rate to conv3d's.
+them, and the garbage collector's share of that part), steps/s, achieved GFLOP/s (XLA
+cost-analysis FLOPs of the step, loop bodies counted per iteration as in `--mode=summary`, /
+measured time), the matmul and conv3d GFLOP/s measured in the same run, and the ratio of the
+step's rate to conv3d's. The process freezes its start-up heap as the command lines do
+(command_line.freeze_start_up_heap); --nofreeze_start_up_heap measures without.
 """
 
+import gc
 import json
 import time
 
@@ -19,13 +22,14 @@ from ml_collections import config_flags
 from inbetweening.config.validation import validate
 from inbetweening.models import create_models
 from inbetweening.models.convolutions import strided_conv
-from inbetweening.runtime import sharding
+from inbetweening.runtime import command_line, sharding
 from inbetweening.tools import summary
 from inbetweening.training import train
 
 config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 flags.DEFINE_integer("repeats", 3, "Timed steps after the compile step.")
 flags.DEFINE_bool("reference_rates", True, "Also measure matmul and conv3d GFLOP/s.")
+flags.DEFINE_bool("freeze_start_up_heap", True, "As the command lines do (command_line.run).")
 FLAGS = flags.FLAGS
 
 
@@ -55,7 +59,23 @@ def reference_rates(repeats: int) -> dict[str, float]:
     }
 
 
+class CollectorClock:
+    """Seconds the cyclic garbage collector runs while registered (gc.callbacks)."""
+
+    def __init__(self):
+        self.seconds, self._start = 0.0, 0.0
+        gc.callbacks.append(self)
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+
+
 def main(_):
+    if FLAGS.freeze_start_up_heap:
+        command_line.freeze_start_up_heap()
     config = FLAGS.config
     validate(config, jax.device_count())
     models = create_models(config.model)
@@ -70,9 +90,11 @@ def main(_):
     )
     batch = sharding.global_batch(videos, mesh)
     step = train.jit_train_step(config, models, mesh)
+    collector = CollectorClock()
     start = time.perf_counter()
     lowered = step.lower(state, batch)
     lowering_seconds = time.perf_counter() - start
+    gc.callbacks.remove(collector)
     compiled = lowered.compile()
     compile_seconds = time.perf_counter() - start
     flops = summary.flops(step, state, batch)
@@ -94,6 +116,7 @@ def main(_):
         # The first step's wait: tracing and lowering (lowering_seconds), then XLA.
         "compile_seconds": round(compile_seconds, 1),
         "lowering_seconds": round(lowering_seconds, 1),
+        "lowering_gc_seconds": round(collector.seconds, 2),
         "seconds_per_step": round(seconds, 3),
         "steps_per_second": round(1 / seconds, 3),
         "train_step_gflop": round(flops / 1e9, 1),

@@ -55,6 +55,15 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
+def pytest_collection_finish(session):
+    """The package's command lines freeze their start-up heap (command_line.run); the tests
+    that trace programs in process get the same collector: collected, the libraries and
+    the test modules are alive to the end."""
+    from inbetweening.runtime.command_line import freeze_start_up_heap
+
+    freeze_start_up_heap()
+
+
 def save_untrained_tiny_checkpoint(workdir) -> None:
     """One checkpoint (step 1) of the untrained tiny model in `workdir`."""
     from inbetweening.models import create_models

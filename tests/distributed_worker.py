@@ -24,7 +24,7 @@ from jax.experimental import multihost_utils
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from inbetweening.eval import validation  # noqa: E402
 from inbetweening.models import create_models  # noqa: E402
-from inbetweening.runtime import compilation_cache, distributed, sharding  # noqa: E402
+from inbetweening.runtime import command_line, compilation_cache, distributed, sharding  # noqa: E402
 from inbetweening.training import train  # noqa: E402
 from inbetweening.training.checkpoints import TrainingCheckpoints  # noqa: E402
 
@@ -111,8 +111,10 @@ def main(argv):
     del argv
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     distributed.initialize(FLAGS)
-    # As main.py: the session's JAX_COMPILATION_CACHE_DIR is not for several CPU processes.
+    # As main.py: the session's JAX_COMPILATION_CACHE_DIR is not for several CPU processes,
+    # and the start-up heap is frozen (command_line.run).
     compilation_cache.enable("")
+    command_line.freeze_start_up_heap()
     if FLAGS.task == "train":
         run_steps(FLAGS.output, FLAGS.mesh_fsdp)
     elif FLAGS.task == "gather":

@@ -1,6 +1,7 @@
 """What every command-line tool shares: the terminal shows the project's own lines, and a
 user error is one line on stderr and exit code 2 (a traceback is for bugs)."""
 
+import gc
 import logging
 import os
 import sys
@@ -151,10 +152,23 @@ def _unknown_field(argv: list[str], error: Exception) -> str:
     return f"{message}. {guess}" if guess else message
 
 
+def freeze_start_up_heap() -> None:
+    """Takes the objects alive now (the imported libraries: ~170,000, alive to the end)
+    out of the cyclic garbage collector's scans, and collects young objects every 10,000
+    allocations instead of 700. Tracing and lowering a program make hundreds of thousands
+    of objects, and CPython's collections, each scanning that start-up heap again, took
+    ~10% of a tiny training run's CPU time (docs/experiments.md). Cycles made later are
+    still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def run(main) -> None:
-    """app.run(main), with the terminal as ProjectLines and PlainFormatter make it, and
-    flag errors as parse_flags reports them."""
+    """app.run(main), with the terminal as ProjectLines and PlainFormatter make it, flag
+    errors as parse_flags reports them, and the start-up heap frozen."""
     sys.unraisablehook = _hide_callbacks_into_a_closed_loop
+    freeze_start_up_heap()
     handler = absl_logging.get_absl_handler()
     handler.addFilter(ProjectLines())
     handler.setFormatter(PlainFormatter(absl_logging.PythonFormatter()))
