@@ -27,6 +27,13 @@ os.environ.setdefault(
 import pytest  # noqa: E402 (after the environment JAX reads at import)
 from once import made_once  # noqa: E402
 
+from inbetweening.runtime.command_line import freeze_start_up_heap  # noqa: E402
+
+# The command lines' garbage collector (command_line.run) for the tests that trace programs
+# in process: from here, through the test modules' imports (TensorFlow's among them), and
+# again once they are collected (pytest_collection_finish).
+freeze_start_up_heap()
+
 # The files that take longest (training runs in subprocesses, train steps compiled), in
 # that order, first: `make test` hands whole files to its workers in collection order (its
 # --no-loadscope-reorder), and one of these started late would run alone at the end, where
@@ -56,11 +63,7 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_collection_finish(session):
-    """The package's command lines freeze their start-up heap (command_line.run); the tests
-    that trace programs in process get the same collector: collected, the libraries and
-    the test modules are alive to the end."""
-    from inbetweening.runtime.command_line import freeze_start_up_heap
-
+    """Collected, the libraries and the test modules are alive to the end."""
     freeze_start_up_heap()
 
 
