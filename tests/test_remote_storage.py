@@ -176,7 +176,7 @@ def trained(storage):
     assert "validation FVD" in resumed.stderr
     fs.invalidate_cache()
     assert fs.exists(f"{checkpoints}/4.corrupt/state")
-    assert fs.exists(f"{BUCKET}/run/checkpoints/4") and fs.exists(f"{BUCKET}/run/metrics.json")
+    assert fs.exists(f"{checkpoints}/4") and fs.exists(f"{BUCKET}/run/metrics.json")
     assert fs.exists(f"{BUCKET}/run/samples.gif")
     assert any("tfevents" in name for name in fs.ls(f"{BUCKET}/run"))
     return workdir
