@@ -68,19 +68,32 @@ def _independent(config, models, state, videos):
 
     gamma = config.gradient_penalty.coefficient
 
+    def logits_and_squared_gradients(logit, x):
+        """Each example's logit and the squared norm of its input gradient. Each logit
+        depends on its own example alone, so the gradient of their sum is every example's
+        own input gradient."""
+
+        def summed(y):
+            logits = logit(y)
+            return jnp.sum(logits), logits
+
+        (_, logits), gradient = jax.value_and_grad(summed, has_aux=True)(x)
+        return logits, jnp.sum(gradient**2, axis=tuple(range(1, x.ndim)))
+
     def d_loss(d_params, fake):
         total = 0.0
         for index, (name, pick) in enumerate((("video", lambda v: v), ("image", frames))):
             apply = (models.video_discriminator, models.image_discriminator)[index].apply
             logit = lambda x: apply({"params": d_params[name]}, x)
-            real_x, fake_x = pick(real), pick(fake)
-            real_logits, fake_logits = logit(real_x), logit(fake_x)
-            # Each example's logit depends on that example alone: the gradient of the sum
-            # is every example's own input gradient.
-            gradient = lambda x: jax.grad(lambda y: jnp.sum(logit(y)))(x)
-            square = lambda x: jnp.sum(gradient(x) ** 2, axis=tuple(range(1, x.ndim)))
-            omega = jnp.mean((1 - jax.nn.sigmoid(real_logits)) ** 2 * square(real_x)) + jnp.mean(
-                jax.nn.sigmoid(fake_logits) ** 2 * square(fake_x)
+            # Real and fake in one batch, which the per-example layer norm allows: one
+            # forward and one backward pass of each discriminator to differentiate.
+            both_logits, both_squares = logits_and_squared_gradients(
+                logit, jnp.concatenate([pick(real), pick(fake)])
+            )
+            real_logits, fake_logits = jnp.split(both_logits, 2)
+            real_squares, fake_squares = jnp.split(both_squares, 2)
+            omega = jnp.mean((1 - jax.nn.sigmoid(real_logits)) ** 2 * real_squares) + jnp.mean(
+                jax.nn.sigmoid(fake_logits) ** 2 * fake_squares
             )
             adversarial = -jnp.mean(jax.nn.log_sigmoid(real_logits)) - jnp.mean(
                 jax.nn.log_sigmoid(-fake_logits)
