@@ -93,7 +93,7 @@ def export_jax(model: Inbetweener, out: str, size: str = "model") -> None:
 
 
 def export_saved_model(model: Inbetweener, out: str, size: str = "model") -> None:
-    import tensorflow as tf  # only this format needs TensorFlow
+    tf = command_line.import_tensorflow()  # only this format needs TensorFlow
     from jax.experimental import jax2tf
 
     height, width, channels = frame_dims(model, size)

@@ -15,13 +15,15 @@ import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import logging
 from tensorflow_datasets.core import file_adapters
 
 from inbetweening.data.builders import common
+from inbetweening.runtime import command_line
 from inbetweening.storage.paths import user_path
+
+tf = command_line.import_tensorflow()
 
 ARRAY_RECORD = file_adapters.FileFormat.ARRAY_RECORD
 # info.metadata[FRAME_COUNTS][split][video key]: frames of each example, by index.

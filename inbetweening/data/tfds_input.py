@@ -21,13 +21,15 @@ from collections.abc import Iterator
 import grain
 import ml_collections
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from inbetweening.data import builders, records
 from inbetweening.data.builders import common
 from inbetweening.data.errors import DatasetError, DatasetNotPreparedError
 from inbetweening.data.process_share import local_batch_size
+from inbetweening.runtime import command_line
+
+tf = command_line.import_tensorflow()
 
 
 def hide_gpus_from_tensorflow() -> None:

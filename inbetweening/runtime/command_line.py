@@ -152,6 +152,27 @@ def _unknown_field(argv: list[str], error: Exception) -> str:
     return f"{message}. {guess}" if guess else message
 
 
+def import_tensorflow():
+    """TensorFlow, imported with what its native libraries print while they load ("oneDNN
+    custom operations are on ...", twice) kept off the terminal unless verbose(): TensorFlow
+    2.20 prints those INFO lines before its logging reads TF_CPP_MIN_LOG_LEVEL
+    (tensorflow/tensorflow#100442). An error of the import itself is raised as usual."""
+    if "tensorflow" in sys.modules or verbose():
+        import tensorflow
+
+        return tensorflow
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    try:
+        with open(os.devnull, "w") as nowhere:
+            os.dup2(nowhere.fileno(), 2)
+        import tensorflow
+    finally:
+        os.dup2(terminal, 2)
+        os.close(terminal)
+    return tensorflow
+
+
 def freeze_start_up_heap() -> None:
     """Takes the objects alive now (the imported libraries: ~170,000, alive to the end)
     out of the cyclic garbage collector's scans, and collects young objects every 10,000

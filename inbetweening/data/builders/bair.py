@@ -11,11 +11,13 @@ folder), validation = 256-2559, train = 2560 and up.
 import re
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from inbetweening.data import video_io
 from inbetweening.data.builders import common
+from inbetweening.runtime import command_line
+
+tf = command_line.import_tensorflow()
 
 FIRST_VALIDATION_SEQUENCE = 256
 FIRST_TRAIN_SEQUENCE = 2560
