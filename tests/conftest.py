@@ -27,10 +27,7 @@ os.environ.setdefault(
 import pytest  # noqa: E402 (after the environment JAX reads at import)
 from once import made_once  # noqa: E402
 
-from inbetweening.runtime.command_line import (  # noqa: E402
-    freeze_start_up_heap,
-    import_tensorflow,
-)
+from inbetweening.runtime.command_line import freeze_start_up_heap  # noqa: E402
 
 # The command lines' garbage collector (command_line.run) for the tests that trace programs
 # in process: from here, through the test modules' imports (TensorFlow's among them), and
@@ -58,14 +55,6 @@ LONGEST_FIRST = (
     "test_tfds_input.py",
     "test_latent_block_migration.py",
 )
-
-
-def pytest_configure(config):
-    """A test process's stderr is the terminal: TensorFlow, which test modules import, loads
-    here with its native INFO lines hidden (command_line.import_tensorflow). Not in
-    pytest-xdist's controller, which imports no test module."""
-    if not getattr(config.option, "numprocesses", None):
-        import_tensorflow()
 
 
 def pytest_collection_modifyitems(items):

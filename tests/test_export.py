@@ -10,6 +10,7 @@ import pytest
 
 from inbetweening.api import Inbetweener
 from inbetweening.export import export_jax, export_saved_model, input_specs, tween
+from inbetweening.runtime import command_line
 
 from command_lines import run_module
 from test_sample import NUM_FRAMES, SIZE
@@ -83,7 +84,7 @@ def test_saved_model_matches_jax_and_draws_its_own_noise(model, tmp_path, caplog
     export differs only in its declared shapes. TensorFlow's AutoGraph stays out of the
     converted JAX code: it printed a warning for each JAX function it failed to rewrite, and
     the attempts took ~90 s of the export's ~100 s here."""
-    import tensorflow as tf
+    tf = command_line.import_tensorflow()
 
     tf_logger = logging.getLogger("tensorflow")  # it does not propagate to caplog's handler
     tf_logger.addHandler(caplog.handler)

@@ -100,7 +100,7 @@ def test_readers_use_the_newest_intact_step_and_move_nothing(tmp_path, tiny_run,
     assert model.training_info["steps"] == 6
     np.testing.assert_array_equal(
         flatten_with_names(model.variables["params"])["ImageEncoder_0/Conv_0/kernel"],
-        _final_state(tiny_run.workdir, 8, step=6)["g_ema_params/ImageEncoder_0/Conv_0/kernel"],
+        _saved_state(tiny_run.workdir, 6, latest=8)["g_ema_params/ImageEncoder_0/Conv_0/kernel"],
     )
     assert "Checkpoint step 8" in caplog.text and "cannot be restored" in caplog.text
     assert sorted(p.name for p in (damaged / "checkpoints").iterdir()) == ["4", "6", "8"]
@@ -185,8 +185,8 @@ def _key_frame(directory) -> pathlib.Path:
     return path
 
 
-def _final_state(workdir, latest=8, step=None):
-    """The state saved at `step` (default: `latest`, which must be the latest step)."""
+def _saved_state(workdir, step, latest):
+    """The state saved at `step` of a run whose latest step is `latest`, by array name."""
     checkpoints = TrainingCheckpoints(str(workdir), keep=3, read_only=True)
     assert checkpoints.latest_step() == latest
-    return flatten_with_names(checkpoints.restore_raw(step or latest)[0])
+    return flatten_with_names(checkpoints.restore_raw(step)[0])

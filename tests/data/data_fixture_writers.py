@@ -7,11 +7,13 @@ import zipfile
 
 import av
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
 from inbetweening.data import builders
+from inbetweening.runtime import command_line
+
+tf = command_line.import_tensorflow()
 
 # BAIR records written per file, keyed by the file's name; their sequence numbers are
 # the name's A plus the position, so the split boundaries 255/256 and 2559/2560 fall

@@ -1,11 +1,13 @@
 """BAIR: the paper's splits by sequence number, both cameras stored."""
 
 import numpy as np
-import tensorflow as tf
 
 from inbetweening.data import builders, prepare
+from inbetweening.runtime import command_line
 
 import data_fixture_writers
+
+tf = command_line.import_tensorflow()
 
 
 def test_splits_follow_sequence_numbers_across_boundaries(prepared):

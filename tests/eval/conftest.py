@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from inbetweening.eval import i3d
+from inbetweening.runtime import command_line
 
 # Small I3D inputs keep CPU time low: 48x48 frames leave a 2x2 map after five halvings, and a
 # 2x2x2 logits pool replaces the 224x224 model's 2x7x7. Not smaller: on 2x2 maps (32x32
@@ -24,9 +25,7 @@ def tf():
     # The test-only reference implementation; imported lazily, as it is slow to import.
     if importlib.util.find_spec("tensorflow") is None:
         pytest.skip("tensorflow (the reference implementation) is not installed")
-    import tensorflow
-
-    return tensorflow
+    return command_line.import_tensorflow()
 
 
 @pytest.fixture
