@@ -4,6 +4,7 @@ import itertools
 import os
 import pathlib
 import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -56,6 +57,17 @@ def test_missing_archives_are_listed(tmp_path):
     assert str(tmp_path) in message and "walking.zip" not in message
     for action in ("jogging", "running", "boxing", "handwaving", "handclapping"):
         assert f"https://www.csc.kth.se/cvap/actions/{action}.zip" in message
+
+
+def test_a_builder_leaves_no_temporary_folder(tmp_path, monkeypatch, user_folder):
+    """TFDS looks a dataset it has not prepared up in its bucket of precomputed metadata,
+    and its lookup makes a temporary folder that it never removes."""
+    temporary = tmp_path / "temporary"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    for dataset in builders.BUILDERS:
+        builders.make_builder(dataset, str(tmp_path / "data"), 64, str(user_folder)).info
+    assert list(temporary.iterdir()) == []
 
 
 def test_cli_wrong_manual_dir_exits_2_without_traceback(tmp_path, prepare_cli):

@@ -30,6 +30,15 @@ class SourceFileCorruptError(SourceFilesMissingError):
     """A source archive is there but cannot be read, e.g. a partial download."""
 
 
+class _DatasetInfo(tfds.core.DatasetInfo):
+    """TFDS's DatasetInfo without its lookup in TFDS's bucket of precomputed metadata: these
+    datasets are never there, and the lookup leaves an empty temporary folder behind each
+    time a builder starts on a dataset not prepared yet (tensorflow-datasets 4.9.10)."""
+
+    def initialize_from_bucket(self) -> None:
+        pass
+
+
 @dataclasses.dataclass(eq=False)
 class VideoBuilderConfig(tfds.core.BuilderConfig):
     """`image_size`: side of the stored square frames."""
@@ -113,7 +122,7 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _dataset_info(
         self, features: dict, description: str, homepage: str
     ) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
+        return _DatasetInfo(
             builder=self,
             description=description,
             homepage=homepage,
