@@ -1,5 +1,6 @@
-"""What the terminal of every command-line tool lets through (command_line.ProjectLines),
-and how it reports a flag it cannot parse (command_line.parse_flags)."""
+"""What the terminal of every command-line tool lets through (command_line.ProjectLines,
+and a filter of asyncio's logger), and how it reports a flag it cannot parse
+(command_line.parse_flags)."""
 
 import logging
 import sys
@@ -8,7 +9,12 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from inbetweening.runtime.command_line import USER_ERROR_EXIT_CODE, ProjectLines, parse_flags
+from inbetweening.runtime.command_line import (
+    USER_ERROR_EXIT_CODE,
+    ProjectLines,
+    not_an_abandoned_checkpoint_read,
+    parse_flags,
+)
 
 
 def _asyncio_error(error: Exception) -> logging.LogRecord:
@@ -29,15 +35,29 @@ def _asyncio_error(error: Exception) -> logging.LogRecord:
     )
 
 
-def test_abandoned_reads_of_a_damaged_checkpoint_are_not_shown():
-    record = _asyncio_error(ValueError('DATA_LOSS: Error opening "zarr" driver: ...'))
-    assert not ProjectLines().filter(record)
+@pytest.fixture
+def asyncio_logger_alone():
+    """A logger named as asyncio's, with the filter command_line.run() gives that one, and
+    no handler (nor parent): what it lets through goes to Python's handler of last resort."""
+    logger = logging.Logger("asyncio")
+    logger.addFilter(not_an_abandoned_checkpoint_read)
+    return logger
+
+
+def test_abandoned_reads_of_a_damaged_checkpoint_are_not_shown(asyncio_logger_alone, capsys):
+    asyncio_logger_alone.handle(
+        _asyncio_error(ValueError('DATA_LOSS: Error opening "zarr" driver: ...'))
+    )
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(
     "error", [ValueError("shape mismatch"), RuntimeError("DATA_LOSS: not tensorstore's")]
 )
-def test_other_unretrieved_task_errors_are_shown(error):
+def test_other_unretrieved_task_errors_are_shown(error, asyncio_logger_alone, capsys):
+    asyncio_logger_alone.handle(_asyncio_error(error))
+    printed = capsys.readouterr().err
+    assert printed.startswith("Task exception was never retrieved") and str(error) in printed
     assert ProjectLines().filter(_asyncio_error(error))
 
 
