@@ -66,7 +66,7 @@ def test_a_builder_leaves_no_temporary_folder(tmp_path, monkeypatch, user_folder
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     for dataset in builders.BUILDERS:
-        builders.make_builder(dataset, str(tmp_path / "data"), 64, str(user_folder)).info
+        builders.make_builder(dataset, str(tmp_path / "data"), 64, str(user_folder))
     assert list(temporary.iterdir()) == []
 
 
